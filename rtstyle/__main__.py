@@ -1,0 +1,3 @@
+from rtstyle.cli.main import main
+
+main()

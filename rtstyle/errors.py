@@ -1,0 +1,29 @@
+"""Errors that the CLI turns into one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+
+class RtstyleError(Exception):
+    """A problem the user can fix: bad input, missing file, unsupported model. Printed as one line."""
+
+    exit_code = 2
+
+
+class ContractError(RtstyleError):
+    """A model file breaks model contract v1 (see ``rtstyle.contract``)."""
+
+
+class InputError(RtstyleError):
+    """Missing, unreadable, corrupt or empty input media."""
+
+
+class OutputError(RtstyleError):
+    """Output cannot be written (unwritable folder, same as input, ...)."""
+
+
+class StyleNotFound(RtstyleError):
+    """The style name is in no catalogue."""
+
+
+class DeviceError(RtstyleError):
+    """A device (CUDA, camera, display, virtual camera) that was asked for is not there."""
