@@ -155,9 +155,7 @@ def _dim_ok(dim: int | str | None, expected: int | None) -> bool:
     return int(dim) == expected
 
 
-def validate(
-    inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], meta: Mapping[str, str]
-) -> ModelInfo:
+def validate(inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], meta: Mapping[str, str]) -> ModelInfo:
     """Validate a model's signature and metadata against contract v1.
 
     ``inputs``/``outputs`` come from ``onnxruntime`` (``session.get_inputs()``) or from ``onnx``;
