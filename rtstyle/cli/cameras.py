@@ -1,0 +1,102 @@
+"""``rtstyle cameras``: list the cameras OpenCV can open, with their default size and frame rate."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+import typer
+
+OPEN_TIMEOUT_MS = 1500
+MAX_INDEX = 10
+
+
+@dataclass
+class CameraInfo:
+    spec: str  # what to pass to ``rtstyle webcam --camera``
+    width: int
+    height: int
+    fps: float
+    backend: str
+
+
+def quiet_opencv() -> None:
+    """Silence OpenCV's warnings about devices that cannot be opened (expected while probing)."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_VIDEOIO_DEBUG", "0")
+    import cv2
+
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:  # pragma: no cover - older/newer builds without the utils module
+        setter = getattr(cv2, "setLogLevel", None)
+        if setter is not None:
+            setter(0)
+
+
+def _candidates(max_index: int = MAX_INDEX) -> list[int | str]:
+    """Indices 0..max_index-1, plus /dev/videoN nodes on Linux that those indices do not already cover."""
+    specs: list[int | str] = list(range(max_index))
+    if sys.platform.startswith("linux"):
+        for path in sorted(glob.glob("/dev/video*"), key=lambda p: (len(p), p)):
+            m = re.fullmatch(r"/dev/video(\d+)", path)
+            if m and int(m.group(1)) < max_index:
+                continue
+            specs.append(path)
+    return specs
+
+
+def _probe(spec: int | str) -> CameraInfo | None:
+    import cv2
+
+    if isinstance(spec, int) and sys.platform.startswith("linux") and not os.path.exists(f"/dev/video{spec}"):
+        return None  # V4L2 maps index N to /dev/videoN: nothing to open, skip the driver round trip
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, OPEN_TIMEOUT_MS]
+    try:
+        cap = cv2.VideoCapture(spec, cv2.CAP_ANY, params)
+    except (cv2.error, TypeError):
+        cap = cv2.VideoCapture(spec)
+    try:
+        if not cap.isOpened():
+            return None
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            return None
+        h, w = frame.shape[:2]
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        try:
+            backend = cap.getBackendName()
+        except cv2.error:
+            backend = "?"
+        return CameraInfo(str(spec), int(w), int(h), fps, backend)
+    finally:
+        cap.release()
+
+
+def probe_cameras(max_index: int = MAX_INDEX) -> list[CameraInfo]:
+    """Every camera that opens and delivers a frame."""
+    quiet_opencv()
+    found = []
+    for spec in _candidates(max_index):
+        info = _probe(spec)
+        if info is not None:
+            found.append(info)
+    return found
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("cameras")
+    def cameras(
+        max_index: int = typer.Option(MAX_INDEX, "--max-index", help="Probe camera indices 0..N-1."),
+    ) -> None:
+        """List the cameras that can be opened (use the first column with `rtstyle webcam --camera`)."""
+        found = probe_cameras(max_index)
+        if not found:
+            typer.echo("no cameras found")
+            return
+        for cam in found:
+            fps = f"{cam.fps:g} fps" if cam.fps > 0 else "fps unknown"
+            typer.echo(f"{cam.spec}\t{cam.width}x{cam.height}\t{fps}\t({cam.backend})")
