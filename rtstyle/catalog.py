@@ -1,0 +1,234 @@
+"""The style catalogue: shipped models (package ``rtstyle.models``) plus the user's model directory.
+
+User directory: ``$RTSTYLE_MODELS`` (one or more folders separated by ``os.pathsep``; the first is where
+``rtstyle train`` saves) or else ``$XDG_DATA_HOME/rtstyle/models`` (default ``~/.local/share/rtstyle/models``).
+Every ``*.onnx`` file (``*.fp16.onnx`` are siblings, not styles) is read for its contract metadata. A style is
+keyed by (name, tier): a style may exist in both tiers, and a user style overrides a shipped one of the same
+name and tier with a notice on stderr.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtstyle import contract
+from rtstyle.errors import ContractError, InputError, RtstyleError, StyleNotFound
+
+DEFAULT_STYLE = "mosaic"
+
+
+@dataclass(frozen=True)
+class Style:
+    """One style of the catalogue."""
+
+    name: str
+    tier: str
+    arch: str
+    file: Path
+    display_name: str
+    license: str
+    index: int  # position inside a multi-style file
+    num_styles: int  # styles held by the file
+    source: str  # "shipped" or "user"
+    precision: str
+    working_size: int
+    fp16_file: Path | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "tier": self.tier,
+            "arch": self.arch,
+            "file": str(self.file),
+            "display_name": self.display_name,
+            "license": self.license,
+            "index": self.index,
+            "num_styles": self.num_styles,
+            "source": self.source,
+            "precision": self.precision,
+            "working_size": self.working_size,
+            "fp16_file": str(self.fp16_file) if self.fp16_file else None,
+        }
+
+
+def shipped_models_dir() -> Path | None:
+    """The ``models/`` folder shipped in the package (``rtstyle.models``), or the repository's ``models/``."""
+    try:
+        from importlib.resources import files
+
+        p = Path(str(files("rtstyle.models")))
+        if p.is_dir():
+            return p
+    except (ModuleNotFoundError, TypeError, ValueError):
+        pass
+    repo = Path(__file__).resolve().parent.parent / "models"
+    return repo if repo.is_dir() else None
+
+
+def _user_dirs() -> list[Path]:
+    env = os.environ.get("RTSTYLE_MODELS")
+    if env:
+        return [Path(p).expanduser() for p in env.split(os.pathsep) if p]
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return [Path(xdg).expanduser() / "rtstyle" / "models"]
+
+
+def user_models_dir(create: bool = False) -> Path:
+    """Where user models live (and where the trainer saves): first of ``$RTSTYLE_MODELS``, else the XDG path."""
+    d = _user_dirs()[0]
+    if create:
+        d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def model_dirs() -> list[tuple[Path, str]]:
+    """(folder, source) in increasing priority: shipped first, user folders after (later wins)."""
+    out: list[tuple[Path, str]] = []
+    shipped = shipped_models_dir()
+    if shipped is not None:
+        out.append((shipped, "shipped"))
+    for d in reversed(_user_dirs()):
+        out.append((d, "user"))
+    return out
+
+
+_INFO_CACHE: dict[tuple[str, int, int], contract.ModelInfo] = {}
+
+
+def read_model_info(path: Path) -> contract.ModelInfo:
+    """Validated contract metadata of a model file (cached by path, mtime and size)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise InputError(f"cannot read model {path}: {exc.strerror}") from None
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key in _INFO_CACHE:
+        return _INFO_CACHE[key]
+    import onnxruntime as ort
+
+    from rtstyle.engine import describe_session, load_session
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = 1
+    session = load_session(path, ["CPUExecutionProvider"], opts)
+    info = describe_session(session)[3]
+    _INFO_CACHE[key] = info
+    return info
+
+
+_NOTICED: set[str] = set()
+
+
+def _notice(message: str) -> None:
+    if message not in _NOTICED:
+        _NOTICED.add(message)
+        print(f"rtstyle: notice: {message}", file=sys.stderr)
+
+
+def _scan_dir(folder: Path, source: str) -> list[Style]:
+    styles: list[Style] = []
+    if not folder.is_dir():
+        return styles
+    for f in sorted(folder.glob("*.onnx")):
+        if f.name.endswith(".fp16.onnx"):
+            continue
+        try:
+            info = read_model_info(f)
+        except (ContractError, InputError) as exc:
+            _notice(f"skipping {f}: {exc}")
+            continue
+        sib = f.with_name(f.name[: -len(".onnx")] + ".fp16.onnx")
+        for i, entry in enumerate(info.styles):
+            styles.append(
+                Style(
+                    entry.name,
+                    info.tier,
+                    info.arch,
+                    f,
+                    entry.display_name,
+                    entry.license,
+                    i,
+                    info.num_styles,
+                    source,
+                    info.precision,
+                    info.working_size,
+                    sib if sib.is_file() else None,
+                )
+            )
+    return styles
+
+
+def list_styles() -> list[Style]:
+    """All styles, one per (name, tier), user folders overriding shipped ones (with a notice)."""
+    chosen: dict[tuple[str, str], Style] = {}
+    for folder, source in model_dirs():
+        seen_here: dict[tuple[str, str], Style] = {}
+        for st in _scan_dir(folder, source):
+            key = (st.name, st.tier)
+            if key in seen_here:
+                _notice(
+                    f"style {st.name!r} ({st.tier}) is in both {seen_here[key].file.name} and {st.file.name}; "
+                    f"using {seen_here[key].file.name}"
+                )
+                continue
+            seen_here[key] = st
+            prev = chosen.get(key)
+            if prev is not None and prev.file != st.file:
+                what = "shipped" if prev.source == "shipped" else "other"
+                _notice(f"user style {st.name!r} ({st.tier}) in {st.file} overrides the {what} one in {prev.file}")
+            chosen[key] = st
+    return sorted(chosen.values(), key=lambda s: (s.name, s.tier))
+
+
+def _preferred_tier(device: str) -> str:
+    if device == "auto":
+        from rtstyle.engine import resolve_device
+
+        try:
+            device = resolve_device("auto")
+        except RtstyleError:
+            device = "cpu"
+    return "full" if device == "cuda" else "fast"
+
+
+def resolve(name: str, tier: str | None = None, device: str = "cpu") -> Style:
+    """Find a style by name. Default tier: ``fast`` on CPU, ``full`` on CUDA, else whichever exists."""
+    if tier is not None and tier not in contract.TIERS:
+        raise InputError(f"unknown tier {tier!r}: use one of {', '.join(contract.TIERS)}")
+    styles = list_styles()
+    matches = {s.tier: s for s in styles if s.name == name}
+    if not matches:
+        names = sorted({s.name for s in styles})
+        if not names:
+            raise StyleNotFound(
+                f"unknown style {name!r}: no styles are installed (put .onnx models in {user_models_dir()} "
+                "or set RTSTYLE_MODELS)"
+            )
+        near = difflib.get_close_matches(name, names, n=4, cutoff=0.5) or names[:6]
+        label = "did you mean" if difflib.get_close_matches(name, names, n=1, cutoff=0.5) else "available"
+        raise StyleNotFound(f"unknown style {name!r}; {label}: {', '.join(near)} (see `rtstyle styles`)")
+    if tier is not None:
+        if tier not in matches:
+            raise StyleNotFound(f"style {name!r} has no {tier} tier (it has: {', '.join(sorted(matches))})")
+        return matches[tier]
+    pref = _preferred_tier(device)
+    return matches.get(pref) or next(iter(sorted(matches.values(), key=lambda s: s.tier)))
+
+
+def default_style(tier: str | None = None, device: str = "cpu") -> Style:
+    """The built-in default: ``mosaic`` when shipped, else the first shipped style, else the first style."""
+    styles = list_styles()
+    if not styles:
+        raise StyleNotFound(
+            f"no styles are installed: models/ in the package is empty and {user_models_dir()} has none "
+            "(train one with `rtstyle train`, or pass a model path)"
+        )
+    names = [s.name for s in styles if s.source == "shipped"] or [s.name for s in styles]
+    name = DEFAULT_STYLE if DEFAULT_STYLE in names else names[0]
+    return resolve(name, tier=tier, device=device)
