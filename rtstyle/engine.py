@@ -16,15 +16,12 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from rtstyle import adjust, contract
 from rtstyle.errors import ContractError, DeviceError, InputError
-
-if TYPE_CHECKING:  # pragma: no cover
-    import onnxruntime as ort
 
 DEVICES = ("auto", "cuda", "cpu")
 CUDA_EP = "CUDAExecutionProvider"

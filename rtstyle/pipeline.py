@@ -144,7 +144,6 @@ class Pipeline:
         stats = RunStats(provider=self._describe("provider"), style=self._describe("style"))
         t0 = time.perf_counter()
         latency_sum = 0.0
-        ok = False
         reader.start()
         try:
             while not self._stop.is_set() and (max_frames is None or stats.frames < max_frames):
@@ -173,7 +172,6 @@ class Pipeline:
                 self._write(out, t)
                 if progress is not None:
                     progress(stats.frames, total, fps)
-            ok = True
         except KeyboardInterrupt:
             self._finish(ok=False)
             raise

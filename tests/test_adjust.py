@@ -51,7 +51,7 @@ def test_resize_and_channels():
     bgr, alpha = adjust.to_bgr(np.dstack([x, x[..., :1]]))
     assert alpha is not None and alpha.shape == (10, 20)
     assert adjust.with_alpha(bgr, alpha).shape == (10, 20, 4)
-    bgr, _ = adjust.to_bgr((x.astype(np.uint16) << 8))
+    bgr, _ = adjust.to_bgr(x.astype(np.uint16) << 8)
     assert np.array_equal(bgr, x)
     with pytest.raises(InputError):
         adjust.to_bgr(np.zeros((0, 4, 3), np.uint8))

@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import synthetic_frame
+
+from rtstyle.errors import DeviceError, InputError
+from rtstyle.pipeline import Pipeline, RunStats
+from rtstyle.sinks import Sink
+from rtstyle.sources import Source
+
+
+class FakeSource(Source):
+    def __init__(self, n=10, fail_at=None, exc=None, interrupt_at=None):
+        self.n, self.i, self.fail_at, self.exc, self.interrupt_at = n, 0, fail_at, exc, interrupt_at
+        self.width, self.height, self.fps, self.frame_count = 64, 36, 25.0, n
+        self.closed = False
+        self.description = "fake camera"
+
+    def read(self):
+        if self.fail_at is not None and self.i == self.fail_at:
+            raise self.exc or OSError("device unplugged")
+        if self.i >= self.n:
+            return None
+        f = synthetic_frame(36, 64, self.i)
+        t = self.i / 25.0
+        self.i += 1
+        return f, t
+
+    def close(self):
+        self.closed = True
+
+
+class ListSink(Sink):
+    name = "list"
+
+    def __init__(self, wants_hud=False):
+        self.frames, self.times, self.closed, self.aborted = [], [], False, False
+        self.wants_hud = wants_hud
+
+    def write(self, frame, timestamp):
+        self.frames.append(frame.copy())
+        self.times.append(timestamp)
+
+    def close(self):
+        self.closed = True
+
+    def abort(self):
+        self.aborted = True
+
+    @property
+    def stats(self):
+        return {"written": len(self.frames)}
+
+
+def invert(frame):
+    return 255 - frame
+
+
+invert.provider = "FakeProvider"  # type: ignore[attr-defined]
+
+
+def test_runs_in_order_with_timestamps():
+    src, sink = FakeSource(12), ListSink()
+    stats = Pipeline(src, invert, sinks=[sink]).run()
+    assert isinstance(stats, RunStats) and stats.frames == 12 and stats.provider == "FakeProvider"
+    assert sink.closed and not sink.aborted and src.closed
+    assert sink.times == [i / 25.0 for i in range(12)]
+    for i, f in enumerate(sink.frames):
+        assert np.array_equal(f, 255 - synthetic_frame(36, 64, i))
+    assert stats.sink_stats["list"]["written"] == 12
+    assert "12 frames" in stats.summary()
+
+
+def test_smoother_and_progress_and_max_frames():
+    calls = []
+
+    class Smooth:
+        mode = "test"
+
+        def __init__(self):
+            self.resets = 0
+
+        def reset(self):
+            self.resets += 1
+
+        def __call__(self, inp, styl):
+            calls.append((inp.copy(), styl.copy()))
+            return np.zeros_like(styl)
+
+    sm, sink, prog = Smooth(), ListSink(), []
+    stats = Pipeline(FakeSource(20), invert, smoother=sm, sinks=[sink]).run(
+        progress=lambda d, t, fps: prog.append((d, t)), max_frames=5
+    )
+    assert stats.frames == 5 and sm.resets == 1 and len(calls) == 5
+    assert np.array_equal(calls[0][1], 255 - calls[0][0])
+    assert all(not f.any() for f in sink.frames)
+    assert prog[-1] == (5, 5)
+
+
+def test_hud_only_for_sinks_that_want_it():
+    plain, hud_sink = ListSink(), ListSink(wants_hud=True)
+    seen = []
+
+    def hud(frame, status):
+        seen.append(status)
+        frame[:2] = 7
+        return frame
+
+    Pipeline(FakeSource(3), invert, sinks=[plain, hud_sink], hud=hud).run()
+    assert all((f[:2] == 7).all() for f in hud_sink.frames)
+    assert not any((f[:2] == 7).all() for f in plain.frames)
+    assert seen[0]["provider"] == "FakeProvider" and "fps" in seen[0]
+
+
+def test_source_failure_closes_sinks_and_raises_device_error():
+    sink = ListSink()
+    with pytest.raises(DeviceError, match="fake camera"):
+        Pipeline(FakeSource(10, fail_at=4), invert, sinks=[sink]).run()
+    assert sink.closed and not sink.aborted and len(sink.frames) == 4
+
+
+def test_source_rtstyle_error_passes_through():
+    sink = ListSink()
+    with pytest.raises(InputError, match="corrupt"):
+        Pipeline(FakeSource(10, fail_at=2, exc=InputError("corrupt packet")), invert, sinks=[sink]).run()
+    assert sink.closed
+
+
+def test_ctrl_c_aborts_sinks():
+    sink = ListSink()
+    n = {"i": 0}
+
+    def stylize(frame):
+        n["i"] += 1
+        if n["i"] == 3:
+            raise KeyboardInterrupt
+        return frame
+
+    src = FakeSource(10)
+    with pytest.raises(KeyboardInterrupt):
+        Pipeline(src, stylize, sinks=[sink]).run()
+    assert sink.aborted and not sink.closed and src.closed
+
+
+def test_stylizer_error_aborts_sinks():
+    sink = ListSink()
+
+    def broken(frame):
+        raise InputError("too large")
+
+    with pytest.raises(InputError):
+        Pipeline(FakeSource(5), broken, sinks=[sink]).run()
+    assert sink.aborted
+
+
+def test_stop_from_progress():
+    sink = ListSink()
+    p = Pipeline(FakeSource(50), invert, sinks=[sink])
+    p.run(progress=lambda d, t, fps: p.stop() if d == 3 else None)
+    assert len(sink.frames) == 3 and sink.closed
+
+
+def test_with_real_stylizer(test_model):
+    from rtstyle.engine import Stylizer
+
+    st = Stylizer(test_model, device="cpu")
+    sink = ListSink()
+    stats = Pipeline(FakeSource(4), st, sinks=[sink]).run()
+    assert stats.provider == "CPUExecutionProvider" and stats.style == "solo"
+    assert sink.frames[0].shape == (36, 64, 3)
