@@ -1,0 +1,210 @@
+"""``rtstyle webcam`` and ``rtstyle cameras``: headless runs on a generated clip, errors as one line, hotkeys."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtstyle.cli import webcam as webcam_cli
+
+# Runs the real entry point (error handling included) with only the commands under test registered,
+# so these tests do not depend on the other command modules.
+RUNNER = (
+    "import sys; from rtstyle.cli import main as m; m.COMMAND_MODULES = ('webcam', 'cameras'); m.main(sys.argv[1:])"
+)
+
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@pytest.fixture()
+def clip(tmp_path: Path) -> Path:
+    """A 1 s, 10 fps, 96x64 H.264 clip (10 frames)."""
+    path = tmp_path / "clip.mp4"
+    subprocess.run(
+        [ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10", "-t", "1",
+         "-pix_fmt", "yuv420p", "-c:v", "libx264", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def headless_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", RUNNER, *args],
+        cwd=cwd,
+        env=env or headless_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def count_frames(path: Path) -> tuple[int, str]:
+    """Decode the whole file with ffmpeg; returns (frames, ffmpeg's stderr)."""
+    res = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    frames = re.findall(r"frame=\s*(\d+)", res.stderr)
+    assert frames, res.stderr
+    return int(frames[-1]), res.stderr
+
+
+def test_parse_styles_and_camera_spec() -> None:
+    assert webcam_cli.parse_styles(["a,b", "c", "a", " d , "]) == ["a", "b", "c", "d"]
+    assert webcam_cli.parse_styles(None) == []
+    assert webcam_cli.camera_spec("0") == 0
+    assert webcam_cli.camera_spec(" 2 ") == 2
+    assert webcam_cli.camera_spec("clip.mp4") == "clip.mp4"
+    assert webcam_cli.camera_spec("rtsp://host/x") == "rtsp://host/x"
+
+
+def test_snapshot_names_are_unique(tmp_path: Path) -> None:
+    a = webcam_cli.snapshot_path(tmp_path)
+    a.write_bytes(b"x")
+    b = webcam_cli.snapshot_path(tmp_path)
+    assert a != b and a.parent == b.parent == tmp_path
+    assert re.fullmatch(r"rtstyle-\d{8}-\d{6}-\d{3}(-\d+)?\.png", b.name)
+
+
+def test_headless_record_from_file(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    res = run_cli(
+        "webcam", "--camera", str(clip), "--no-window", "--record", str(out), "--max-frames", "6",
+        "--as-fast-as-possible", "--style", "alpha", "--device", "cpu",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    assert out.is_file()
+    frames, info = count_frames(out)
+    assert frames == 6
+    assert "h264" in info and "96x64" in info
+    assert re.search(r"\b6 frames\b", res.stdout) and "provider CPU" in res.stdout
+    assert not list(tmp_path.glob("*.png"))  # no snapshot without a key press
+    assert clip.stat().st_size > 0  # input untouched
+
+
+def test_no_display_without_outputs_is_one_line(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    res = run_cli("webcam", "--camera", str(clip), "--style", "alpha", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0] == f"rtstyle: error: {webcam_cli.NO_DISPLAY}"
+
+
+def test_no_display_with_record_runs_headless(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rec.mp4"
+    res = run_cli(
+        "webcam", "--camera", str(clip), "--record", str(out), "--max-frames", "3", "--as-fast-as-possible",
+        "--style", "red,blue", "--smooth", "off", "--device", "cpu",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "no display found: running without a window" in res.stderr
+    assert count_frames(out)[0] == 3
+
+
+def test_missing_camera_is_one_line(models_dir: Path, tmp_path: Path) -> None:
+    res = run_cli("webcam", "--camera", "9", "--no-window", "--style", "alpha", "--max-frames", "1", cwd=tmp_path)
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    lines = [s for s in res.stderr.strip().splitlines() if s.startswith("rtstyle: error:")]
+    assert len(lines) == 1, res.stderr
+    assert "camera 9" in lines[0] and "rtstyle cameras" in lines[0]
+
+
+def test_unknown_style_is_one_line(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    res = run_cli("webcam", "--camera", str(clip), "--no-window", "--style", "alpah", cwd=tmp_path)
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    assert "alpha" in res.stderr  # the nearest name is suggested
+
+
+def test_cameras_command_exits_zero(tmp_path: Path) -> None:
+    res = run_cli("cameras", "--max-index", "2", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    out = res.stdout.strip()
+    assert out == "no cameras found" or re.search(r"\d+x\d+", out)
+
+
+class FakeWindow:
+    """Stands in for WindowSink: replays scripted keys, keeps what it was asked to show."""
+
+    keys: list[int] = []
+    instances: list[FakeWindow] = []
+
+    def __init__(self, title: str, fullscreen: bool = False) -> None:
+        self.shown: list[np.ndarray] = []
+        self.fullscreen = [fullscreen]
+        self.closed = False
+        self.name = "window"
+        self.wants_hud = True
+        FakeWindow.instances.append(self)
+
+    def write(self, frame: np.ndarray, timestamp: float) -> None:  # pragma: no cover - not used by the loop
+        pass
+
+    def show(self, frame: np.ndarray | None = None, wait_ms: int = 1) -> int:
+        self.shown.append(frame.copy())
+        return FakeWindow.keys.pop(0) if FakeWindow.keys else -1
+
+    def set_fullscreen(self, on: bool) -> None:
+        self.fullscreen.append(on)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_window_loop_hotkeys(
+    models_dir: Path, clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import rtstyle.window as window_mod
+
+    monkeypatch.setattr(window_mod, "has_display", lambda: True)
+    monkeypatch.setattr(window_mod, "WindowSink", FakeWindow)
+    FakeWindow.instances.clear()
+    # hide the HUD, switch 'red' -> 'blue', snapshot, fullscreen, then quit.
+    FakeWindow.keys = [ord("h"), -1, ord("n"), 13, ord("f"), -1, ord("q")]
+    snaps = tmp_path / "snaps"
+    code = webcam_cli.run_webcam(
+        camera=str(clip), styles=["red", "blue"], device="cpu", tier=None, max_side=None, scale=None,
+        strength=1.0, preserve_color=False, smooth="off", width=None, height=None, fps=None, mjpg=False,
+        as_fast_as_possible=True, mirror=False, fullscreen=False, record=None, crf=23, preset="ultrafast",
+        no_window=False, max_frames=None, snapshot_dir=snaps, stream_options=webcam_cli._stream_options(
+            False, None, None, None, 80, None, None, None, False),
+    )  # fmt: skip
+    assert code == 0
+    win = FakeWindow.instances[0]
+    assert win.closed
+    assert len(win.shown) == 7  # stopped at 'q', before the clip's 10 frames ran out
+    assert win.fullscreen[-1] is True
+    pngs = list(snaps.glob("rtstyle-*.png"))
+    assert len(pngs) == 1
+    import cv2
+
+    snap = cv2.imread(str(pngs[0]))
+    assert snap.shape == (64, 96, 3)
+    # The test model adds 40 (red) or 80 (blue, style index 1) to the red channel: 'n' switched styles.
+    red_frame, blue_frame = win.shown[2], win.shown[3]
+    assert blue_frame[..., 2].mean() > red_frame[..., 2].mean() + 20
+    # The snapshot is the clean output of the frame shown when Enter was pressed (HUD hidden by then).
+    assert np.array_equal(snap, blue_frame)
+    assert "1 snapshot(s)" in capsys.readouterr().out
