@@ -1,0 +1,234 @@
+"""Video file sink: H.264 MP4 with the input's timing (VFR kept) and audio, written safely.
+
+Frames and their timestamps go to a bounded queue; a writer thread feeds an ffmpeg libx264 process
+(:class:`rtstyle.media.Encoder`, which carries per-frame timestamps to ffmpeg in a Matroska pipe). A file must keep
+every frame, so with ``lossless=True`` (default) ``write`` waits when the queue is full (back-pressure: the
+pipeline slows down to the encoder's speed instead of losing frames); ``lossless=False`` drops the frame instead
+(the live recorder). The output is written to ``.OUT.part.mp4`` next to ``OUT`` and renamed on ``close()``;
+``abort()`` kills ffmpeg and deletes the temporary file, so nothing half-written ever carries OUT's name.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rtstyle.errors import OutputError
+from rtstyle.media import Encoder, even_size, probe
+from rtstyle.sinks import Sink
+
+_STOP = object()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_output_path(out: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...] = ()) -> Path:
+    """OutputError (one line) unless ``out`` can be written and is none of ``inputs``."""
+    p = Path(out)
+    for inp in inputs:
+        if inp is not None and _same_file(p, Path(inp)):
+            raise OutputError(f"{p}: output is the input file; choose another output name (input left untouched)")
+    if p.is_dir():
+        raise OutputError(f"{p}: is a folder; give a file name such as {p / 'out.mp4'}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{p}: folder {parent} is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise OutputError(f"{p}: exists and is not writable")
+    return p
+
+
+def temp_path_for(out: Path) -> Path:
+    return out.with_name(f".{out.name}.part.mp4")
+
+
+class VideoFileSink(Sink):
+    """Write frames to an H.264 MP4 (yuv420p, ``+faststart``) with their timestamps, plus ``audio_from``'s audio.
+
+    ``timestamps="pts"`` uses the timestamps given to ``write`` (a file's presentation times: variable frame rate
+    survives); ``"wallclock"`` stamps each frame with the time ``write`` was called (webcam recording).
+    Odd sizes are padded by one black row/column (yuv420p needs even sizes); see ``notes``. Frames of another size
+    than ``size`` are resized to it. Audio is copied when MP4 takes the codec (AAC, MP3, AC-3, E-AC-3, ALAC) and
+    re-encoded to AAC otherwise.
+    """
+
+    name = "video-file"
+    wants_hud = False
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float,
+        size: tuple[int, int],
+        audio_from: str | os.PathLike | None = None,
+        crf: int = 18,
+        preset: str = "medium",
+        timestamps: str = "pts",
+        *,
+        lossless: bool = True,
+        queue_size: int = 16,
+        timescale: int | None = None,
+        input_path: str | os.PathLike | None = None,
+    ) -> None:
+        if timestamps not in ("pts", "wallclock"):
+            raise ValueError("timestamps must be 'pts' or 'wallclock'")
+        w, h = int(size[0]), int(size[1])
+        if w < 1 or h < 1:
+            raise OutputError(f"cannot write a {w}x{h} video")
+        self.path = check_output_path(path, (audio_from, input_path))
+        self.tmp_path = temp_path_for(self.path)
+        self.size = (w, h)
+        self.timestamps = timestamps
+        self.lossless = lossless
+        self.notes: list[str] = []
+        if even_size(w, h) != (w, h):
+            ew, eh = even_size(w, h)
+            self.notes.append(f"odd frame size {w}x{h} padded to {ew}x{eh} (H.264 yuv420p needs even sizes)")
+        audio_codec = None
+        if audio_from is not None:
+            info = probe(audio_from, count_frames=False)
+            if info.has_audio:
+                audio_codec = info.audio_codec
+            else:
+                audio_from = None
+        self.audio_codec = audio_codec
+        self._frames = 0
+        self._dropped = 0
+        self._t0: float | None = None
+        self._closed = False
+        self._error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+        self._encoder = Encoder(
+            self.tmp_path,
+            w,
+            h,
+            fps,
+            audio_from=str(audio_from) if audio_from is not None else None,
+            audio_codec=audio_codec,
+            crf=crf,
+            preset=preset,
+            timescale=timescale,
+        )
+        if self._encoder.audio_mode == "aac":
+            self.notes.append(f"audio re-encoded to AAC ({audio_codec} does not go into MP4 as it is)")
+        self._thread = threading.Thread(target=self._run, name="rtstyle-video-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def audio_mode(self) -> str | None:
+        """``"copy"``, ``"aac"`` (re-encoded) or None (no audio)."""
+        return self._encoder.audio_mode
+
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    return
+                frame, ts = item
+                self._encoder.write(frame, ts)
+                self._frames += 1
+        except BaseException as exc:  # noqa: BLE001 - handed to the pipeline thread via write/close
+            self._error = exc
+            while True:  # unblock a producer waiting on a full queue
+                try:
+                    if self._queue.get_nowait() is _STOP:
+                        return
+                except queue.Empty:
+                    return
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            err = self._error
+            if isinstance(err, OutputError):
+                raise err
+            raise OutputError(f"{self.path}: writing failed ({err})") from err
+
+    def write(self, frame: np.ndarray, timestamp: float) -> None:
+        if self._closed:
+            return
+        self._raise_error()
+        now = time.monotonic()
+        if self._t0 is None:
+            self._t0 = now
+        ts = (now - self._t0) if self.timestamps == "wallclock" else float(timestamp)
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            import cv2
+
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        else:
+            frame = frame.copy()
+        if frame.ndim == 2:
+            frame = np.repeat(frame[:, :, None], 3, axis=2)
+        item = (frame, ts)
+        if not self.lossless:
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                self._dropped += 1
+            return
+        while True:
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                self._raise_error()
+                if not self._thread.is_alive():
+                    raise OutputError(f"{self.path}: the writer stopped") from None
+
+    def close(self) -> None:
+        """Flush every queued frame, finish the MP4 and rename it to its final name."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._raise_error()
+            self._encoder.finish()
+            os.replace(self.tmp_path, self.path)
+        except BaseException:
+            self._discard()
+            raise
+
+    def abort(self) -> None:
+        """Stop now: kill ffmpeg, delete the temporary file; OUT is left as it was."""
+        if self._closed:
+            return
+        self._closed = True
+        self._discard()
+
+    def _discard(self) -> None:
+        self._encoder.kill()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        try:
+            self._queue.put_nowait(_STOP)
+        except queue.Full:  # pragma: no cover - drained just above
+            pass
+        self._thread.join(timeout=10)
+        try:
+            self.tmp_path.unlink()
+        except FileNotFoundError:
+            pass
+
+    @property
+    def stats(self) -> dict[str, float]:
+        return {"frames": float(self._frames), "dropped": float(self._dropped)}
