@@ -84,8 +84,10 @@ class VideoFileSink(Sink):
         timescale: int | None = None,
         input_path: str | os.PathLike | None = None,
     ) -> None:
+        if timestamps == "source":  # alias
+            timestamps = "pts"
         if timestamps not in ("pts", "wallclock"):
-            raise ValueError("timestamps must be 'pts' or 'wallclock'")
+            raise ValueError("timestamps must be 'pts' (alias 'source') or 'wallclock'")
         w, h = int(size[0]), int(size[1])
         if w < 1 or h < 1:
             raise OutputError(f"cannot write a {w}x{h} video")
