@@ -110,14 +110,41 @@ def cuda_unavailable_reason() -> str | None:
         ctypes.CDLL(str(libs[0]))
     except OSError as exc:
         msg = str(exc)
-        missing = msg.split(":")[0].strip() if "cannot open shared object" in msg else msg
-        if "libcuda.so" in missing or "nvcuda" in missing:
-            return f"no NVIDIA driver found ({missing} is missing)"
-        return (
-            f"CUDA/cuDNN libraries are missing ({missing}); install them with `pip install rtstyle[cuda]` "
-            "or a CUDA toolkit + cuDNN matching onnxruntime-gpu"
-        )
+        first = msg.split(":")[0].strip() if "cannot open shared object" in msg else " ".join(msg.split())
+        missing = _ldd_missing(libs[0]) or [first]
+        driver = [m for m in missing if m.startswith("libcuda.so") or m.startswith("nvcuda")]
+        libs_missing = [m for m in missing if m not in driver]
+        parts = []
+        if driver:
+            parts.append(f"no NVIDIA driver found ({driver[0]} missing)")
+        if libs_missing:
+            parts.append(
+                f"CUDA/cuDNN libraries missing ({', '.join(libs_missing)}): install them with "
+                "`pip install rtstyle[cuda]` or a CUDA toolkit + cuDNN matching onnxruntime-gpu"
+            )
+        return "; ".join(parts)
     return None
+
+
+def _ldd_missing(lib: Path) -> list[str]:
+    """Libraries ``ldd`` cannot find for ``lib`` (Linux; empty elsewhere or when ldd is absent)."""
+    import shutil
+    import subprocess
+
+    ldd = shutil.which("ldd")
+    if ldd is None:
+        return []
+    try:
+        out = subprocess.run([ldd, str(lib)], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    missing = [line.split("=>")[0].strip() for line in out.splitlines() if "not found" in line]
+    try:  # libraries that ort.preload_dlls() already loaded into this process are not missing
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            loaded = f.read()
+    except OSError:
+        loaded = ""
+    return [m for m in missing if "/" + m not in loaded]
 
 
 def resolve_device(device: str) -> str:

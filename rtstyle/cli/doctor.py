@@ -1,0 +1,159 @@
+"""``rtstyle doctor``: what this machine can run (onnxruntime build, providers that really run and why CUDA
+does not, display, ffmpeg, catalogue folders)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from typing import Any
+
+import typer
+
+
+def _tiny_model_bytes() -> bytes | None:
+    """A one-node ONNX model (Identity), written with onnx when it is installed, else from a fixed protobuf."""
+    try:
+        from onnx import TensorProto, helper
+
+        g = helper.make_graph(
+            [helper.make_node("Identity", ["x"], ["y"])],
+            "doctor",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        )
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        m.ir_version = 8
+        return m.SerializeToString()
+    except ImportError:
+        return None
+
+
+def _provider_check(ep: str, model: bytes | None) -> tuple[bool, str]:
+    """Create a tiny session asking for ``ep`` and report whether it is the one that runs."""
+    import onnxruntime as ort
+
+    from rtstyle import engine
+
+    if ep == "CUDAExecutionProvider":
+        reason = engine.cuda_unavailable_reason()
+        if reason is not None:
+            return False, reason
+    if model is None:
+        from rtstyle import catalog
+
+        styles = catalog.list_styles()
+        if not styles:
+            return (ep == "CPUExecutionProvider"), "not tested (no onnx package and no installed style to try)"
+        model = styles[0].file.read_bytes()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    try:
+        providers: list[Any] = [ep, "CPUExecutionProvider"] if ep != "CPUExecutionProvider" else [ep]
+        sess = ort.InferenceSession(model, sess_options=opts, providers=providers)
+    except Exception as exc:
+        return False, " ".join(str(exc).split())[:200]
+    runs = sess.get_providers()
+    if runs and runs[0] == ep:
+        return True, "runs"
+    return False, f"onnxruntime fell back to {runs[0] if runs else 'nothing'}"
+
+
+def gather() -> dict[str, Any]:
+    """Everything doctor reports, as a dict."""
+    import onnxruntime as ort
+
+    from rtstyle import __version__, catalog, engine
+
+    info: dict[str, Any] = {
+        "rtstyle": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "onnxruntime": ort.__version__,
+        "onnxruntime_device": ort.get_device(),
+        "physical_cores": engine.physical_cores(),
+        "logical_cpus": os.cpu_count(),
+    }
+    try:
+        from importlib.metadata import distributions
+
+        names = sorted({(d.metadata["Name"] or "").lower() for d in distributions()})
+        info["onnxruntime_packages"] = [n for n in names if n.startswith("onnxruntime")]
+    except Exception:  # pragma: no cover - metadata quirks
+        info["onnxruntime_packages"] = []
+    available = list(ort.get_available_providers())
+    info["providers_available"] = available
+    model = _tiny_model_bytes()
+    checks = {}
+    for ep in available:
+        if ep in ("TensorrtExecutionProvider",):
+            checks[ep] = {"runs": False, "why": "not used by rtstyle"}
+            continue
+        ok, why = _provider_check(ep, model)
+        checks[ep] = {"runs": ok, "why": why}
+    info["providers"] = checks
+    info["providers_running"] = [ep for ep, c in checks.items() if c["runs"]]
+    info["default_device"] = engine.resolve_device("auto")
+    if sys.platform.startswith("linux"):
+        disp = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        info["display"] = disp or None
+    else:
+        info["display"] = "native"
+    try:
+        from rtstyle.media import ffmpeg_exe
+
+        exe = ffmpeg_exe()
+    except Exception:
+        try:
+            import imageio_ffmpeg
+
+            exe = imageio_ffmpeg.get_ffmpeg_exe()
+        except Exception as exc:
+            exe = None
+            info["ffmpeg_error"] = " ".join(str(exc).split())[:200]
+    info["ffmpeg"] = exe
+    if exe:
+        import subprocess
+
+        try:
+            out = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True, timeout=20).stdout
+            info["ffmpeg_version"] = out.splitlines()[0] if out else "unknown"
+        except (OSError, subprocess.SubprocessError) as exc:
+            info["ffmpeg_version"] = f"cannot run: {exc}"
+    info["models_shipped_dir"] = str(catalog.shipped_models_dir() or "")
+    info["models_user_dir"] = str(catalog.user_models_dir())
+    try:
+        info["styles"] = len(catalog.list_styles())
+    except Exception as exc:  # never let doctor crash on a catalogue problem
+        info["styles"] = f"error: {exc}"
+    return info
+
+
+def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
+    """Check the onnxruntime build, which providers really run (and why CUDA does not), display and ffmpeg."""
+    info = gather()
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    from rich.console import Console
+
+    c = Console(highlight=False)
+    c.print(f"rtstyle {info['rtstyle']}  python {info['python']}  {info['platform']}")
+    pk = ", ".join(info["onnxruntime_packages"]) or "?"
+    c.print(f"onnxruntime {info['onnxruntime']} ({pk}; build device {info['onnxruntime_device']})")
+    c.print(f"CPU: {info['physical_cores']} physical cores used by the CPU provider ({info['logical_cpus']} logical)")
+    for ep, chk in info["providers"].items():
+        mark = "[green]runs[/green]" if chk["runs"] else "[red]does not run[/red]"
+        why = "" if chk["runs"] else f": {chk['why']}"
+        c.print(f"  {ep}: {mark}{why}")
+    c.print(f"device=auto uses: {info['default_device']}")
+    c.print(f"display: {info['display'] or '[yellow]none[/yellow] (DISPLAY/WAYLAND_DISPLAY unset: use --no-window)'}")
+    c.print(f"ffmpeg: {info['ffmpeg'] or '[red]not found[/red]'}  {info.get('ffmpeg_version', '')}")
+    c.print(
+        f"models: shipped {info['models_shipped_dir'] or '(none)'}; user {info['models_user_dir']}; {info['styles']} styles"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
