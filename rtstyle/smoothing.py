@@ -1,0 +1,278 @@
+"""Temporal smoothing of stylized video: flow-guided blending, plain exponential blending, or off.
+
+Per-frame style networks flicker: a small change in the input (noise, lighting, motion) changes the brush
+strokes everywhere. :class:`Smoother` removes most of that flicker after the stylizer, without touching the
+network:
+
+``flow`` (default)
+    Optical flow between the previous and the current *input* frame (OpenCV DIS on downscaled grey images)
+    warps the previous *output* onto the current frame. Where the flow is reliable, the output is
+    ``alpha * warped_prev + (1 - alpha) * new``; where it is not (occlusions, new content entering at the
+    borders, fast motion the flow gets wrong) the new stylized frame is taken as it is, with a soft transition.
+    Reliability = forward-backward consistency of the flow x photometric agreement of the warped input frames
+    x in-bounds. Memory is bounded (``alpha`` < 1 makes old frames decay geometrically), which together with
+    the mask keeps trails away.
+``ema``
+    ``out = a * prev_out + (1 - a) * new``: cheap, no motion compensation, so it trails on motion.
+``off``
+    The stylized frame is returned unchanged.
+
+Both blending modes reset (output = new stylized frame) on scene cuts, when the frame size changes, and when
+the mode changes. Everything is numpy + OpenCV; a 640x360 frame costs a few milliseconds on one core.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MODES = ("flow", "ema", "off")
+
+_THUMB_WIDTH = 64  # scene-cut detector works on thumbnails this wide
+_MIN_FLOW_SIDE = 32  # DIS needs this much (tested up to aspect 12)
+_MAX_ASPECT = 10.0  # beyond this (a strip, not a picture) flow mode passes frames through
+
+
+def _as_bgr_u8(name: str, img: np.ndarray) -> np.ndarray:
+    if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        shape = getattr(img, "shape", None)
+        dtype = getattr(img, "dtype", None)
+        raise ValueError(f"{name} must be a uint8 HxWx3 array, got shape={shape} dtype={dtype}")
+    return img
+
+
+class Smoother:
+    """Temporal smoothing applied after the stylizer: ``out = smoother(input_frame, stylized)``.
+
+    ``input_frame`` is the frame the stylizer saw (uint8 BGR HxWx3, used for motion and scene-cut detection),
+    ``stylized`` the stylizer's output for it (uint8 HxWx3; usually the same size, a different size is allowed).
+    The returned array is new; the arguments are never modified.
+
+    Parameters
+    ----------
+    mode: ``"flow"`` (default), ``"ema"`` or ``"off"``; settable at run time (``smoother.mode = "ema"``).
+    alpha: weight of the warped previous output where the flow is fully reliable (flow mode). Effective
+        memory is about ``1 / (1 - alpha)`` frames; 0.6 removes most flicker without visible lag.
+    ema_alpha: weight of the previous output in ema mode.
+    flow_side: long side (pixels) of the grey images the optical flow runs on.
+    forward_backward: also compute the forward flow and require forward-backward consistency
+        (one more DIS call; catches occlusions that the photometric check misses on flat areas).
+    cut_threshold: mean absolute difference (0..1) of consecutive input thumbnails above which a scene cut
+        is assumed and the state is reset.
+    min_reliable: in flow mode, reset when less than this fraction of the frame has reliable flow
+        (a cut the thumbnail test missed, or motion far too fast to follow).
+    """
+
+    def __init__(
+        self,
+        mode: str = "flow",
+        *,
+        alpha: float = 0.6,
+        ema_alpha: float = 0.5,
+        flow_side: int = 320,
+        forward_backward: bool = True,
+        cut_threshold: float = 0.15,
+        min_reliable: float = 0.2,
+        photo_lo: float = 6.0,
+        photo_hi: float = 24.0,
+        preset: str = "ultrafast",
+    ) -> None:
+        if not 0.0 <= alpha < 1.0:
+            raise ValueError("alpha must be in [0, 1)")
+        if not 0.0 <= ema_alpha < 1.0:
+            raise ValueError("ema_alpha must be in [0, 1)")
+        if preset not in ("ultrafast", "fast"):
+            raise ValueError("preset must be 'ultrafast' or 'fast'")
+        self.alpha = float(alpha)
+        self.ema_alpha = float(ema_alpha)
+        self.flow_side = max(16, int(flow_side))
+        self.forward_backward = bool(forward_backward)
+        self.cut_threshold = float(cut_threshold)
+        self.min_reliable = float(min_reliable)
+        self.photo_lo = float(photo_lo)
+        self.photo_hi = float(max(photo_hi, photo_lo + 1.0))
+        self.preset = preset
+        self._mode = "off"
+        self.mode = mode  # validates
+        self._dis = None
+        self._grid_cache: dict = {}
+        self.resets = 0  # number of resets so far (scene cuts, size changes); for the HUD / tests
+        self.last_reliable = 1.0  # fraction of the last frame where the previous output was used (flow mode)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        value = str(value).lower()
+        if value not in MODES:
+            raise ValueError(f"unknown smoothing mode {value!r}; choose one of {', '.join(MODES)}")
+        if value != self._mode:
+            self._mode = value
+            self.reset()
+
+    def next_mode(self) -> str:
+        """Cycle flow -> ema -> off -> flow (the webcam hotkey); returns the new mode."""
+        self.mode = MODES[(MODES.index(self._mode) + 1) % len(MODES)]
+        return self._mode
+
+    def reset(self) -> None:
+        """Forget the past: the next output equals the next stylized frame."""
+        self._prev_out: np.ndarray | None = None
+        self._prev_grey: np.ndarray | None = None  # flow-size grey input
+        self._prev_thumb: np.ndarray | None = None
+        self._shape: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+
+    # ------------------------------------------------------------------ main entry
+    def __call__(self, input_frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        _as_bgr_u8("input_frame", input_frame)
+        _as_bgr_u8("stylized", stylized)
+        if self._mode == "off":
+            return stylized.copy()
+
+        import cv2
+
+        shape = (input_frame.shape, stylized.shape)
+        grey = cv2.cvtColor(input_frame, cv2.COLOR_BGR2GRAY)
+        h, w = grey.shape
+        flowable = max(h, w) <= _MAX_ASPECT * min(h, w)  # no reliable flow on strips
+        grey_small = self._flow_size(grey) if flowable else grey
+        thumb = self._thumb(grey_small)
+
+        fresh = self._prev_out is None or self._shape != shape or self._is_cut(thumb)
+        if fresh:
+            if self._prev_out is not None:
+                self.resets += 1
+            out = stylized.copy()
+            self.last_reliable = 0.0
+        elif self._mode == "ema":
+            out = cv2.addWeighted(self._prev_out, self.ema_alpha, stylized, 1.0 - self.ema_alpha, 0.0)
+            self.last_reliable = 1.0
+        elif not flowable:
+            out = stylized.copy()
+            self.last_reliable = 0.0
+        else:
+            out = self._flow_blend(grey_small, stylized)
+
+        self._prev_out = out.copy()  # callers may draw on what we return
+        self._prev_grey = grey_small
+        self._prev_thumb = thumb
+        self._shape = shape
+        return out
+
+    # ------------------------------------------------------------------ helpers
+    def _thumb(self, grey: np.ndarray) -> np.ndarray:
+        import cv2
+
+        h, w = grey.shape
+        tw = min(_THUMB_WIDTH, w)
+        th = max(1, round(h * tw / w))
+        return cv2.resize(grey, (tw, th), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    def _is_cut(self, thumb: np.ndarray) -> bool:
+        if self._prev_thumb is None or self._prev_thumb.shape != thumb.shape:
+            return True
+        # Mean-normalised difference: a global brightness change (auto exposure) is not a cut.
+        a = thumb - thumb.mean()
+        b = self._prev_thumb - self._prev_thumb.mean()
+        return float(np.mean(np.abs(a - b))) / 255.0 > self.cut_threshold
+
+    def _flow_size(self, grey: np.ndarray) -> np.ndarray:
+        """Grey image at flow size: long side ``flow_side``, but short side at least 32 px (smaller images
+        crash OpenCV's DIS at some aspect ratios)."""
+        import cv2
+
+        h, w = grey.shape
+        s = min(1.0, self.flow_side / max(h, w))
+        if min(h, w) * s < _MIN_FLOW_SIDE:
+            s = _MIN_FLOW_SIDE / min(h, w)
+        if s == 1.0:
+            return grey
+        size = (max(_MIN_FLOW_SIDE, round(w * s)), max(_MIN_FLOW_SIDE, round(h * s)))
+        return cv2.resize(grey, size, interpolation=cv2.INTER_AREA if s < 1.0 else cv2.INTER_LINEAR)
+
+    def _grid(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        g = self._grid_cache.get((h, w))
+        if g is None:
+            gx = np.tile(np.arange(w, dtype=np.float32), (h, 1))
+            gy = np.tile(np.arange(h, dtype=np.float32)[:, None], (1, w))
+            if len(self._grid_cache) > 8:
+                self._grid_cache.clear()
+            g = self._grid_cache[(h, w)] = (gx, gy)
+        return g
+
+    def _grid2(self, h: int, w: int) -> np.ndarray:
+        key = (-h, -w)  # separate cache slot from the split grids
+        g = self._grid_cache.get(key)
+        if g is None:
+            gx, gy = self._grid(h, w)
+            g = np.dstack([gx, gy])
+            self._grid_cache[key] = g  # type: ignore[assignment]
+        return g  # type: ignore[return-value]
+
+    def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Flow field f with a(x) ~ b(x + f(x))."""
+        import cv2
+
+        if self._dis is None:
+            preset = (
+                cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST if self.preset == "ultrafast" else cv2.DISOPTICAL_FLOW_PRESET_FAST
+            )
+            self._dis = cv2.DISOpticalFlow_create(preset)
+        return self._dis.calc(a, b, None)
+
+    def _reliability(self, cur: np.ndarray, prev: np.ndarray, back: np.ndarray) -> np.ndarray:
+        """Soft mask in [0, 1] at flow size: 1 where prev warped by ``back`` explains cur."""
+        import cv2
+
+        h, w = cur.shape
+        gx, gy = self._grid(h, w)
+        mx = gx + back[..., 0]
+        my = gy + back[..., 1]
+        # New content entering through the borders has no past.
+        inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+        mask = inside.astype(np.float32)
+        # Photometric: the warped previous input must look like the current input.
+        warped = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # Compensate a global brightness change (auto exposure) so that it does not read as "all unreliable".
+        diff = np.abs(cur.astype(np.float32) - warped.astype(np.float32) - (float(cur.mean()) - float(warped.mean())))
+        diff = cv2.GaussianBlur(diff, (3, 3), 0)
+        mask *= np.clip((self.photo_hi - diff) / (self.photo_hi - self.photo_lo), 0.0, 1.0)
+        if self.forward_backward:
+            fwd = self._flow(prev, cur)
+            fwd_at = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            err = (back[..., 0] + fwd_at[..., 0]) ** 2 + (back[..., 1] + fwd_at[..., 1]) ** 2
+            mag = back[..., 0] ** 2 + back[..., 1] ** 2 + fwd_at[..., 0] ** 2 + fwd_at[..., 1] ** 2
+            tol = 0.01 * mag + 0.5  # Sundaram et al. style tolerance, in flow-size pixels squared
+            mask *= np.clip(2.0 - err / tol, 0.0, 1.0)  # 1 up to tol, 0 from 2*tol
+        # Grow unreliable regions a little (occlusion edges are where trails start), then soften.
+        mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+        return cv2.GaussianBlur(mask, (5, 5), 0)
+
+    def _flow_blend(self, grey_small: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        import cv2
+
+        prev_small = self._prev_grey
+        assert prev_small is not None and self._prev_out is not None
+        back = self._flow(grey_small, prev_small)  # current -> previous
+        mask = self._reliability(grey_small, prev_small, back)
+        self.last_reliable = float(mask.mean())
+        if self.last_reliable < self.min_reliable:
+            self.resets += 1
+            self.last_reliable = 0.0
+            return stylized.copy()
+
+        H, W = stylized.shape[:2]
+        h, w = grey_small.shape
+        if (h, w) != (H, W):
+            back = back * np.array([W / w, H / h], np.float32)  # scale at flow size (cheap), then upsample
+            back = cv2.resize(back, (W, H), interpolation=cv2.INTER_LINEAR)
+            mask = cv2.resize(mask, (W, H), interpolation=cv2.INTER_LINEAR)
+        # Full-size warp of the previous output; fixed-point maps make remap about twice as fast.
+        grid2 = self._grid2(H, W)
+        map1, map2 = cv2.convertMaps(grid2 + back, None, cv2.CV_16SC2)
+        warped = cv2.remap(self._prev_out, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        w_prev = mask * np.float32(self.alpha)
+        return cv2.blendLinear(warped, stylized, w_prev, 1.0 - w_prev)
