@@ -112,6 +112,7 @@ class VideoFileSink(Sink):
         self._dropped = 0
         self._t0: float | None = None
         self._closed = False
+        self.failed: str | None = None  # why close() failed (the pipeline may swallow close errors)
         self._error: BaseException | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
         self._encoder = Encoder(
@@ -203,7 +204,8 @@ class VideoFileSink(Sink):
             self._raise_error()
             self._encoder.finish()
             os.replace(self.tmp_path, self.path)
-        except BaseException:
+        except BaseException as exc:
+            self.failed = str(exc) or type(exc).__name__
             self._discard()
             raise
 
@@ -212,6 +214,7 @@ class VideoFileSink(Sink):
         if self._closed:
             return
         self._closed = True
+        self.failed = "aborted"
         self._discard()
 
     def _discard(self) -> None:
