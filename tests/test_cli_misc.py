@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import make_contract_model
+from test_cli_image import assert_one_line_error, run_cli
+
+from rtstyle import catalog
+
+
+@pytest.fixture()
+def no_shipped(monkeypatch):
+    monkeypatch.setattr(catalog, "shipped_models_dir", lambda: None)
+
+
+def test_help_imports_nothing_heavy():
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['rtstyle', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('rtstyle', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'cv2', 'numpy', 'onnx') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "HEAVY=\n" in r.stdout or r.stdout.rstrip().endswith("HEAVY="), r.stdout + r.stderr
+    assert "image" in r.stdout and "bench" in r.stdout
+
+
+def test_styles_json_and_table(models_dir, no_shipped, capsys):
+    code, out, _ = run_cli(["styles", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    got = {(s["name"], s["tier"], s["arch"]) for s in data["styles"]}
+    assert ("beta", "fast", "test-fast") in got and ("red", "full", "test-conv") in got
+    assert data["user_dir"] == str(models_dir)
+    code, out, _ = run_cli(["styles"], capsys)
+    assert code == 0 and "alpha" in out and "duo.onnx" in out
+
+
+def test_doctor_json(models_dir, no_shipped, capsys):
+    code, out, _ = run_cli(["doctor", "--json"], capsys)
+    assert code == 0
+    info = json.loads(out)
+    assert info["providers"]["CPUExecutionProvider"]["runs"] is True
+    assert "CPUExecutionProvider" in info["providers_running"]
+    cuda = info["providers"].get("CUDAExecutionProvider")
+    if cuda is not None and not cuda["runs"]:
+        assert cuda["why"]  # says why
+    assert info["models_user_dir"] == str(models_dir) and info["styles"] == 4
+    code, out, _ = run_cli(["doctor"], capsys)
+    assert code == 0 and "CPUExecutionProvider" in out
+
+
+def test_bench_json(test_model, capsys):
+    from rtstyle.cli.bench import parse_sizes
+
+    assert parse_sizes("64x36, 20x10") == [(64, 36), (20, 10)]
+    args = ["bench", "--model", test_model, "--sizes", "64x36,5x3", "--device", "cpu", "--frames", "3"]
+    code, out, _ = run_cli([*args, "--warmup", "1", "--json"], capsys)
+    assert code == 0
+    res = json.loads(out)["results"]
+    assert [r["size"] for r in res] == ["64x36", "5x3"]
+    assert all(r["provider"] == "CPUExecutionProvider" and r["ms_median"] > 0 and r["frames"] == 3 for r in res)
+    code, out, _ = run_cli([*args, "--warmup", "0"], capsys)
+    assert code == 0 and "solo.onnx" in out
+
+
+def test_bench_bad_args(test_model, capsys):
+    code, _, err = run_cli(["bench", "--model", test_model, "--sizes", "big"], capsys)
+    assert_one_line_error(code, err)
+    code, _, err = run_cli(["bench", "--model", test_model, "--device", "tpu"], capsys)
+    assert_one_line_error(code, err)
+
+
+def test_bench_video(tmp_path, test_model, capsys):
+    pytest.importorskip("rtstyle.sinks_video")
+    from rtstyle.demo_clip import write_demo_clip
+
+    clip = write_demo_clip(tmp_path / "clip.mp4", seconds=0.4, size=(96, 54))
+    args = ["bench", "--model", test_model, "--sizes", "32x18", "--device", "cpu", "--frames", "1"]
+    code, out, _ = run_cli([*args, "--video", clip, "--smooth", "off", "--json"], capsys)
+    assert code == 0
+    v = json.loads(out)["video"][0]
+    assert v["frames"] == 10 and v["fps"] > 0, v
+
+
+def test_demo_writes_clip(tmp_path, models_dir, no_shipped, capsys):
+    pytest.importorskip("rtstyle.sinks_video")
+    import cv2
+
+    out = tmp_path / "demo.mp4"
+    code, stdout, _ = run_cli(["demo", "--out", out, "--seconds", "0.4", "--device", "cpu", "--smooth", "off"], capsys)
+    assert code == 0 and str(out) in stdout
+    cap = cv2.VideoCapture(str(out))
+    n = 0
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        n += 1
+        assert f.shape == (360, 640, 3)
+    assert n == 10
+
+
+def test_demo_without_styles(tmp_path, no_shipped, monkeypatch, capsys):
+    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "empty"))
+    code, _, err = run_cli(["demo", "--out", tmp_path / "d.mp4"], capsys)
+    assert_one_line_error(code, err)
+    assert "no styles" in err and not (tmp_path / "d.mp4").exists()
+
+
+def test_demo_clip_deterministic():
+    from rtstyle.demo_clip import DemoClipSource, DemoScene
+
+    a, b = DemoScene((160, 90)), DemoScene((160, 90))
+    assert np.array_equal(a.frame(7), b.frame(7)) and not np.array_equal(a.frame(0), a.frame(12))
+    src = DemoClipSource(seconds=0.2, size=(32, 18))
+    frames = []
+    while (item := src.read()) is not None:
+        frames.append(item)
+    assert len(frames) == 5 and frames[1][1] == pytest.approx(0.04) and frames[0][0].shape == (18, 32, 3)
+
+
+def test_random_johnson_export(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("rtstyle.export")
+    from rtstyle.cli.bench import bench_model, export_random_johnson
+
+    path = export_random_johnson(tmp_path, arch="tiny")
+    rows = bench_model(path, "cpu", [(40, 24)], frames=1, warmup=0)
+    assert rows[0]["arch"] == "tiny" and rows[0]["ms_median"] > 0
+
+
+def test_multi_style_in_catalogue_lists_both(tmp_path, monkeypatch, no_shipped, capsys):
+    d = tmp_path / "m"
+    make_contract_model(d / "trio.onnx", styles=("a", "b", "c"))
+    monkeypatch.setenv("RTSTYLE_MODELS", str(d))
+    code, out, _ = run_cli(["styles", "--json"], capsys)
+    assert [s["index"] for s in json.loads(out)["styles"]] == [0, 1, 2]
