@@ -1,0 +1,319 @@
+"""ffmpeg probing, decoding with timestamps, and the H.264 file sink (VFR, audio, odd sizes, safe writes).
+
+Every clip is generated here with the bundled ffmpeg (lavfi test sources), a few frames at a tiny size.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtstyle.errors import InputError, OutputError
+from rtstyle.media import Decoder, even_size, ffmpeg_exe, mkv_header, parse_probe, probe
+from rtstyle.sinks_video import VideoFileSink, temp_path_for
+
+# Timestamps of the VFR clip: irregular steps and a 0.5 s gap.
+VFR_EXPR = "(N*0.1+0.04*mod(N,2)+if(gte(N,6),0.5,0))/TB"
+
+
+def vfr_times(n: int) -> list[float]:
+    return [i * 0.1 + 0.04 * (i % 2) + (0.5 if i >= 6 else 0.0) for i in range(n)]
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args], check=True)
+
+
+def make_clip(
+    path: Path,
+    size: tuple[int, int] = (96, 64),
+    rate: int = 10,
+    frames: int = 10,
+    audio: str | None = None,
+    vfr: bool = False,
+    sar: int | None = None,
+    rotate: int | None = None,
+) -> Path:
+    """A small test clip. ``audio``: None, "aac", "mp3" or "vorbis" (needs .mkv); ``vfr``: VFR_EXPR timestamps;
+    ``sar``: sample aspect ratio N:1; ``rotate``: display-matrix rotation (written in a second, copying pass)."""
+    w, h = size
+    odd = w % 2 or h % 2
+    src = "testsrc" if odd else "testsrc2"  # testsrc2 rounds sizes down to even
+    args = ["-f", "lavfi", "-i", f"{src}=size={w}x{h}:rate={rate}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]
+    vf = []
+    if vfr:
+        vf.append(f"settb=1/1000,setpts='{VFR_EXPR}'")
+    if sar:
+        vf.append(f"setsar={sar}")
+    if vf:
+        args += ["-vf", ",".join(vf)]
+    args += ["-frames:v", str(frames)]
+    if vfr:
+        args += ["-fps_mode", "passthrough", "-enc_time_base:v", "1:1000"]
+    if odd:
+        args += ["-c:v", "ffv1", "-pix_fmt", "yuv444p"]
+    else:
+        args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        codec = {"aac": "aac", "mp3": "libmp3lame", "vorbis": "libvorbis"}[audio]
+        args += ["-c:a", codec, "-t", str(frames / rate + 0.5 if vfr else frames / rate)]
+    target = path.with_name("pre_" + path.name) if rotate is not None else path
+    ffmpeg(*args, str(target))
+    if rotate is not None:
+        ffmpeg("-display_rotation", str(rotate), "-i", str(target), "-c", "copy", str(path))
+        target.unlink()
+    return path
+
+
+def decode_all(path: Path) -> tuple[list[np.ndarray], list[float]]:
+    dec = Decoder(str(path))
+    frames, times = [], []
+    try:
+        while (item := dec.read()) is not None:
+            frames.append(item[0])
+            times.append(item[1])
+    finally:
+        dec.close()
+    return frames, times
+
+
+# --------------------------------------------------------------------------------------------------- probing
+
+
+def test_probe_cfr_clip_with_aac(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "a.mp4", audio="aac")
+    info = probe(clip)
+    assert (info.width, info.height) == (96, 64)
+    assert info.frame_count == 10
+    assert info.fps == pytest.approx(10.0)
+    assert info.video_codec == "h264"
+    assert info.has_audio and info.audio_codec == "aac"
+    assert info.rotation == 0 and info.sar == 1
+    assert info.duration == pytest.approx(1.0, abs=0.1)
+
+
+def test_probe_rotation_swaps_size(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "r.mp4", rotate=90)
+    info = probe(clip)
+    assert info.rotation in (90, 270)
+    assert (info.width, info.height) == (64, 96)
+    assert (info.coded_width, info.coded_height) == (96, 64)
+
+
+def test_probe_sar(tmp_path: Path) -> None:
+    info = probe(make_clip(tmp_path / "s.mp4", size=(64, 48), sar=2))
+    assert info.sar == Fraction(2)
+    assert info.square_size == (128, 48)
+
+
+def test_parse_probe_ignores_codec_tag_digits() -> None:
+    text = (
+        "Input #0, mov,mp4, from 'x.mp4':\n  Duration: 00:00:02.38, start: 0.000000, bitrate: 5996 kb/s\n"
+        "  Stream #0:0[0x1](eng): Video: h264 (Baseline) (avc1 / 0x31637661), yuv420p(progressive), 1280x720,"
+        " 4513 kb/s, SAR 1:1 DAR 16:9, 10.51 fps, 90k tbr, 90k tbn (default)\n"
+        "    Side data:\n      Display Matrix: rotation of -180.00 degrees\n"
+        "  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, mono, fltp, 128 kb/s (default)\n"
+    )
+    info = parse_probe(text, "x.mp4")
+    assert (info.width, info.height, info.rotation) == (1280, 720, 180)
+    assert info.fps == pytest.approx(10.51) and info.timescale == 90000
+    assert info.audio_codec == "aac" and info.duration == pytest.approx(2.38)
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "empty", "text", "truncated", "no_video", "zero_frames"])
+def test_probe_bad_input_is_one_clear_line(tmp_path: Path, kind: str) -> None:
+    p = tmp_path / f"{kind}.mp4"
+    if kind == "folder":
+        p.mkdir()
+    elif kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "text":
+        p.write_text("this is not a video\n" * 20)
+    elif kind == "truncated":
+        full = make_clip(tmp_path / "full.mp4", frames=20)
+        p.write_bytes(full.read_bytes()[:600])
+    elif kind == "no_video":
+        ffmpeg("-f", "lavfi", "-i", "sine=frequency=440", "-t", "0.5", "-c:a", "aac", str(p))
+    elif kind == "zero_frames":
+        p = tmp_path / "zero.mkv"
+        p.write_bytes(mkv_header(16, 16, 10.0))  # a video track, no frames
+    with pytest.raises(InputError) as err:
+        probe(p)
+    msg = str(err.value)
+    assert "\n" not in msg and str(p) in msg
+
+
+# --------------------------------------------------------------------------------------------------- decoding
+
+
+def test_decoder_cfr_frames_and_timestamps(tmp_path: Path) -> None:
+    frames, times = decode_all(make_clip(tmp_path / "a.mp4"))
+    assert len(frames) == 10
+    assert frames[0].shape == (64, 96, 3) and frames[0].dtype == np.uint8
+    assert times == pytest.approx([i / 10 for i in range(10)], abs=1e-3)
+
+
+def test_decoder_keeps_vfr_timestamps(tmp_path: Path) -> None:
+    frames, times = decode_all(make_clip(tmp_path / "v.mp4", frames=12, vfr=True))
+    assert len(frames) == 12  # no duplicated or dropped frames
+    assert times == pytest.approx(vfr_times(12), abs=1e-3)
+
+
+def test_decoder_rotates_upright_and_squares_pixels(tmp_path: Path) -> None:
+    frames, _ = decode_all(make_clip(tmp_path / "r.mp4", rotate=90))
+    assert frames[0].shape == (96, 64, 3)
+    frames, _ = decode_all(make_clip(tmp_path / "s.mp4", size=(64, 48), sar=2))
+    assert frames[0].shape == (48, 128, 3)
+
+
+def test_decoder_odd_size(tmp_path: Path) -> None:
+    frames, _ = decode_all(make_clip(tmp_path / "odd.mkv", size=(97, 65), frames=4))
+    assert len(frames) == 4 and frames[0].shape == (65, 97, 3)
+
+
+def test_decoder_fails_cleanly_without_frames(tmp_path: Path) -> None:
+    p = tmp_path / "zero.mkv"
+    p.write_bytes(mkv_header(16, 16))
+    with pytest.raises(InputError) as err:
+        Decoder(str(p))
+    assert "\n" not in str(err.value)
+
+
+# --------------------------------------------------------------------------------------------------- encoding
+
+
+def encode_from(clip: Path, out: Path, **kwargs: object) -> VideoFileSink:
+    info = probe(clip)
+    dec = Decoder(str(clip))
+    sink = VideoFileSink(out, info.fps, (dec.width, dec.height), preset="ultrafast", timescale=info.timescale, **kwargs)
+    try:
+        while (item := dec.read()) is not None:
+            sink.write(*item)
+    finally:
+        dec.close()
+    sink.close()
+    return sink
+
+
+@pytest.mark.parametrize("audio", ["aac", "mp3"])
+def test_sink_keeps_vfr_timing_and_copies_audio(tmp_path: Path, audio: str) -> None:
+    clip = make_clip(tmp_path / f"in_{audio}.mp4", frames=12, vfr=True, audio=audio)
+    out = tmp_path / "out.mp4"
+    sink = encode_from(clip, out, audio_from=clip)
+    assert sink.audio_mode == "copy"
+    info = probe(out)
+    assert info.video_codec == "h264"
+    assert info.has_audio and info.audio_codec == audio
+    assert info.frame_count == 12
+    assert (info.width, info.height) == (96, 64)
+    _, times = decode_all(out)
+    assert times == pytest.approx(vfr_times(12), abs=1e-3)
+    assert not temp_path_for(out).exists()
+
+
+def test_sink_reencodes_audio_mp4_cannot_take(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mkv", frames=5, audio="vorbis")
+    out = tmp_path / "out.mp4"
+    sink = encode_from(clip, out, audio_from=clip)
+    assert sink.audio_mode == "aac"
+    assert probe(out).audio_codec == "aac"
+
+
+def test_sink_pads_odd_sizes(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "odd.mkv", size=(97, 65), frames=4)
+    out = tmp_path / "out.mp4"
+    sink = encode_from(clip, out)
+    assert even_size(97, 65) == (98, 66)
+    assert sink.notes and "98x66" in sink.notes[0]
+    info = probe(out)
+    assert (info.width, info.height) == (98, 66) and info.frame_count == 4
+
+
+def test_sink_writes_rotated_input_upright(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "r.mp4", rotate=90, frames=4)
+    out = tmp_path / "out.mp4"
+    encode_from(clip, out)
+    info = probe(out)
+    assert info.rotation == 0 and (info.width, info.height) == (64, 96)
+
+
+def test_sink_resizes_frames_of_another_size(tmp_path: Path) -> None:
+    out = tmp_path / "o.mp4"
+    sink = VideoFileSink(out, 10, (32, 24), preset="ultrafast")
+    for i in range(3):
+        sink.write(np.full((48, 64, 3), 40 * i, np.uint8), i / 10)
+    sink.close()
+    info = probe(out)
+    assert (info.width, info.height, info.frame_count) == (32, 24, 3)
+
+
+def test_sink_wallclock_timestamps(tmp_path: Path) -> None:
+    out = tmp_path / "rec.mp4"
+    sink = VideoFileSink(out, 30, (32, 24), preset="ultrafast", timestamps="wallclock")
+    for i in range(4):
+        sink.write(np.full((24, 32, 3), 50 * i, np.uint8), 0.0)  # given timestamps are ignored
+    sink.close()
+    _, times = decode_all(out)
+    assert len(times) == 4
+    assert all(b > a for a, b in zip(times[:-1], times[1:], strict=True))
+
+
+def test_sink_abort_leaves_no_file_and_keeps_old_output(tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"previous result")
+    sink = VideoFileSink(out, 10, (32, 24), preset="ultrafast")
+    for i in range(300):  # until ffmpeg has started writing the temporary file
+        sink.write(np.full((24, 32, 3), i % 256, np.uint8), i / 10)
+        if temp_path_for(out).exists():
+            break
+        time.sleep(0.01)
+    assert temp_path_for(out).exists()
+    sink.abort()
+    assert not temp_path_for(out).exists()
+    assert out.read_bytes() == b"previous result"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_sink_context_manager_aborts_on_error(tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError), VideoFileSink(out, 10, (32, 24), preset="ultrafast") as sink:
+        sink.write(np.zeros((24, 32, 3), np.uint8), 0.0)
+        raise RuntimeError("boom")
+    assert not out.exists() and not temp_path_for(out).exists()
+
+
+def test_sink_refuses_output_equal_to_input(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=3)
+    before = clip.read_bytes()
+    for same in (clip, tmp_path / "." / "in.mp4"):
+        with pytest.raises(OutputError):
+            VideoFileSink(same, 10, (96, 64), audio_from=clip)
+    link = tmp_path / "link.mp4"
+    os.symlink(clip, link)
+    with pytest.raises(OutputError):
+        VideoFileSink(link, 10, (96, 64), input_path=clip)
+    assert clip.read_bytes() == before
+
+
+def test_sink_unwritable_output(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="does not exist"):
+        VideoFileSink(tmp_path / "no" / "such" / "out.mp4", 10, (32, 24))
+    with pytest.raises(OutputError, match="folder"):
+        VideoFileSink(tmp_path, 10, (32, 24))
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        try:
+            with pytest.raises(OutputError, match="not writable"):
+                VideoFileSink(ro / "out.mp4", 10, (32, 24))
+        finally:
+            ro.chmod(0o700)
