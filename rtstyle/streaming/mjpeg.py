@@ -4,7 +4,9 @@
 one-slot mailbox; an encoder thread JPEG-encodes it once and publishes it to a shared "latest frame" slot with a
 sequence number. Each viewer has its own thread that waits for a sequence number newer than the one it sent last,
 so every viewer gets the newest frame and holds at most one frame. A vanished viewer is dropped; a stalled viewer
-blocks only its own thread until its send timeout drops it. ``close`` wakes and disconnects every viewer.
+blocks only its own thread until its send timeout drops it. Each viewer's kernel send buffer is capped
+(``send_buffer``, 256 KiB by default) so a slow viewer is not several seconds of stale frames behind.
+``close`` wakes and disconnects every viewer.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ class MjpegServerSink(Sink):
         serve_fps: float | None = None,
         wants_hud: bool = False,
         send_timeout: float = 5.0,
-        send_buffer: int | None = None,
+        send_buffer: int | None = 256 * 1024,
     ) -> None:
         host, port = parse_address(str(address))
         if not 1 <= int(jpeg_quality) <= 100:

@@ -91,6 +91,8 @@ class VirtualCamSink(Sink):
         self._frames_in = 0
         self._sent = 0
         self._repeats = 0
+        self._latency_sum = 0.0
+        self._latency_n = 0
         self._error: BaseException | None = None
         self._error_raised = False
         self._closed = False
@@ -100,7 +102,7 @@ class VirtualCamSink(Sink):
     def write(self, frame: np.ndarray, timestamp: float) -> None:
         self._raise_error()
         self._frames_in += 1
-        self._box.put(frame.copy())
+        self._box.put((frame.copy(), time.monotonic()))
 
     def _run(self) -> None:
         import cv2
@@ -108,10 +110,12 @@ class VirtualCamSink(Sink):
         last: np.ndarray | None = None
         try:
             while True:
-                frame = self._box.take(timeout=KEEPALIVE_S)
-                if frame is None and self._box.closed:
+                item = self._box.take(timeout=KEEPALIVE_S)
+                if item is None and self._box.closed:
                     break
-                if frame is not None:
+                t_write = None
+                if item is not None:
+                    frame, t_write = item
                     out = letterbox(frame, self.size)
                     if self._rgb:
                         out = cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
@@ -122,6 +126,9 @@ class VirtualCamSink(Sink):
                     self._repeats += 1
                 self._cam.send(last)
                 self._sent += 1
+                if t_write is not None:
+                    self._latency_sum += time.monotonic() - t_write
+                    self._latency_n += 1
                 self._cam.sleep_until_next_frame()
         except Exception as e:  # device gone, backend error
             self._error = e
@@ -151,6 +158,7 @@ class VirtualCamSink(Sink):
             "dropped": self._box.replaced,
             "repeated": self._repeats,
             "fps": self.fps,
+            "latency_ms": 1000 * self._latency_sum / self._latency_n if self._latency_n else 0.0,
         }
 
     def __repr__(self) -> str:
