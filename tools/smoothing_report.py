@@ -58,12 +58,13 @@ def synthetic_flicker(sigma: float = 20.0, seed: int = 0) -> Stylize:
     return stylize
 
 
-def load_stylizer(model: str, device: str = "cpu") -> Stylize:
+def load_stylizer(model: str, device: str = "cpu", max_side: int = 0) -> Stylize:
+    """``synthetic:flicker``, or a catalogue style / ONNX path through ``rtstyle.engine.Stylizer``."""
     if model.startswith("synthetic:"):
-        return synthetic_flicker()
+        return with_max_side(synthetic_flicker(), max_side)
     from rtstyle.engine import Stylizer
 
-    return Stylizer(model, device=device)
+    return Stylizer(model, device=device, max_side=max_side or None)
 
 
 def with_max_side(stylize: Stylize, max_side: int) -> Stylize:
@@ -164,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kw["alpha"] = args.alpha
     if args.ema_alpha is not None:
         kw["ema_alpha"] = args.ema_alpha
-    stylize = with_max_side(load_stylizer(args.model, args.device), args.max_side)
+    stylize = load_stylizer(args.model, args.device, args.max_side)
 
     all_rows = []
     for clip in args.clips:
