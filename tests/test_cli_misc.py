@@ -128,14 +128,28 @@ def test_demo_clip_deterministic():
     assert len(frames) == 5 and frames[1][1] == pytest.approx(0.04) and frames[0][0].shape == (18, 32, 3)
 
 
-def test_random_johnson_export(tmp_path):
+def test_random_johnson_export(tmp_path, monkeypatch):
+    """The bench builds a Johnson-size net and calls the exporter with a signature it accepts (export faked)."""
     pytest.importorskip("torch")
-    pytest.importorskip("rtstyle.export")
+    export = pytest.importorskip("rtstyle.export")
+    import inspect
+
     from rtstyle.cli.bench import bench_model, export_random_johnson
 
-    path = export_random_johnson(tmp_path, arch="tiny")
+    real_sig = inspect.signature(export.export_onnx)
+    seen = {}
+
+    def fake_export(*args, **kwargs):
+        bound = real_sig.bind(*args, **kwargs)
+        seen.update(bound.arguments)
+        return make_contract_model(bound.arguments["path"], styles=("random-johnson",), arch="johnson")
+
+    monkeypatch.setattr(export, "export_onnx", fake_export)
+    path = export_random_johnson(tmp_path)
+    params = sum(p.numel() for p in seen["net"].parameters())
+    assert seen["arch"] == "johnson" and 1.5e6 < params < 2.0e6  # 32/64/128 channels, 5 residual blocks
     rows = bench_model(path, "cpu", [(40, 24)], frames=1, warmup=0)
-    assert rows[0]["arch"] == "tiny" and rows[0]["ms_median"] > 0
+    assert rows[0]["arch"] == "johnson" and rows[0]["ms_median"] > 0
 
 
 def test_multi_style_in_catalogue_lists_both(tmp_path, monkeypatch, no_shipped, capsys):
