@@ -197,7 +197,9 @@ def load_session(path: Path, providers: list[Any], options: Any) -> Any:
 class StyleSession:
     """One contract-v1 model file in one onnxruntime session, on ``cuda`` or ``cpu`` (never ``auto`` here)."""
 
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(
+        self, path: str | Path, device: str = "cpu", threads: int | None = None, io_binding: bool | None = None
+    ) -> None:
         ort = _ort()
         self.path = Path(path)
         if device not in ("cuda", "cpu"):
@@ -228,7 +230,9 @@ class StyleSession:
         self.device = "cuda" if self.provider == CUDA_EP else "cpu"
         self.inputs, self.outputs, self.meta, self.info = describe_session(self.session)
         self._lock = threading.Lock()
-        self._bound: tuple[Any, ...] | None = None  # (shape, binding, in_value, out_value) on CUDA
+        # I/O binding (default on CUDA): input/output buffers on the device, reused while the frame size holds.
+        self.io_binding = self.device == "cuda" if io_binding is None else bool(io_binding)
+        self._bound: tuple[Any, ...] | None = None  # (shape, binding, in_value, out_value)
 
     def __repr__(self) -> str:
         return f"StyleSession({self.path.name!r}, provider={self.provider!r})"
@@ -243,7 +247,7 @@ class StyleSession:
             feeds[contract.INPUT_STYLE] = np.asarray(weights, np.float32)
         with self._lock:
             try:
-                if self.device == "cuda":
+                if self.io_binding:
                     out = self._run_bound(x, feeds.get(contract.INPUT_STYLE))
                 else:
                     out = self.session.run([contract.OUTPUT_FRAME], feeds)[0]
@@ -264,12 +268,13 @@ class StyleSession:
         return out[0]
 
     def _run_bound(self, x: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-        """CUDA path: input and output live on the GPU through an I/O binding reused while the size holds."""
+        """I/O-binding path (CUDA): input and output live on the device, the binding is reused while the size holds."""
         ort = _ort()
         if self._bound is None or self._bound[0] != x.shape:
             binding = self.session.io_binding()
-            x_dev = ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0)
-            y_dev = ort.OrtValue.ortvalue_from_shape_and_type(list(x.shape), np.uint8, "cuda", 0)
+            dev = self.device
+            x_dev = ort.OrtValue.ortvalue_from_numpy(x, dev, 0)
+            y_dev = ort.OrtValue.ortvalue_from_shape_and_type(list(x.shape), np.uint8, dev, 0)
             binding.bind_ortvalue_input(contract.INPUT_FRAME, x_dev)
             binding.bind_ortvalue_output(contract.OUTPUT_FRAME, y_dev)
             self._bound = (x.shape, binding, x_dev, y_dev)
@@ -279,7 +284,7 @@ class StyleSession:
         if weights is not None:
             binding.bind_cpu_input(contract.INPUT_STYLE, np.ascontiguousarray(weights, np.float32))
         self.session.run_with_iobinding(binding)
-        return y_dev.numpy()
+        return binding.copy_outputs_to_cpu()[0]
 
     def warm_up(self, long_side: int | None = None) -> None:
         """One run at the working size (CUDA picks its kernels here, not on the first real frame)."""

@@ -168,3 +168,16 @@ def test_cuda_reason_is_a_sentence_or_none():
 
 def test_physical_cores_positive():
     assert engine.physical_cores() >= 1
+
+
+def test_io_binding_path_matches_plain_run(tmp_path):
+    """The I/O-binding code used on CUDA, exercised on CPU buffers: same result, reuse across sizes and styles."""
+    path = make_contract_model(tmp_path / "duo.onnx", styles=("red", "blue"))
+    plain = StyleSession(path, "cpu")
+    bound = StyleSession(path, "cpu", io_binding=True)
+    assert bound.io_binding and not plain.io_binding
+    w = np.array([0.0, 1.0], np.float32)
+    for h, wd in ((36, 64), (36, 64), (5, 3), (36, 64)):
+        x = synthetic_frame(h, wd, h + wd)
+        assert np.array_equal(bound.run(x, w), plain.run(x, w))
+    bound.warm_up(64)
