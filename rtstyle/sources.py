@@ -47,6 +47,7 @@ class Source(ABC):
 # Heavy modules (cv2, the ffmpeg helpers) are imported inside the classes so importing this module stays cheap.
 
 _URL_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "rtmps", "srt", "udp", "tcp", "rtp", "file", "hls")
+_LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "srt", "udp", "tcp", "rtp")
 
 
 class FileSource(Source):
@@ -213,7 +214,9 @@ class UrlSource(Source):
 
         self.url = url
         scheme = url.split("://", 1)[0].lower() if "://" in url else url.split(":", 1)[0].lower()
-        args: tuple[str, ...] = ("-fflags", "nobuffer", "-flags", "low_delay")
+        args: tuple[str, ...] = ()
+        if scheme in _LIVE_SCHEMES:  # low latency; not for http/file (nobuffer breaks MP4 demuxing)
+            args += ("-fflags", "nobuffer", "-flags", "low_delay")
         if scheme in ("rtsp", "rtsps"):
             args += ("-rtsp_transport", "tcp")
         self._decoder = Decoder(url, latest_only=True, input_args=args, open_timeout=open_timeout, label=url)
