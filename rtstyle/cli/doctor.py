@@ -11,26 +11,14 @@ from typing import Any
 
 import typer
 
-
-def _tiny_model_bytes() -> bytes | None:
-    """A one-node ONNX model (Identity), written with onnx when it is installed, else from a fixed protobuf."""
-    try:
-        from onnx import TensorProto, helper
-
-        g = helper.make_graph(
-            [helper.make_node("Identity", ["x"], ["y"])],
-            "doctor",
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
-        )
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
-        m.ir_version = 8
-        return m.SerializeToString()
-    except ImportError:
-        return None
+# A one-node ONNX model (Identity on float[1], opset 13), serialised with onnx.helper; needs no onnx at run time.
+_TINY_MODEL_HEX = (
+    "08083a3c0a100a017812017922084964656e746974791206646f63746f725a0f0a0178120a0a08080112040a020801620f0a0179120a0a"
+    "08080112040a02080142040a00100d"
+)
 
 
-def _provider_check(ep: str, model: bytes | None) -> tuple[bool, str]:
+def _provider_check(ep: str, model: bytes) -> tuple[bool, str]:
     """Create a tiny session asking for ``ep`` and report whether it is the one that runs."""
     import onnxruntime as ort
 
@@ -40,13 +28,6 @@ def _provider_check(ep: str, model: bytes | None) -> tuple[bool, str]:
         reason = engine.cuda_unavailable_reason()
         if reason is not None:
             return False, reason
-    if model is None:
-        from rtstyle import catalog
-
-        styles = catalog.list_styles()
-        if not styles:
-            return (ep == "CPUExecutionProvider"), "not tested (no onnx package and no installed style to try)"
-        model = styles[0].file.read_bytes()
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     try:
@@ -84,7 +65,7 @@ def gather() -> dict[str, Any]:
         info["onnxruntime_packages"] = []
     available = list(ort.get_available_providers())
     info["providers_available"] = available
-    model = _tiny_model_bytes()
+    model = bytes.fromhex(_TINY_MODEL_HEX)
     checks = {}
     for ep in available:
         if ep in ("TensorrtExecutionProvider",):
@@ -142,6 +123,11 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
     c.print(f"rtstyle {info['rtstyle']}  python {info['python']}  {info['platform']}")
     pk = ", ".join(info["onnxruntime_packages"]) or "?"
     c.print(f"onnxruntime {info['onnxruntime']} ({pk}; build device {info['onnxruntime_device']})")
+    if len(info["onnxruntime_packages"]) > 1:
+        c.print(
+            "[yellow]warning[/yellow]: several onnxruntime packages are installed and clash; keep one "
+            "(onnxruntime-gpu on Linux x86_64/Windows): pip uninstall onnxruntime && pip install --force-reinstall onnxruntime-gpu"
+        )
     c.print(f"CPU: {info['physical_cores']} physical cores used by the CPU provider ({info['logical_cpus']} logical)")
     for ep, chk in info["providers"].items():
         mark = "[green]runs[/green]" if chk["runs"] else "[red]does not run[/red]"
