@@ -8,11 +8,13 @@ an AAC track: silent by default (streaming services expect audio), a microphone 
 real time: it repeats the last frame when the pipeline is slower and skips frames when it is faster, so the
 stream's timestamps follow the wall clock. If ffmpeg dies (connection refused, bad URL, unknown microphone), the
 next ``write`` or ``close`` raises one :class:`~rtstyle.errors.DeviceError` line with ffmpeg's reason.
+The ffmpeg is the one bundled with ``imageio-ffmpeg`` unless ``RTSTYLE_FFMPEG`` names another executable.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import re
 import subprocess
 import threading
@@ -170,6 +172,8 @@ class PushSink(Sink):
         self.fps = float(fps) if fps and fps > 0 else 30.0
         self.wants_hud = wants_hud
         if ffmpeg is None:
+            ffmpeg = os.environ.get("RTSTYLE_FFMPEG")  # e.g. a system ffmpeg with ALSA or a hardware encoder
+        if not ffmpeg:
             import imageio_ffmpeg
 
             ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
