@@ -228,23 +228,28 @@ class Smoother:
         import cv2
 
         h, w = cur.shape
-        gx, gy = self._grid(h, w)
-        mx = gx + back[..., 0]
-        my = gy + back[..., 1]
-        # New content entering through the borders has no past.
-        inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
-        mask = inside.astype(np.float32)
-        # Photometric: the warped previous input must look like the current input.
-        warped = cv2.remap(prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        # Compensate a global brightness change (auto exposure) so that it does not read as "all unreliable".
-        diff = np.abs(cur.astype(np.float32) - warped.astype(np.float32) - (float(cur.mean()) - float(warped.mean())))
-        diff = cv2.GaussianBlur(diff, (3, 3), 0)
-        mask *= np.clip((self.photo_hi - diff) / (self.photo_hi - self.photo_lo), 0.0, 1.0)
+        cur_f = cur.astype(np.float32)
+        layers = [prev.astype(np.float32), np.ones((h, w), np.float32)]
         if self.forward_backward:
             fwd = self._flow(prev, cur)
-            fwd_at = cv2.remap(fwd, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            err = (back[..., 0] + fwd_at[..., 0]) ** 2 + (back[..., 1] + fwd_at[..., 1]) ** 2
-            mag = back[..., 0] ** 2 + back[..., 1] ** 2 + fwd_at[..., 0] ** 2 + fwd_at[..., 1] ** 2
+            layers += [fwd[..., 0], fwd[..., 1]]
+        # One remap warps the previous grey image, an all-ones layer (whose warp is the in-bounds weight: new
+        # content entering through the borders has no past) and the forward flow.
+        warped = cv2.remap(
+            cv2.merge(layers), self._grid2(h, w) + back, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
+        mask = warped[..., 1]
+        # Photometric: the warped previous input must look like the current input. A global brightness change
+        # (auto exposure) is compensated so that it does not read as "all unreliable".
+        shift = float(cur_f.mean()) - float(layers[0].mean())
+        diff = cv2.GaussianBlur(np.abs(cur_f - (warped[..., 0] + shift)), (3, 3), 0)
+        mask = mask * np.clip((self.photo_hi - diff) * (1.0 / (self.photo_hi - self.photo_lo)), 0.0, 1.0)
+        if self.forward_backward:
+            sx = back[..., 0] + warped[..., 2]  # forward flow at the target cancels the backward flow
+            sy = back[..., 1] + warped[..., 3]
+            err = sx * sx + sy * sy
+            fx, fy, bx, by = warped[..., 2], warped[..., 3], back[..., 0], back[..., 1]
+            mag = bx * bx + by * by + fx * fx + fy * fy
             tol = 0.01 * mag + 0.5  # Sundaram et al. style tolerance, in flow-size pixels squared
             mask *= np.clip(2.0 - err / tol, 0.0, 1.0)  # 1 up to tol, 0 from 2*tol
         # Grow unreliable regions a little (occlusion edges are where trails start), then soften.
