@@ -208,3 +208,63 @@ def test_window_loop_hotkeys(
     # The snapshot is the clean output of the frame shown when Enter was pressed (HUD hidden by then).
     assert np.array_equal(snap, blue_frame)
     assert "1 snapshot(s)" in capsys.readouterr().out
+
+
+class FakeLiveSource:
+    """A live source that delivers ``n`` synthetic frames, then fails like an unplugged camera (or raises Ctrl-C)."""
+
+    is_live = True
+    fps = 10.0
+    description = "fake camera"
+
+    def __init__(self, n: int, then: str = "lost") -> None:
+        from conftest import synthetic_frame
+
+        self.frames = [synthetic_frame(64, 96, t) for t in range(n)]
+        self.then = then
+        self.closed = False
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        if self.frames:
+            return self.frames.pop(0), 0.0
+        if self.then == "interrupt":
+            raise KeyboardInterrupt
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _run_live(source: FakeLiveSource, record: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    import rtstyle.sources
+
+    monkeypatch.setattr(rtstyle.sources, "open_source", lambda spec, **kw: source)
+    return webcam_cli.run_webcam(
+        camera="0", styles=["alpha"], device="cpu", tier=None, max_side=None, scale=None,
+        strength=0.8, preserve_color=True, smooth="flow", width=None, height=None, fps=None, mjpg=False,
+        as_fast_as_possible=False, mirror=True, fullscreen=False, record=record, crf=23, preset="ultrafast",
+        no_window=True, max_frames=None, snapshot_dir=None, stream_options=webcam_cli._stream_options(
+            False, None, None, None, 80, None, None, None, False),
+    )  # fmt: skip
+
+
+def test_camera_lost_mid_run_keeps_a_valid_recording(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rtstyle.errors import DeviceError
+
+    source = FakeLiveSource(5)
+    out = tmp_path / "lost.mp4"
+    with pytest.raises(DeviceError, match="camera 0 stopped delivering frames.*recording up to that point"):
+        _run_live(source, out, monkeypatch)
+    assert source.closed
+    assert count_frames(out)[0] == 5
+    assert not [p for p in tmp_path.iterdir() if p.name != "lost.mp4" and "lost" in p.name]  # no temp file left
+
+
+def test_ctrl_c_finalises_the_recording(models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = FakeLiveSource(4, then="interrupt")
+    out = tmp_path / "interrupted.mp4"
+    assert _run_live(source, out, monkeypatch) == 0
+    assert source.closed
+    assert count_frames(out)[0] == 4

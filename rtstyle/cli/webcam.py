@@ -83,6 +83,10 @@ def _notice(message: str) -> None:
     print(f"rtstyle: {message}", file=sys.stderr, flush=True)
 
 
+def _is_camera(spec: int | str) -> bool:
+    return isinstance(spec, int) or str(spec).startswith("/dev/video")
+
+
 def _open_source(spec: int | str, **kwargs: Any) -> Any:
     from rtstyle.errors import DeviceError, RtstyleError
     from rtstyle.sources import open_source
@@ -90,10 +94,9 @@ def _open_source(spec: int | str, **kwargs: Any) -> Any:
     try:
         return open_source(spec, **kwargs)
     except RtstyleError as exc:
-        if isinstance(spec, int) or str(spec).startswith("/dev/video"):
-            raise DeviceError(
-                f"camera {spec} cannot be opened ({exc}); `rtstyle cameras` lists the cameras that can"
-            ) from None
+        if _is_camera(spec):
+            msg = str(exc) if "camera" in str(exc) else f"camera {spec} cannot be opened ({exc})"
+            raise DeviceError(f"{msg}; `rtstyle cameras` lists the cameras that can") from None
         raise
 
 
@@ -217,7 +220,11 @@ def run_webcam(
 
             # Live sources are recorded on the wall clock; a file keeps its own timing.
             stamps = "wallclock" if source.is_live else "source"
-            sinks.insert(0, VideoFileSink(record, out_fps, size, crf=crf, preset=preset, timestamps=stamps))
+            input_path = None if source.is_live or _is_camera(spec) else str(spec)
+            sinks.insert(
+                0,
+                VideoFileSink(record, out_fps, size, crf=crf, preset=preset, timestamps=stamps, input_path=input_path),
+            )
         if show_window:
             from rtstyle.window import WindowSink
 
@@ -226,7 +233,9 @@ def run_webcam(
             _notice("no output asked for: frames are stylized and dropped (add --record, --serve, ...)")
 
         source_desc = getattr(source, "description", "") or str(camera)
-        _notice(f"{source_desc} -> {', '.join(s.name for s in sinks) or 'no outputs'}; provider {stylizer.provider}")
+        _notice(
+            f"{source_desc} -> {', '.join(s.name for s in sinks) or 'no outputs'}; provider {_short(stylizer.provider)}"
+        )
         if window is not None:
             from rtstyle.window import HOTKEYS_HELP
 
@@ -254,11 +263,12 @@ def run_webcam(
                     except RtstyleError as exc:
                         if not source.is_live:
                             raise
-                        lost_message = f"camera {camera} was lost: {exc}"
+                        lost_message = f"{'camera' if _is_camera(spec) else 'stream'} {camera} was lost: {exc}"
                         break
                     if item is None:
                         if source.is_live:
-                            lost_message = f"camera {camera} stopped delivering frames (unplugged?)"
+                            what = f"camera {camera}" if _is_camera(spec) else f"stream {camera}"
+                            lost_message = f"{what} stopped delivering frames (unplugged or ended?)"
                         break
                 frame, media_ts = item
                 item = None
@@ -310,7 +320,7 @@ def run_webcam(
             except RtstyleError as exc:
                 errors.append(str(exc))
         source.close()
-    provider = stylizer.provider.replace("ExecutionProvider", "")
+    provider = _short(stylizer.provider)
     summary = f"{stats.frames} frames, {stats.overall_fps():.1f} fps, provider {provider}"
     if record is not None and not errors:
         summary += f"; recorded to {record}"
@@ -323,6 +333,10 @@ def run_webcam(
         kept = f"; the recording up to that point is in {record}" if record is not None else ""
         raise DeviceError(lost_message + kept)
     return exit_code
+
+
+def _short(provider: str) -> str:
+    return provider.replace("ExecutionProvider", "")
 
 
 def _hud(frame: Any, stats: LoopStats, label: str, stylizer: Any, controls: Any) -> Any:
