@@ -191,3 +191,20 @@ def test_make_output_sinks_builds_push(tmp_path: Path) -> None:
         assert sink.size == (64, 48) and sink.fps == 30 and "800000" in sink.command
     finally:
         sink.abort()
+
+
+def test_make_output_sinks_closes_what_it_opened_when_one_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rtstyle.streaming import mjpeg
+
+    closed = []
+    original = mjpeg.MjpegServerSink.close
+
+    def spy(self: mjpeg.MjpegServerSink) -> None:
+        closed.append(self.port)
+        original(self)
+
+    monkeypatch.setattr(mjpeg.MjpegServerSink, "close", spy)
+    opts = StreamOptions(serve="127.0.0.1:0", push="out.flv", push_audio="no-colon-here")
+    with pytest.raises(OutputError, match="--push-audio"):
+        make_output_sinks(opts, (64, 48), 30)
+    assert len(closed) == 1

@@ -308,7 +308,11 @@ class PushSink(Sink):
         self._closed = True
         self._stop.set()
         self._box.close()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=20)
+        if self._thread.is_alive():  # stuck writing to an ffmpeg that no longer reads (network hung)
+            self._proc.kill()
+            self._thread.join(timeout=5)
+            self._fail("ffmpeg hung and was stopped")
         self._check()
 
     def abort(self) -> None:
