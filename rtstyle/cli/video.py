@@ -39,7 +39,7 @@ SMOOTH_MODES = ("flow", "ema", "off")
 
 
 def _notice(message: str) -> None:
-    print(f"rtstyle: {message}", file=sys.stderr, flush=True)
+    print(f"rtstyle: notice: {message}", file=sys.stderr, flush=True)
 
 
 def _progress_runner(pipeline: Any, label: str, max_frames: int | None) -> Any:
@@ -170,23 +170,32 @@ def video(
     max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
 ) -> None:
     """Stylize a video file: same timing (variable frame rate kept), size and audio; H.264 MP4 out."""
-    stats, audio_mode = run_video(
-        inp,
-        out,
-        style=style,
-        device=device,
-        tier=tier,
-        max_side=max_side,
-        scale=scale,
-        strength=strength,
-        preserve_color=preserve_color,
-        blend=blend,
-        smooth=smooth,
-        crf=crf,
-        preset=preset,
-        audio=not no_audio,
-        max_frames=max_frames,
-    )
+    from rtstyle.errors import RtstyleError
+
+    class Interrupted(RtstyleError):
+        exit_code = 130
+
+    try:
+        stats, audio_mode = run_video(
+            inp,
+            out,
+            style=style,
+            device=device,
+            tier=tier,
+            max_side=max_side,
+            scale=scale,
+            strength=strength,
+            preserve_color=preserve_color,
+            blend=blend,
+            smooth=smooth,
+            crf=crf,
+            preset=preset,
+            audio=not no_audio,
+            max_frames=max_frames,
+        )
+    except KeyboardInterrupt:
+        # typer turns a bare KeyboardInterrupt into a silent exit 130; say it in one line instead
+        raise Interrupted(f"interrupted: nothing written to {out}") from None
     audio = {"copy": "audio copied", "aac": "audio re-encoded to AAC", None: "no audio"}[audio_mode]
     print(f"{stats.summary()}, style {stats.style}, {audio} -> {out}")
 
