@@ -217,12 +217,13 @@ class FakeLiveSource:
     fps = 10.0
     description = "fake camera"
 
-    def __init__(self, n: int, then: str = "lost") -> None:
+    def __init__(self, n: int, then: str = "lost", size: tuple[int, int] = (64, 96), live: bool = True) -> None:
         from conftest import synthetic_frame
 
-        self.frames = [synthetic_frame(64, 96, t) for t in range(n)]
+        self.frames = [synthetic_frame(*size, t) for t in range(n)]
         self.then = then
         self.closed = False
+        self.is_live = live
 
     def read(self) -> tuple[np.ndarray, float] | None:
         if self.frames:
@@ -268,3 +269,61 @@ def test_ctrl_c_finalises_the_recording(models_dir: Path, tmp_path: Path, monkey
     assert _run_live(source, out, monkeypatch) == 0
     assert source.closed
     assert count_frames(out)[0] == 4
+
+
+@pytest.mark.parametrize("hud_on_output", [False, True])
+def test_streaming_outputs_get_no_hud_unless_asked(
+    models_dir: Path, monkeypatch: pytest.MonkeyPatch, hud_on_output: bool
+) -> None:
+    pyvirtualcam = pytest.importorskip("pyvirtualcam")
+    import rtstyle.sources
+    import rtstyle.window as window_mod
+
+    received: list[np.ndarray] = []
+
+    class Backend:
+        def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw) -> None:
+            self.shape = (height, width, 3)
+
+        def send(self, frame: np.ndarray) -> None:
+            received.append(frame.reshape(self.shape).copy())
+
+        def close(self) -> None:
+            pass
+
+        def device(self) -> str:
+            return "/dev/fake0"
+
+        def native_fourcc(self) -> None:
+            return None
+
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", dict(pyvirtualcam.camera.BACKENDS))
+    pyvirtualcam.register_backend("rtstyle-test", Backend)
+    monkeypatch.setattr(window_mod, "has_display", lambda: True)
+    monkeypatch.setattr(window_mod, "WindowSink", FakeWindow)
+    FakeWindow.instances.clear()
+    FakeWindow.keys = []
+    source = FakeLiveSource(3, size=(360, 640), live=False)
+    monkeypatch.setattr(rtstyle.sources, "open_source", lambda spec, **kw: source)
+    opts = webcam_cli._stream_options(
+        True, None, None, None, 80, None, None, None, hud_on_output, vcam_backend="rtstyle-test"
+    )
+    code = webcam_cli.run_webcam(
+        camera="x.mp4", styles=["alpha"], device="cpu", tier=None, max_side=None, scale=None,
+        strength=1.0, preserve_color=False, smooth="off", width=None, height=None, fps=None, mjpg=False,
+        as_fast_as_possible=True, mirror=False, fullscreen=False, record=None, crf=23, preset="ultrafast",
+        no_window=False, max_frames=None, snapshot_dir=None, stream_options=opts,
+    )  # fmt: skip
+    assert code == 0
+    shown = FakeWindow.instances[0].shown
+    assert len(shown) == 3 and received
+    from rtstyle.window import hud_lines, hud_rect
+
+    x0, y0, x1, y1 = hud_rect(shown[0].shape, hud_lines(0, 0, "alpha", "CPU", {"smooth": "off", "strength": "1.0"}))
+    for got in received:
+        if hud_on_output:
+            assert any(np.array_equal(got, s) for s in shown)
+        else:
+            clean = [s for s in shown if np.array_equal(np.delete(got, np.s_[y0:y1], 0), np.delete(s, np.s_[y0:y1], 0))]
+            assert clean, "a virtual camera frame is not one of the stylized frames"
+            assert not any(np.array_equal(got[y0:y1, x0:x1], s[y0:y1, x0:x1]) for s in clean), "HUD on the output"

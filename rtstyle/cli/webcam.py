@@ -373,6 +373,10 @@ def _stream_options(
     push: str | None,
     push_audio: str | None,
     hud_on_output: bool,
+    *,
+    vcam_device: str | None = None,
+    vcam_backend: str | None = None,
+    push_bitrate: str | None = None,
 ) -> Any:
     from rtstyle.errors import InputError
     from rtstyle.streaming.options import StreamOptions
@@ -397,6 +401,9 @@ def _stream_options(
         push=push,
         push_audio=push_audio,
         hud_on_output=hud_on_output,
+        vcam_device=vcam_device,
+        vcam_backend=vcam_backend,
+        push_bitrate=push_bitrate,
     )
 
 
@@ -425,7 +432,9 @@ def register(app: typer.Typer) -> None:
         ),
         mirror: bool = typer.Option(False, "--mirror", help="Mirror the picture (hotkey m)."),
         fullscreen: bool = typer.Option(False, "--fullscreen", help="Start full screen (hotkey f)."),
-        record: Path = typer.Option(None, "--record", help="Also record to this MP4 (wall-clock timing, no HUD)."),
+        record: Path = typer.Option(
+            None, "--record", help="Also record to this MP4 (no HUD; a camera on wall-clock time)."
+        ),
         crf: int = typer.Option(20, "--crf", help="H.264 quality of the recording (lower = better)."),
         preset: str = typer.Option("veryfast", "--preset", help="x264 preset of the recording."),
         no_window: bool = typer.Option(False, "--no-window", help="Run without a window (headless)."),
@@ -434,20 +443,39 @@ def register(app: typer.Typer) -> None:
         virtual_cam: bool = typer.Option(False, "--virtual-cam", help="Send the stream to a virtual camera."),
         vcam_size: str = typer.Option(None, "--vcam-size", help="Virtual camera size WxH (default: the stream's)."),
         vcam_fps: float = typer.Option(None, "--vcam-fps", help="Virtual camera frame rate (default: the stream's)."),
+        vcam_device: str = typer.Option(None, "--vcam-device", help="Virtual camera device (e.g. /dev/video10)."),
+        vcam_backend: str = typer.Option(
+            None, "--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture); default: auto."
+        ),
         serve: str = typer.Option(None, "--serve", help="[HOST:]PORT: MJPEG over HTTP (OBS browser source)."),
         jpeg_quality: int = typer.Option(80, "--jpeg-quality", help="JPEG quality for --serve."),
         serve_fps: float = typer.Option(None, "--serve-fps", help="Cap on frames per second sent to --serve viewers."),
         push: str = typer.Option(None, "--push", help="Push H.264 to an rtmp://, srt://, ... URL."),
-        push_audio: str = typer.Option(None, "--push-audio", help="Audio for --push: FMT:INPUT (default: silence)."),
+        push_audio: str = typer.Option(
+            None, "--push-audio", help="Audio for --push: FMT:INPUT microphone, 'none', default: silence."
+        ),
+        push_bitrate: str = typer.Option(None, "--push-bitrate", help="Video bitrate for --push, e.g. 2500k."),
         hud_on_output: bool = typer.Option(False, "--hud-on-output", help="Draw the HUD on the streaming outputs too."),
     ) -> None:
         """Stylize a camera live: window with HUD and hotkeys, optional recording and streaming outputs.
 
-        Hotkeys: n/p or arrows style, s smoothing, +/- strength, c colour, m mirror, f fullscreen, space pause,
-        Enter/k snapshot, b blend, h HUD, q/Esc quit.
+        Hotkeys: n/p or arrows next/previous style, s smoothing, +/- strength, c colour, m mirror.
+
+        f fullscreen, space pause, Enter/k snapshot, b blend with the next style, h HUD, q/Esc quit.
         """
         opts = _stream_options(
-            virtual_cam, vcam_size, vcam_fps, serve, jpeg_quality, serve_fps, push, push_audio, hud_on_output
+            virtual_cam,
+            vcam_size,
+            vcam_fps,
+            serve,
+            jpeg_quality,
+            serve_fps,
+            push,
+            push_audio,
+            hud_on_output,
+            vcam_device=vcam_device,
+            vcam_backend=vcam_backend,
+            push_bitrate=push_bitrate,
         )
         code = run_webcam(
             camera=camera,
