@@ -98,6 +98,98 @@ def model_dirs() -> list[tuple[Path, str]]:
 
 _INFO_CACHE: dict[tuple[str, int, int], contract.ModelInfo] = {}
 
+# ONNX TensorProto element types -> numpy-style names (only what the contract may meet).
+_ELEM_TYPES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 11: "float64"}
+
+
+def _pb_fields(buf: memoryview):
+    """Iterate (field number, wire type, value) over one protobuf message; value is int or memoryview."""
+    i, n = 0, len(buf)
+    while i < n:
+        key, shift = 0, 0
+        while True:
+            b = buf[i]
+            i += 1
+            key |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                break
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            v, shift = 0, 0
+            while True:
+                b = buf[i]
+                i += 1
+                v |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80:
+                    break
+            yield field, wire, v
+        elif wire == 2:
+            ln, shift = 0, 0
+            while True:
+                b = buf[i]
+                i += 1
+                ln |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80:
+                    break
+            if i + ln > n:
+                raise ValueError("truncated")
+            yield field, wire, buf[i : i + ln]
+            i += ln
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+    if i != n:
+        raise ValueError("truncated")
+
+
+def _pb_value_info(buf: memoryview) -> contract.TensorSpec:
+    name, dtype, dims = "", "?", []
+    for f, _, v in _pb_fields(buf):
+        if f == 1:
+            name = bytes(v).decode()
+        elif f == 2:
+            for tf, _, tv in _pb_fields(v):
+                if tf != 1:  # tensor_type
+                    continue
+                for ef, _, ev in _pb_fields(tv):
+                    if ef == 1:
+                        dtype = _ELEM_TYPES.get(ev, f"type{ev}")
+                    elif ef == 2:
+                        for _, _, dim in (x for x in _pb_fields(ev) if x[0] == 1):
+                            d: int | str | None = None
+                            for df, _, dv in _pb_fields(dim):
+                                d = dv if df == 1 else bytes(dv).decode() if df == 2 else d
+                            dims.append(d)
+    return contract.TensorSpec(name, dtype, tuple(dims))
+
+
+def _read_info_fast(data: bytes) -> contract.ModelInfo:
+    """Contract metadata straight from the ONNX protobuf (weights skipped, no onnx/onnxruntime needed)."""
+    meta: dict[str, str] = {}
+    inputs: list[contract.TensorSpec] = []
+    outputs: list[contract.TensorSpec] = []
+    inits: set[str] = set()
+    for f, w, v in _pb_fields(memoryview(data)):
+        if f == 14 and w == 2:
+            kv = {kf: bytes(kvv).decode() for kf, _, kvv in _pb_fields(v) if kf in (1, 2)}
+            meta[kv.get(1, "")] = kv.get(2, "")
+        elif f == 7 and w == 2:
+            for gf, _, gv in _pb_fields(v):
+                if gf == 11:
+                    inputs.append(_pb_value_info(gv))
+                elif gf == 12:
+                    outputs.append(_pb_value_info(gv))
+                elif gf == 5:
+                    inits.update(bytes(tv).decode() for tf, _, tv in _pb_fields(gv) if tf == 8)
+    inputs = [t for t in inputs if t.name not in inits]
+    return contract.validate(inputs, outputs, meta)
+
 
 def read_model_info(path: Path) -> contract.ModelInfo:
     """Validated contract metadata of a model file (cached by path, mtime and size)."""
@@ -108,6 +200,13 @@ def read_model_info(path: Path) -> contract.ModelInfo:
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
     if key in _INFO_CACHE:
         return _INFO_CACHE[key]
+    try:
+        info = _read_info_fast(path.read_bytes())
+    except (ValueError, IndexError, UnicodeDecodeError, ContractError, OSError):
+        info = None  # let onnxruntime read it and word the error
+    if info is not None:
+        _INFO_CACHE[key] = info
+        return info
     import onnxruntime as ort
 
     from rtstyle.engine import describe_session, load_session

@@ -93,3 +93,28 @@ def test_xdg_default(monkeypatch, tmp_path):
 def test_shipped_dir_found():
     d = catalog.shipped_models_dir()
     assert d is not None and (d / "__init__.py").exists()
+
+
+def test_fast_metadata_reader_matches_onnxruntime(tmp_path):
+    import onnxruntime as ort
+
+    from rtstyle.engine import describe_session
+
+    for styles in (("one",), ("a", "b", "c")):
+        p = make_contract_model(tmp_path / f"{len(styles)}.onnx", styles=styles, tier="fast", precision="fp16")
+        fast = catalog._read_info_fast(p.read_bytes())
+        sess = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+        assert fast == describe_session(sess)[3]
+    with pytest.raises(ValueError):
+        catalog._read_info_fast(p.read_bytes()[:-7])
+
+
+def test_read_model_info_cache_follows_mtime(tmp_path):
+    import os
+
+    p = make_contract_model(tmp_path / "m.onnx", styles=("first",))
+    assert catalog.read_model_info(p).style_names == ["first"]
+    st = p.stat()
+    make_contract_model(p, styles=("second",))
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert catalog.read_model_info(p).style_names == ["second"]
