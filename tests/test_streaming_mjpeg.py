@@ -124,6 +124,7 @@ def test_page_and_404() -> None:
     sink = MjpegServerSink("127.0.0.1:0")
     try:
         assert sink.port > 0 and sink.url == f"http://127.0.0.1:{sink.port}/"
+        assert sink.url in sink.description
         with urllib.request.urlopen(sink.url, timeout=5) as r:
             assert r.headers["Content-Type"].startswith("text/html")
             page = r.read().decode()

@@ -167,6 +167,8 @@ def test_refused_connection_is_one_line_device_error() -> None:
             sink.write(synthetic_frame(48, 64, 0), 0.0)
             time.sleep(0.05)
     msg = str(e.value)
+    assert "streamkey123" not in sink.description and "/live/***" in sink.description
+    assert not any("streamkey123" in line for line in sink.log)
     assert "\n" not in msg and "streamkey123" not in msg
     assert msg.startswith(f"push to rtmp://127.0.0.1:{port}/live/*** failed")
     assert "refused" in msg.lower() or "error" in msg.lower()

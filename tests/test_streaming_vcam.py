@@ -173,6 +173,7 @@ def test_make_output_sinks_builds_vcam(fake_backend) -> None:
         (sink,) = sinks
         assert isinstance(sink, VirtualCamSink)
         assert sink.size == (64, 48) and sink.fps == 15 and sink.wants_hud
+        assert sink.description == "virtual camera /dev/fake0 (rtstyle-fake, 64x48 at 15 fps)"
     finally:
         for s in sinks:
             s.close()

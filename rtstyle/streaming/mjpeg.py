@@ -316,5 +316,10 @@ class MjpegServerSink(Sink):
             out["latency_ms"] = 1000 * self._latency_sum / self._latency_n if self._latency_n else 0.0
             return out
 
+    @property
+    def description(self) -> str:
+        """One line for the terminal: where to point a browser or an OBS Browser Source."""
+        return f"MJPEG at {self.url} (stream {self.url}stream.mjpg)"
+
     def __repr__(self) -> str:
         return f"MjpegServerSink({self.url})"

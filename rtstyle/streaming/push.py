@@ -335,5 +335,10 @@ class PushSink(Sink):
         """The last lines ffmpeg wrote (stream keys redacted)."""
         return list(self._stderr)
 
+    @property
+    def description(self) -> str:
+        """One line for the terminal (stream key hidden)."""
+        return f"push to {self.safe_url} ({self.size[0]}x{self.size[1]} at {self.fps:g} fps)"
+
     def __repr__(self) -> str:
         return f"PushSink({self.safe_url}, {self.size[0]}x{self.size[1]}@{self.fps:g})"

@@ -161,6 +161,11 @@ class VirtualCamSink(Sink):
             "latency_ms": 1000 * self._latency_sum / self._latency_n if self._latency_n else 0.0,
         }
 
+    @property
+    def description(self) -> str:
+        """One line for the terminal: which virtual camera to pick in the meeting app."""
+        return f"virtual camera {self.device} ({self.backend}, {self.size[0]}x{self.size[1]} at {self.fps:g} fps)"
+
     def __repr__(self) -> str:
         return f"VirtualCamSink({self.size[0]}x{self.size[1]}@{self.fps:g}, {self.backend}:{self.device})"
 
