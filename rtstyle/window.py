@@ -25,17 +25,33 @@ from rtstyle.sinks import Sink
 def has_display() -> bool:
     """True when a window can be opened (``cv2.imshow`` aborts the process when it cannot).
 
-    Linux and other X11/Wayland systems: ``DISPLAY`` or ``WAYLAND_DISPLAY`` must be set; for X11 alone, a
-    connection is tried with libX11's ``XOpenDisplay`` when that library is present. macOS and Windows: True.
+    Linux and other X11/Wayland systems: ``DISPLAY`` (a connection is tried with libX11's ``XOpenDisplay`` when
+    that library is present) or ``WAYLAND_DISPLAY`` (only when OpenCV's GUI can talk Wayland: the Qt build in the
+    opencv-python wheel ships the X11 plugin alone and aborts on a Wayland-only session). macOS, Windows: True.
     """
     if sys.platform in ("darwin", "win32", "cygwin"):
         return True
-    if os.environ.get("WAYLAND_DISPLAY"):
-        return True
     display = os.environ.get("DISPLAY")
-    if not display:
-        return False
-    return _x11_connects(display)
+    if display and _x11_connects(display):
+        return True
+    return bool(os.environ.get("WAYLAND_DISPLAY")) and _wayland_ok()
+
+
+def _wayland_ok() -> bool:
+    """Whether this OpenCV build can open a window on Wayland without X11 (GTK can; a Qt without its plugin not)."""
+    import re
+    from pathlib import Path
+
+    import cv2
+
+    m = re.search(r"GUI:\s*(\S+)", cv2.getBuildInformation())
+    gui = m.group(1).upper() if m else ""
+    if "QT" in gui:
+        platforms = Path(cv2.__file__).parent / "qt" / "plugins" / "platforms"
+        if platforms.is_dir():
+            return any("wayland" in p.name for p in platforms.iterdir())
+        return True  # a system Qt: it normally has the Wayland plugin
+    return gui not in ("", "NONE")
 
 
 def _x11_connects(display: str) -> bool:
@@ -251,7 +267,15 @@ class WindowSink(Sink):
         self._closed = False
         self._shown = 0
         self._fullscreen = False
-        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        except cv2.error:
+            from rtstyle.errors import DeviceError
+
+            raise DeviceError(
+                "this OpenCV build cannot open windows (opencv-python-headless?): use --no-window with "
+                "--record/--serve/--virtual-cam/--push, or install opencv-python"
+            ) from None
         if fullscreen:
             self.set_fullscreen(True)
 

@@ -123,7 +123,11 @@ def test_has_display_true_on_wayland_and_other_platforms(monkeypatch: pytest.Mon
     monkeypatch.setattr(window.sys, "platform", "linux")
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    monkeypatch.setattr(window, "_wayland_ok", lambda: True)
     assert has_display() is True
+    # An OpenCV whose GUI cannot talk Wayland (the wheel's Qt has only the X11 plugin) would abort: no display.
+    monkeypatch.setattr(window, "_wayland_ok", lambda: False)
+    assert has_display() is False
     monkeypatch.delenv("WAYLAND_DISPLAY")
     for platform in ("darwin", "win32"):
         monkeypatch.setattr(window.sys, "platform", platform)

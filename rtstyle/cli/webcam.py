@@ -234,7 +234,7 @@ def run_webcam(
 
         source_desc = getattr(source, "description", "") or str(camera)
         _notice(
-            f"{source_desc} -> {', '.join(s.name for s in sinks) or 'no outputs'}; provider {_short(stylizer.provider)}"
+            f"{source_desc} -> {', '.join(_describe_sink(s) for s in sinks) or 'no outputs'}; provider {_short(stylizer.provider)}"
         )
         if window is not None:
             from rtstyle.window import HOTKEYS_HELP
@@ -333,6 +333,15 @@ def run_webcam(
         kept = f"; the recording up to that point is in {record}" if record is not None else ""
         raise DeviceError(lost_message + kept)
     return exit_code
+
+
+def _describe_sink(sink: Any) -> str:
+    """``mjpeg http://127.0.0.1:8080/``: the sink's name and where it goes (stream keys redacted)."""
+    for attr in ("safe_url", "url", "device", "path"):
+        where = getattr(sink, attr, None)
+        if isinstance(where, (str, Path)) and str(where):
+            return f"{sink.name} {where}"
+    return str(sink.name)
 
 
 def _short(provider: str) -> str:
