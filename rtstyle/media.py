@@ -45,6 +45,14 @@ from rtstyle.errors import InputError, OutputError
 MP4_AUDIO_COPY = frozenset({"aac", "mp3", "ac3", "eac3", "alac"})
 
 
+def _detached() -> dict:
+    """Popen arguments that keep a terminal's Ctrl-C away from ffmpeg: rtstyle stops it itself (a decoder that
+    died of SIGINT would look like a normal end of input, and the half-done output would be kept)."""
+    if os.name == "nt":
+        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+    return {"start_new_session": True}
+
+
 @lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
     """Path of the bundled ffmpeg executable (``IMAGEIO_FFMPEG_EXE`` overrides, as in imageio-ffmpeg)."""
@@ -314,7 +322,12 @@ class Decoder:
         self.height = 0
         try:
             self._proc = subprocess.Popen(
-                self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                **_detached(),
             )
         except OSError as exc:
             raise InputError(f"cannot start ffmpeg: {exc}") from exc
@@ -338,16 +351,20 @@ class Decoder:
 
     def _read_stderr(self) -> None:
         assert self._proc.stderr is not None
-        for raw in self._proc.stderr:
-            line = raw.decode("utf-8", "replace")
-            m = _RE_SHOWINFO.search(line) if "showinfo" in line else None
-            if m:
-                t = m.group(3)
-                pts = float(t) if t not in ("NOPTS", "nan") else None
-                self._meta.put((int(m.group(1)), pts, int(m.group(4)), int(m.group(5))))
-            elif "showinfo" not in line and line.strip():
-                self._log.append(line.rstrip())
-        self._meta.put(_END)
+        try:
+            for raw in self._proc.stderr:
+                line = raw.decode("utf-8", "replace")
+                m = _RE_SHOWINFO.search(line) if "showinfo" in line else None
+                if m:
+                    t = m.group(3)
+                    pts = float(t) if t not in ("NOPTS", "nan") else None
+                    self._meta.put((int(m.group(1)), pts, int(m.group(4)), int(m.group(5))))
+                elif "showinfo" not in line and line.strip():
+                    self._log.append(line.rstrip())
+        except (OSError, ValueError):  # pipe closed while stopping
+            pass
+        finally:
+            self._meta.put(_END)
 
     def _put(self, item: object) -> None:
         if not self.latest_only:
@@ -376,7 +393,10 @@ class Decoder:
         view = memoryview(buf)
         got = 0
         while got < n:
-            k = self._proc.stdout.readinto(view[got:])
+            try:
+                k = self._proc.stdout.readinto(view[got:])
+            except (OSError, ValueError):  # pipe closed while stopping
+                return None
             if not k:
                 return None
             got += k
@@ -431,6 +451,10 @@ class Decoder:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover
             pass
+        # the reader threads end at EOF now that ffmpeg is gone; close the pipes only after them
+        for t in (self._err_thread, getattr(self, "_out_thread", None)):
+            if t is not None and t is not threading.current_thread():
+                t.join(timeout=5)
         for f in (self._proc.stdout, self._proc.stderr):
             try:
                 if f:
@@ -548,7 +572,7 @@ class Encoder:
         self._last_us = -1
         try:
             self._proc = subprocess.Popen(
-                args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **_detached()
             )
         except OSError as exc:
             raise OutputError(f"cannot start ffmpeg: {exc}") from exc
@@ -558,10 +582,13 @@ class Encoder:
 
     def _read_stderr(self) -> None:
         assert self._proc.stderr is not None
-        for raw in self._proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
-            if line:
-                self._log.append(line)
+        try:
+            for raw in self._proc.stderr:
+                line = raw.decode("utf-8", "replace").rstrip()
+                if line:
+                    self._log.append(line)
+        except (OSError, ValueError):  # pipe closed while stopping
+            pass
 
     def last_error(self) -> str:
         return _error_line("\n".join(self._log), self.out_path)

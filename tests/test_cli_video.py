@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +143,22 @@ def test_video_ctrl_c_leaves_no_output(
     assert_one_line_error(code, err)
     assert out.read_bytes() == b"older result"  # no half-written file under OUT's name
     assert not temp_path_for(out).exists() and no_leftovers(tmp_path)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal")
+def test_video_real_sigint(tmp_path: Path, models_dir: Path) -> None:
+    """A terminal's Ctrl-C (SIGINT to the process group) mid-encode: exit 130, one line, OUT never created."""
+    clip = make_clip(tmp_path / "in.mp4", size=(128, 96), rate=25, frames=400, audio="aac")
+    out = tmp_path / "out.mp4"
+    cmd = [sys.executable, "-m", "rtstyle", "video", str(clip), str(out), *FAST]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not temp_path_for(out).exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if proc.poll() is not None:
+        pytest.skip("the run ended before it could be interrupted")
+    os.killpg(proc.pid, signal.SIGINT)  # like a terminal: every process in the group gets it
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert_one_line_error(proc.returncode, err)
+    assert not out.exists() and no_leftovers(tmp_path)
