@@ -181,8 +181,8 @@ def test_window_loop_hotkeys(
     monkeypatch.setattr(window_mod, "has_display", lambda: True)
     monkeypatch.setattr(window_mod, "WindowSink", FakeWindow)
     FakeWindow.instances.clear()
-    # hide the HUD, switch 'red' -> 'blue', snapshot, fullscreen, then quit.
-    FakeWindow.keys = [ord("h"), -1, ord("n"), 13, ord("f"), -1, ord("q")]
+    # hide the HUD, switch 'red' -> 'blue', snapshot, fullscreen, blend blue+red, then quit.
+    FakeWindow.keys = [ord("h"), -1, ord("n"), 13, ord("f"), ord("b"), ord("q")]
     snaps = tmp_path / "snaps"
     code = webcam_cli.run_webcam(
         camera=str(clip), styles=["red", "blue"], device="cpu", tier=None, max_side=None, scale=None,
@@ -205,6 +205,8 @@ def test_window_loop_hotkeys(
     # The test model adds 40 (red) or 80 (blue, style index 1) to the red channel: 'n' switched styles.
     red_frame, blue_frame = win.shown[2], win.shown[3]
     assert blue_frame[..., 2].mean() > red_frame[..., 2].mean() + 20
+    blend_red = win.shown[6][..., 2].mean()
+    assert red_frame[..., 2].mean() + 8 < blend_red < blue_frame[..., 2].mean() - 8
     # The snapshot is the clean output of the frame shown when Enter was pressed (HUD hidden by then).
     assert np.array_equal(snap, blue_frame)
     assert "1 snapshot(s)" in capsys.readouterr().out

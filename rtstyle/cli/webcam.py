@@ -280,6 +280,7 @@ def run_webcam(
                 if (controls.index, controls.blend) != applied:
                     label = _apply_style(stylizer, controls)
                     applied = (controls.index, controls.blend)
+                    smoother.reset()  # a clean cut to the new style, no cross-fade from the old one
                 stylizer.strength = controls.strength
                 stylizer.preserve_color = controls.preserve_color
                 if smoother.mode != controls.smooth:
