@@ -158,3 +158,17 @@ def test_multi_style_in_catalogue_lists_both(tmp_path, monkeypatch, no_shipped, 
     monkeypatch.setenv("RTSTYLE_MODELS", str(d))
     code, out, _ = run_cli(["styles", "--json"], capsys)
     assert [s["index"] for s in json.loads(out)["styles"]] == [0, 1, 2]
+
+
+def test_bench_skips_cuda_with_reason(test_model, monkeypatch, capsys):
+    from rtstyle import engine
+
+    monkeypatch.setattr(engine, "cuda_unavailable_reason", lambda: "libcudnn.so.9 missing")
+    args = ["bench", "--model", test_model, "--sizes", "8x8", "--frames", "1", "--warmup", "0"]
+    code, out, _ = run_cli([*args, "--device", "cpu,cuda", "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert "libcudnn" in data["skipped_devices"]["cuda"] and {r["device"] for r in data["results"]} == {"cpu"}
+    code, _, err = run_cli([*args, "--device", "cuda"], capsys)
+    assert_one_line_error(code, err)
+    assert "libcudnn" in err

@@ -172,16 +172,22 @@ def bench(
 ) -> None:
     """Time models: ms/frame (median after warm-up) and fps per model x resolution x provider."""
     from rtstyle import catalog, engine
-    from rtstyle.errors import InputError
+    from rtstyle.errors import DeviceError, InputError
 
     size_list = parse_sizes(sizes)
-    devices = []
+    devices, skipped = [], {}
     for d in device.split(","):
         d = d.strip()
         if d not in engine.DEVICES:
             raise InputError(f"--device: {d!r} is not one of {', '.join(engine.DEVICES)}")
-        devices.append(engine.resolve_device(d) if d == "auto" else d)
-    devices = list(dict.fromkeys(devices))
+        d = engine.resolve_device(d) if d == "auto" else d
+        reason = engine.cuda_unavailable_reason() if d == "cuda" else None
+        if reason is not None:
+            skipped[d] = f"CUDA cannot run: {reason}"
+        elif d not in devices:
+            devices.append(d)
+    if not devices:
+        raise DeviceError(f"no device to time on: {'; '.join(skipped.values())}")
     if video is not None and not video.is_file():
         raise InputError(f"video not found: {video}")
     for m in model:
@@ -216,6 +222,7 @@ def bench(
         "warmup": warmup,
         "results": rows,
         "video": video_rows,
+        "skipped_devices": skipped,
     }
     if as_json:
         print(json.dumps(result, indent=2))
@@ -226,10 +233,12 @@ def bench(
     c = Console()
     t = Table(title=f"rtstyle bench (median of {frames} after {warmup} warm-up runs)")
     for col in ("model", "precision", "provider", "size", "ms/frame", "fps", "p90 ms"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
+    errors = []
     for r in rows:
         if "error" in r:
-            t.add_row(r["model"], r.get("precision", ""), r["device"], r["size"], "-", "-", r["error"][:60])
+            t.add_row(r["model"], r.get("precision", ""), r["device"], r["size"], "-", "-", "error (below)")
+            errors.append(f"{r['model']} on {r['device']} at {r['size']}: {r['error']}")
         else:
             t.add_row(
                 r["model"],
@@ -241,6 +250,10 @@ def bench(
                 f"{r['ms_p90']:.1f}",
             )
     c.print(t)
+    for line in errors:
+        c.print(f"error: {line}")
+    for d, why in skipped.items():
+        c.print(f"{d} skipped: {why}")
     for v in video_rows:
         if "error" in v:
             c.print(f"video {v['video']} with {v['model']} on {v['device']}: {v['error']}")
