@@ -245,9 +245,9 @@ def bench(
                 r["precision"],
                 r["provider"].replace("ExecutionProvider", ""),
                 r["size"],
-                f"{r['ms_median']:.1f}",
+                f"{r['ms_median']:.2f}",
                 f"{r['fps']:.1f}",
-                f"{r['ms_p90']:.1f}",
+                f"{r['ms_p90']:.2f}",
             )
     c.print(t)
     for line in errors:
