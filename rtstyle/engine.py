@@ -43,9 +43,18 @@ _ORT_TYPES = {
 }
 
 
+_LOGGER_SET = False
+
+
 def _ort() -> Any:
+    """onnxruntime, with its global logger limited to errors (rtstyle words warnings and fallbacks itself)."""
+    global _LOGGER_SET
     import onnxruntime as ort
 
+    if not _LOGGER_SET:
+        _LOGGER_SET = True
+        with contextlib.suppress(Exception):
+            ort.set_default_logger_severity(3)
     return ort
 
 
@@ -123,6 +132,18 @@ def cuda_unavailable_reason() -> str | None:
                 "`pip install rtstyle[cuda]` or a CUDA toolkit + cuDNN matching onnxruntime-gpu"
             )
         return "; ".join(parts)
+    cudnn = ("cudnn64_9.dll",) if os.name == "nt" else ("libcudnn.so.9", "libcudnn.so")
+    for name in cudnn:
+        try:
+            ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    else:
+        return (
+            f"cuDNN 9 is missing ({cudnn[0]} cannot be loaded): install it with `pip install rtstyle[cuda]` "
+            "(nvidia-cudnn wheels) or from NVIDIA"
+        )
     return None
 
 
@@ -220,7 +241,18 @@ class StyleSession:
             opts.intra_op_num_threads = threads or physical_cores()
             opts.inter_op_num_threads = 1
             providers = [CPU_EP]
-        self.session = load_session(self.path, providers, opts)
+        if device == "cuda":
+            # A failed CUDA provider load is logged at error level before onnxruntime falls back to the CPU;
+            # the fallback is detected below and explained in one line, so keep the log quiet meanwhile.
+            with contextlib.suppress(Exception):
+                ort.set_default_logger_severity(4)
+            try:
+                self.session = load_session(self.path, providers, opts)
+            finally:
+                with contextlib.suppress(Exception):
+                    ort.set_default_logger_severity(3)
+        else:
+            self.session = load_session(self.path, providers, opts)
         self.provider = self.session.get_providers()[0]
         if device == "cuda" and self.provider != CUDA_EP:
             raise DeviceError(
@@ -255,7 +287,10 @@ class StyleSession:
                 raise
             except Exception as exc:
                 msg = _one_line(exc)
-                if "alloc" in msg.lower() or "memory" in msg.lower():
+                low = msg.lower()
+                if self.device == "cuda" and any(k in low for k in ("cuda", "cudnn", "cublas")) and "memory" not in low:
+                    raise DeviceError(f"CUDA failed running {self.path.name}: {msg}") from None
+                if "alloc" in low or "memory" in low:
                     raise InputError(
                         f"out of memory stylizing a {x.shape[2]}x{x.shape[1]} frame: try --max-side 1280 or --scale 0.5"
                     ) from None
@@ -358,19 +393,18 @@ class Stylizer:
     def _session(self, path: Path) -> StyleSession:
         path = path.resolve()
         if path not in self._sessions:
-            chosen = path
-            if self.device == "cuda":
-                chosen = _fp16_sibling(path) or path
             try:
-                sess = StyleSession(chosen, self.device, threads=self._threads)
+                sess = StyleSession(
+                    (_fp16_sibling(path) or path) if self.device == "cuda" else path, self.device, threads=self._threads
+                )
+                if self._warm and sess.device == "cuda":
+                    sess.warm_up(self.max_side or sess.info.working_size)
             except DeviceError:
                 if self.requested_device != "auto":
                     raise
-                # auto: the libraries loaded but the session fell back (no GPU, driver mismatch): use CPU.
+                # auto: the libraries loaded but CUDA does not run (no GPU, driver mismatch): use the CPU.
                 self.device = "cpu"
                 sess = StyleSession(path, "cpu", threads=self._threads)
-            if self._warm and sess.device == "cuda":
-                sess.warm_up(self.max_side or sess.info.working_size)
             self._sessions[path] = sess
         return self._sessions[path]
 

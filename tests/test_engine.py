@@ -181,3 +181,16 @@ def test_io_binding_path_matches_plain_run(tmp_path):
         x = synthetic_frame(h, wd, h + wd)
         assert np.array_equal(bound.run(x, w), plain.run(x, w))
     bound.warm_up(64)
+
+
+def test_silent_cuda_fallback_detected(test_model, monkeypatch, capfd):
+    """When the CUDA libraries seem fine but the session falls back, auto uses the CPU and cuda says why."""
+    engine.cuda_unavailable_reason.cache_clear()
+    if engine.cuda_unavailable_reason() is None:
+        pytest.skip("CUDA really runs here")
+    monkeypatch.setattr(engine, "cuda_unavailable_reason", lambda: None)
+    st = Stylizer(test_model, device="auto")
+    assert st.provider == "CPUExecutionProvider" and st.device == "cpu"
+    with pytest.raises(DeviceError, match="fell back"):
+        Stylizer(test_model, device="cuda")
+    assert "ONNXRuntimeError" not in capfd.readouterr().err  # onnxruntime's own log stays quiet
