@@ -5,7 +5,7 @@ so :func:`probe` parses ``ffmpeg -i`` output and counts packets with a stream-co
 
 Decoding (:class:`Decoder`)::
 
-    ffmpeg -hide_banner -nostdin -nostats -loglevel info -i IN -map 0:v:0 -an -sn -dn
+    ffmpeg -hide_banner -nostdin -nostats -loglevel info -i IN -map 0:V:0 -an -sn -dn
            -fps_mode passthrough -vf [scale=round(iw*sar):ih,setsar=1,]format=bgr24,showinfo=checksum=0
            -f rawvideo pipe:1
 
@@ -246,7 +246,7 @@ def probe(path: str | os.PathLike, count_frames: bool = True, timeout: float = 1
     info = parse_probe(proc.stderr.decode("utf-8", "replace"), str(p))
     if not count_frames:
         return info
-    proc = _run(["-i", str(p), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], timeout)
+    proc = _run(["-i", str(p), "-map", "0:V:0", "-c", "copy", "-f", "null", "-"], timeout)
     text = proc.stderr.decode("utf-8", "replace")
     counts = _RE_FRAME.findall(text)
     if proc.returncode != 0 and not counts:
@@ -299,7 +299,7 @@ class Decoder:
             "-i",
             url,
             "-map",
-            "0:v:0",
+            "0:V:0",  # the first video stream that is not cover art
             "-an",
             "-sn",
             "-dn",
@@ -387,7 +387,7 @@ class Decoder:
                 except queue.Empty:
                     pass
 
-    def _read_exact(self, n: int) -> bytes | None:
+    def _read_exact(self, n: int) -> bytearray | None:
         assert self._proc.stdout is not None
         buf = bytearray(n)
         view = memoryview(buf)
@@ -400,7 +400,7 @@ class Decoder:
             if not k:
                 return None
             got += k
-        return bytes(buf)
+        return buf
 
     def _read_frames(self) -> None:
         meta = self._first
@@ -547,6 +547,7 @@ class Encoder:
         crf: int = 18,
         preset: str = "medium",
         timescale: int | None = None,
+        shortest: bool = False,
     ) -> None:
         self.width, self.height = width, height
         self.out_path = str(out_path)
@@ -561,9 +562,14 @@ class Encoder:
             self.audio_mode = "copy" if (audio_codec or "").lower() in MP4_AUDIO_COPY else "aac"
             args += ["-map", "1:a:0?", "-c:a"]
             args += ["copy"] if self.audio_mode == "copy" else ["aac", "-b:a", "192k"]
+            if shortest:  # the video was cut short (--max-frames): cut the audio with it
+                args += ["-shortest"]
         args += ["-fps_mode", "passthrough", "-enc_time_base:v", "1:1000000"]
-        if self.padded:
-            args += ["-vf", f"pad={ew}:{eh}:0:0:black"]
+        vf = [f"pad={ew}:{eh}:0:0:black"] if self.padded else []
+        # BT.709 limited range, converted and tagged explicitly (what players assume for untagged HD anyway)
+        vf += ["scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int", "format=yuv420p"]
+        vf += ["setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709"]
+        args += ["-vf", ",".join(vf)]
         args += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
         args += ["-video_track_timescale", str(timescale or 90000), "-movflags", "+faststart", "-f", "mp4"]
         args += ["-y", self.out_path]

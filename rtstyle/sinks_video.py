@@ -1,11 +1,12 @@
 """Video file sink: H.264 MP4 with the input's timing (VFR kept) and audio, written safely.
 
 Frames and their timestamps go to a bounded queue; a writer thread feeds an ffmpeg libx264 process
-(:class:`rtstyle.media.Encoder`, which carries per-frame timestamps to ffmpeg in a Matroska pipe). A file must keep
-every frame, so with ``lossless=True`` (default) ``write`` waits when the queue is full (back-pressure: the
-pipeline slows down to the encoder's speed instead of losing frames); ``lossless=False`` drops the frame instead
-(the live recorder). The output is written to ``.OUT.part.mp4`` next to ``OUT`` and renamed on ``close()``;
-``abort()`` kills ffmpeg and deletes the temporary file, so nothing half-written ever carries OUT's name.
+(:class:`rtstyle.media.Encoder`, which carries per-frame timestamps to ffmpeg in a Matroska pipe).
+A file must keep every frame: with ``lossless=True`` (the default for ``timestamps="pts"``) ``write`` waits when
+the queue is full (back-pressure: the pipeline slows to the encoder's speed instead of losing frames).
+``lossless=False`` (the default for ``timestamps="wallclock"``, the live recorder) drops the frame instead.
+The output is written to ``.OUT.part.mp4`` next to ``OUT`` and renamed on ``close()``; ``abort()`` kills ffmpeg
+and deletes the temporary file, so nothing half-written ever carries OUT's name.
 """
 
 from __future__ import annotations
@@ -79,10 +80,11 @@ class VideoFileSink(Sink):
         preset: str = "medium",
         timestamps: str = "pts",
         *,
-        lossless: bool = True,
+        lossless: bool | None = None,
         queue_size: int = 16,
         timescale: int | None = None,
         input_path: str | os.PathLike | None = None,
+        shortest: bool = False,
     ) -> None:
         if timestamps == "source":  # alias
             timestamps = "pts"
@@ -95,7 +97,8 @@ class VideoFileSink(Sink):
         self.tmp_path = temp_path_for(self.path)
         self.size = (w, h)
         self.timestamps = timestamps
-        self.lossless = lossless
+        # a file keeps every frame (back-pressure); a live recording drops a frame rather than stall the loop
+        self.lossless = (timestamps == "pts") if lossless is None else lossless
         self.notes: list[str] = []
         if even_size(w, h) != (w, h):
             ew, eh = even_size(w, h)
@@ -125,6 +128,7 @@ class VideoFileSink(Sink):
             crf=crf,
             preset=preset,
             timescale=timescale,
+            shortest=shortest,
         )
         if self._encoder.audio_mode == "aac":
             self.notes.append(f"audio re-encoded to AAC ({audio_codec} does not go into MP4 as it is)")

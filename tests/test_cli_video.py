@@ -162,3 +162,13 @@ def test_video_real_sigint(tmp_path: Path, models_dir: Path) -> None:
     assert proc.returncode == 130, err
     assert_one_line_error(proc.returncode, err)
     assert not out.exists() and no_leftovers(tmp_path)
+
+
+def test_video_max_frames_cuts_audio_too(tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=30, audio="aac")  # 3 s of video and audio
+    out = tmp_path / "out.mp4"
+    code, stdout, err = run_cli(["video", clip, out, *FAST, "--max-frames", "10", "--smooth", "off"], capsys)
+    assert code in (0, None), err
+    info = probe(out)
+    assert info.frame_count == 10 and info.has_audio
+    assert info.duration is not None and info.duration < 1.6

@@ -317,3 +317,26 @@ def test_sink_unwritable_output(tmp_path: Path) -> None:
                 VideoFileSink(ro / "out.mp4", 10, (32, 24))
         finally:
             ro.chmod(0o700)
+
+
+def test_parse_probe_skips_cover_art() -> None:
+    text = (
+        "Input #0, matroska,webm, from 'x.mkv':\n  Duration: 00:00:01.00, start: 0.000000, bitrate: 1 kb/s\n"
+        "  Stream #0:0: Video: mjpeg (Baseline), yuvj420p(pc), 600x600, 90k tbr, 90k tbn (attached pic)\n"
+        "  Stream #0:1: Video: h264 (High), yuv420p(progressive), 320x240, 25 fps, 25 tbr, 1k tbn (default)\n"
+    )
+    info = parse_probe(text, "x.mkv")
+    assert (info.width, info.height, info.fps, info.timescale) == (320, 240, 25.0, 1000)
+    assert not info.has_audio
+
+
+def test_sink_colours_survive_the_round_trip(tmp_path: Path) -> None:
+    out = tmp_path / "c.mp4"
+    colours = [(30, 120, 220), (200, 40, 90), (128, 128, 128), (0, 0, 0), (255, 255, 255)]
+    sink = VideoFileSink(out, 5, (64, 48), preset="ultrafast")
+    for i, c in enumerate(colours):
+        sink.write(np.full((48, 64, 3), c, np.uint8), i / 5)
+    sink.close()
+    frames, _ = decode_all(out)
+    for frame, c in zip(frames, colours, strict=True):
+        assert np.abs(frame.reshape(-1, 3).mean(0) - np.array(c)).max() <= 4.0, (c, frame.reshape(-1, 3).mean(0))

@@ -83,7 +83,9 @@ def run_video(
     audio: bool = True,
     max_frames: int | None = None,
 ) -> tuple[Any, str | None]:
-    """Stylize ``inp`` into ``out``; returns (the pipeline's RunStats, audio mode). Raises rtstyle errors (one line each)."""
+    """Stylize ``inp`` into ``out``; returns (the pipeline's RunStats, audio mode).
+
+    Raises rtstyle errors (one line each)."""
     from rtstyle.errors import InputError, OutputError
     from rtstyle.media import check_readable
     from rtstyle.sinks_video import check_output_path
@@ -130,6 +132,7 @@ def run_video(
             preset=preset,
             timescale=source.info.timescale,
             input_path=inp,
+            shortest=max_frames is not None,
         )
         if source.info.rotation:
             _notice(f"input is rotated {source.info.rotation} degrees: written upright")
