@@ -26,7 +26,7 @@ MAX_SIDE_HELP = (
 SCALE_HELP = "Stylize at this fraction of the input size, then resize back (sets the stroke size, like --max-side)."
 STRENGTH_HELP = "0..1: blend the stylized picture with the original (1 = fully stylized)."
 PRESERVE_HELP = "Keep the input's colours: luminance from the stylized picture, colour from the original."
-BLEND_HELP = "Mix two styles: A:B:T (T = share of B, 0..1), or a=0.7,b=0.3."
+BLEND_HELP = "Mix two styles: FIRST:SECOND:T (T = share of SECOND, 0..1), or first=0.7,second=0.3."
 
 ALPHA_FORMATS = {".png", ".webp", ".tif", ".tiff", ".exr"}
 
