@@ -169,3 +169,12 @@ def test_with_real_stylizer(test_model):
     stats = Pipeline(FakeSource(4), st, sinks=[sink]).run()
     assert stats.provider == "CPUExecutionProvider" and stats.style == "solo"
     assert sink.frames[0].shape == (36, 64, 3)
+
+
+def test_with_real_smoother():
+    smoothing = pytest.importorskip("rtstyle.smoothing")
+    sink = ListSink()
+    stats = Pipeline(FakeSource(6), invert, smoother=smoothing.Smoother(mode="ema"), sinks=[sink]).run()
+    assert stats.frames == 6 and len(sink.frames) == 6
+    assert np.array_equal(sink.frames[0], 255 - synthetic_frame(36, 64, 0))  # first frame: nothing to blend with
+    assert not np.array_equal(sink.frames[3], 255 - synthetic_frame(36, 64, 3))  # later frames are blended
