@@ -6,20 +6,23 @@ so :func:`probe` parses ``ffmpeg -i`` output and counts packets with a stream-co
 Decoding (:class:`Decoder`)::
 
     ffmpeg -hide_banner -nostdin -nostats -loglevel info -i IN -map 0:V:0 -an -sn -dn
-           -fps_mode passthrough -vf [scale=round(iw*sar):ih,setsar=1,]format=bgr24,showinfo=checksum=0
+           -fps_mode passthrough -vf scale=w='W':h=ih,setsar=1,format=bgr24,showinfo=checksum=0
            -f rawvideo pipe:1
 
 ffmpeg rotates upright by itself (display matrix); ``-fps_mode passthrough`` keeps variable frame rate frames as
-they are (no duplicates, no drops); the ``showinfo`` line of each frame on stderr gives its size and ``pts_time``,
-which a reader thread pairs with the raw bytes read from stdout (one line per frame, in order).
+they are (no duplicates, no drops); ``W`` (``_SQUARE_W``) stretches non-square pixels to square ones (even width).
+The ``showinfo`` line of each frame on stderr gives its size and ``pts_time``, which a reader thread pairs with the
+raw bytes read from stdout (one line per frame, in order).
 
 Encoding (:class:`Encoder`): frames go to ffmpeg on stdin in a minimal Matroska stream written here (uncompressed
 BGR24 blocks, each with its own timestamp in microseconds), so the encoder sees the real per-frame timestamps and
 variable frame rate survives::
 
     ffmpeg -hide_banner -nostdin -loglevel error -f matroska -i pipe:0 [-i AUDIO_SOURCE]
-           -map 0:v:0 [-map 1:a:0 -c:a copy|aac] -fps_mode passthrough -enc_time_base:v 1:1000000
-           [-vf pad=ceil(iw/2)*2:ceil(ih/2)*2] -c:v libx264 -preset P -crf N -pix_fmt yuv420p
+           -map 0:v:0 [-map 1:a:0? -c:a copy|aac [-shortest]] -fps_mode passthrough -enc_time_base:v 1:1000000
+           -vf [pad=EW:EH:0:0:black,]scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,
+               format=yuv420p,setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709
+           -c:v libx264 -preset P -crf N -pix_fmt yuv420p
            -video_track_timescale T -movflags +faststart -f mp4 TMP
 """
 
@@ -93,7 +96,7 @@ class MediaInfo:
         """(width, height) of the frames the decoder delivers: upright, square pixels."""
         w = self.width
         if self.sar > 0 and self.sar != 1:
-            w = max(1, round(self.width * self.sar))
+            w = max(2, 2 * round(self.width * self.sar / 2))
         return w, self.height
 
 
@@ -259,6 +262,8 @@ def probe(path: str | os.PathLike, count_frames: bool = True, timeout: float = 1
 
 # --------------------------------------------------------------------------------------------------- decoding
 
+# Square pixels: stretch the width by the sample aspect ratio, to an even width (no padding needed for H.264 later).
+_SQUARE_W = "if(gt(sar,0)*not(eq(sar,1)),max(2,2*round(iw*sar/2)),iw)"
 _RE_SHOWINFO = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(\S+)\s+pts_time:(\S+).*?\bs:(\d+)x(\d+)")
 _END = object()
 
@@ -286,7 +291,7 @@ class Decoder:
         self.url = url
         self.label = label or url
         self.latest_only = latest_only
-        vf = ["scale=w='max(1,round(iw*if(gt(sar,0),sar,1)))':h=ih,setsar=1"] if square_pixels else []
+        vf = [f"scale=w='{_SQUARE_W}':h=ih,setsar=1"] if square_pixels else []
         vf += ["format=bgr24", "showinfo=checksum=0"]
         self.command = [
             ffmpeg_exe(),

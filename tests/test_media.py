@@ -37,11 +37,11 @@ def make_clip(
     frames: int = 10,
     audio: str | None = None,
     vfr: bool = False,
-    sar: int | None = None,
+    sar: int | str | None = None,
     rotate: int | None = None,
 ) -> Path:
     """A small test clip. ``audio``: None, "aac", "mp3" or "vorbis" (needs .mkv); ``vfr``: VFR_EXPR timestamps;
-    ``sar``: sample aspect ratio N:1; ``rotate``: display-matrix rotation (written in a second, copying pass)."""
+    ``sar``: sample aspect ratio (N or "A/B"); ``rotate``: display-matrix rotation (written in a second, copying pass)."""
     w, h = size
     odd = w % 2 or h % 2
     src = "testsrc" if odd else "testsrc2"  # testsrc2 rounds sizes down to even
@@ -172,6 +172,10 @@ def test_decoder_rotates_upright_and_squares_pixels(tmp_path: Path) -> None:
     assert frames[0].shape == (96, 64, 3)
     frames, _ = decode_all(make_clip(tmp_path / "s.mp4", size=(64, 48), sar=2))
     assert frames[0].shape == (48, 128, 3)
+    # 176 * 128/117 = 192.5: rounded to an even width, so the encoder need not pad
+    clip = make_clip(tmp_path / "cif.mp4", size=(176, 144), sar="128/117", frames=2)
+    frames, _ = decode_all(clip)
+    assert frames[0].shape == (144, 192, 3) and probe(clip).square_size == (192, 144)
 
 
 def test_decoder_odd_size(tmp_path: Path) -> None:
