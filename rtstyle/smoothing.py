@@ -75,6 +75,7 @@ class Smoother:
         photo_lo: float = 6.0,
         photo_hi: float = 24.0,
         preset: str = "ultrafast",
+        texture_level: float = 40.0,
     ) -> None:
         if not 0.0 <= alpha < 1.0:
             raise ValueError("alpha must be in [0, 1)")
@@ -91,6 +92,7 @@ class Smoother:
         self.photo_lo = float(photo_lo)
         self.photo_hi = float(max(photo_hi, photo_lo + 1.0))
         self.preset = preset
+        self.texture_level = max(1e-3, float(texture_level))
         self._mode = "off"
         self.mode = mode  # validates
         self._dis = None
@@ -251,7 +253,13 @@ class Smoother:
             fx, fy, bx, by = warped[..., 2], warped[..., 3], back[..., 0], back[..., 1]
             mag = bx * bx + by * by + fx * fx + fy * fy
             tol = 0.01 * mag + 0.5  # Sundaram et al. style tolerance, in flow-size pixels squared
-            mask *= np.clip(2.0 - err / tol, 0.0, 1.0)  # 1 up to tol, 0 from 2*tol
+            fb_bad = 1.0 - np.clip(2.0 - err / tol, 0.0, 1.0)  # 0 up to tol, 1 from 2*tol
+            # DIS flow is arbitrary on flat areas, where a wrong vector moves nothing visible and the photometric
+            # test already speaks: count the forward-backward test in proportion to local texture only.
+            gx = cv2.Sobel(cur_f, cv2.CV_32F, 1, 0, ksize=3)
+            gy = cv2.Sobel(cur_f, cv2.CV_32F, 0, 1, ksize=3)
+            texture = cv2.GaussianBlur(np.abs(gx) + np.abs(gy), (5, 5), 0)
+            mask *= 1.0 - fb_bad * np.clip(texture * (1.0 / self.texture_level), 0.0, 1.0)
         # Grow unreliable regions a little (occlusion edges are where trails start), then soften.
         mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
         return cv2.GaussianBlur(mask, (5, 5), 0)

@@ -143,6 +143,15 @@ def _write_video(path: Path, frames: Sequence[np.ndarray], fps: float) -> None:
     vw.release()
 
 
+def _parse_value(v: str) -> float | bool | str:
+    if v.lower() in ("true", "false"):
+        return v.lower() == "true"
+    try:
+        return float(v)
+    except ValueError:
+        return v
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", help="style name, ONNX path, or synthetic:flicker")
@@ -151,6 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--modes", default="flow,ema", help="comma-separated smoothing modes to compare with raw")
     ap.add_argument("--alpha", type=float, default=None, help="flow-mode blend weight (default: Smoother's)")
     ap.add_argument("--ema-alpha", type=float, default=None, help="ema-mode blend weight (default: Smoother's)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="other Smoother parameters, e.g. --set photo_hi=32 --set forward_backward=0 (repeatable)",
+    )
     ap.add_argument("--max-side", type=int, default=0, help="stylize at this long side and resize back (0 = full)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", action="store_true", help="print a JSON list of rows")
@@ -165,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         kw["alpha"] = args.alpha
     if args.ema_alpha is not None:
         kw["ema_alpha"] = args.ema_alpha
+    for item in args.set:
+        key, _, value = item.partition("=")
+        kw[key.strip()] = _parse_value(value.strip())
     stylize = load_stylizer(args.model, args.device, args.max_side)
 
     all_rows = []
