@@ -344,3 +344,16 @@ def test_sink_colours_survive_the_round_trip(tmp_path: Path) -> None:
     frames, _ = decode_all(out)
     for frame, c in zip(frames, colours, strict=True):
         assert np.abs(frame.reshape(-1, 3).mean(0) - np.array(c)).max() <= 4.0, (c, frame.reshape(-1, 3).mean(0))
+
+
+def test_sink_encoder_dying_is_an_output_error(tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    sink = VideoFileSink(out, 10, (32, 24), preset="ultrafast", queue_size=2)
+    sink._encoder.kill()  # e.g. the disk filled up and ffmpeg quit
+    with pytest.raises(OutputError) as err:
+        for i in range(200):
+            sink.write(np.zeros((24, 32, 3), np.uint8), i / 10)
+        sink.close()
+    assert "\n" not in str(err.value)
+    sink.abort()
+    assert not out.exists() and not temp_path_for(out).exists()
