@@ -125,30 +125,26 @@ def bench_model(
 
 
 def bench_video(path: Path, video: Path, device: str, smooth: str = "flow", max_frames: int | None = None) -> dict:
-    """End-to-end fps of the real pipeline on ``video`` (output to a temporary file, then deleted)."""
-    from rtstyle.cli.demo import make_smoother
-    from rtstyle.engine import Stylizer
+    """End-to-end fps of ``rtstyle video`` itself on ``video`` (decode, stylize, smooth, H.264 + audio) into a
+    temporary file that is deleted afterwards."""
+    from rtstyle.cli.video import run_video
     from rtstyle.errors import RtstyleError
-    from rtstyle.pipeline import Pipeline
-    from rtstyle.sinks_video import VideoFileSink
-    from rtstyle.sources import open_source
 
     row: dict[str, Any] = {"model": path.name, "device": device, "video": str(video), "smooth": smooth}
     try:
-        st = Stylizer(path, device=device)
-        src = open_source(str(video))
         with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
-            sink = VideoFileSink(Path(tmp) / "out.mp4", src.fps or 25.0, (src.width, src.height), audio_from=video)
-            stats = Pipeline(src, st, smoother=make_smoother(smooth), sinks=[sink]).run(max_frames=max_frames)
+            stats, audio = run_video(
+                video, Path(tmp) / "out.mp4", style=str(path), device=device, smooth=smooth, max_frames=max_frames
+            )
     except RtstyleError as exc:
         row["error"] = str(exc)
         return row
     row.update(
         provider=stats.provider,
-        size=f"{src.width}x{src.height}",
         frames=stats.frames,
         seconds=round(stats.seconds, 2),
         fps=round(stats.fps, 2),
+        audio=audio,
     )
     return row
 
@@ -259,7 +255,7 @@ def bench(
             c.print(f"video {v['video']} with {v['model']} on {v['device']}: {v['error']}")
         else:
             c.print(
-                f"video {v['video']} ({v['size']}) with {v['model']} on {v['provider']}, smooth {v['smooth']}: "
+                f"video {v['video']} with {v['model']} on {v['provider']}, smooth {v['smooth']}: "
                 f"{v['frames']} frames in {v['seconds']} s = {v['fps']} fps end to end"
             )
 
