@@ -172,3 +172,19 @@ def test_video_max_frames_cuts_audio_too(tmp_path: Path, models_dir: Path, capsy
     info = probe(out)
     assert info.frame_count == 10 and info.has_audio
     assert info.duration is not None and info.duration < 1.6
+
+
+def test_video_truncated_input_says_so(tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_media import ffmpeg
+
+    clip = make_clip(tmp_path / "in.mp4", size=(128, 96), frames=40)
+    fast = tmp_path / "fast.mp4"
+    ffmpeg("-i", str(clip), "-c", "copy", "-movflags", "+faststart", str(fast))  # index first: a cut file still plays
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(fast.read_bytes()[: fast.stat().st_size // 2])
+    out = tmp_path / "out.mp4"
+    code, stdout, err = run_cli(["video", cut, out, *FAST, "--smooth", "off"], capsys)
+    assert code in (0, None), err
+    assert "truncated or damaged" in err
+    n = probe(out).frame_count
+    assert n is not None and 0 < n < 40

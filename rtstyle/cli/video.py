@@ -152,6 +152,10 @@ def run_video(
         source.close()
     if sink.failed or not out.exists():
         raise OutputError(f"{out}: {sink.failed or 'the encoder wrote nothing'}")
+    info = source.info
+    promised = round(info.duration * info.fps) if info.duration and info.fps else 0
+    if max_frames is None and stats.frames < 0.9 * promised - 1:
+        _notice(f"{inp.name}: only {stats.frames} of about {promised} frames could be read (truncated or damaged?)")
     return stats, sink.audio_mode
 
 
