@@ -256,8 +256,9 @@ class Smoother:
             fb_bad = 1.0 - np.clip(2.0 - err / tol, 0.0, 1.0)  # 0 up to tol, 1 from 2*tol
             # DIS flow is arbitrary on flat areas, where a wrong vector moves nothing visible and the photometric
             # test already speaks: count the forward-backward test in proportion to local texture only.
-            gx = cv2.Sobel(cur_f, cv2.CV_32F, 1, 0, ksize=3)
-            gy = cv2.Sobel(cur_f, cv2.CV_32F, 0, 1, ksize=3)
+            soft = cv2.GaussianBlur(cur_f, (5, 5), 0)  # sensor noise is not texture
+            gx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)
+            gy = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
             texture = cv2.GaussianBlur(np.abs(gx) + np.abs(gy), (5, 5), 0)
             mask *= 1.0 - fb_bad * np.clip(texture * (1.0 / self.texture_level), 0.0, 1.0)
         # Grow unreliable regions a little (occlusion edges are where trails start), then soften.

@@ -235,3 +235,17 @@ def test_a_missed_cut_falls_back_to_the_new_frame() -> None:
     other = np.ascontiguousarray(np.roll(_texture(H, W, seed=11), 37, axis=1))
     out = sm(other, other)
     assert np.abs(out.astype(np.float32) - other).mean() < 8.0
+
+
+def test_flat_static_scene_with_sensor_noise_stays_reliable() -> None:
+    """DIS is arbitrary on flat areas; that must not switch smoothing off on a static, nearly flat scene."""
+    rng = np.random.default_rng(4)
+    y, x = np.mgrid[0:H, 0:W]
+    flat = np.stack([x * 0.3 + 60, y * 0.3 + 80, np.full_like(x, 120.0)], -1)
+    frames = [np.clip(flat + rng.normal(0, 2.0, flat.shape), 0, 255).astype(np.uint8) for _ in range(6)]
+    sm = Smoother("flow")
+    rel = []
+    for f, s in zip(frames, _flicker(frames), strict=True):
+        sm(f, s)
+        rel.append(sm.last_reliable)
+    assert min(rel[1:]) > 0.8, rel
