@@ -42,6 +42,15 @@ class DemoScene:
             (_hill_profile(self.world, 2, 0.68 * h, 0.08 * h), (70, 120, 60), 0.55),
             (_hill_profile(self.world, 3, 0.82 * h, 0.06 * h), (40, 90, 35), 1.0),
         ]
+        # Each hill layer pre-rendered over the whole world (rows below its highest point): frames take columns.
+        ys = np.arange(h, dtype=np.float32)[:, None]
+        self.ground = []
+        for profile, color, _ in self.layers:
+            top = max(0, int(profile.min()))
+            depth = ys[top:] - profile.astype(np.float32)[None, :]
+            shade = np.minimum(depth * 0.4, 40.0)[..., None]
+            rgb = np.clip(np.asarray(color, np.float32)[None, None, :] - shade, 0, 255).astype(np.uint8)
+            self.ground.append((top, rgb, depth >= 0))
         t = np.linspace(0.0, 1.0, h)[:, None]
         top, bottom = np.array([170, 90, 30], np.float64), np.array([235, 200, 160], np.float64)  # BGR
         self.sky = np.broadcast_to((top * (1 - t) + bottom * t)[:, None, :], (h, w, 3)).astype(np.uint8).copy()
@@ -49,7 +58,8 @@ class DemoScene:
         self.clouds = [
             (rng.uniform(0, self.world), rng.uniform(0.08, 0.3) * h, rng.uniform(0.6, 1.4)) for _ in range(6)
         ]
-        self.ys = np.arange(h)[:, None]
+        # trees and houses standing on the middle hills (world x, kind, size factor)
+        self.props = [(rng.uniform(0, self.world), int(rng.integers(0, 3)), rng.uniform(0.7, 1.3)) for _ in range(28)]
 
     def frame(self, i: int) -> np.ndarray:
         w, h = self.w, self.h
@@ -72,12 +82,13 @@ class DemoScene:
                     -1,
                     cv2.LINE_AA,
                 )
-        for profile, color, parallax in self.layers:
-            idx = (np.arange(w) + int(pan * parallax)) % self.world
-            mask = self.ys >= profile[idx][None, :]
-            img[mask] = color
-            shade = np.clip((self.ys - profile[idx][None, :]) * 0.4, 0, 40).astype(np.uint8)
-            img[mask] = np.clip(img[mask].astype(np.int16) - shade[mask][:, None], 0, 255).astype(np.uint8)
+        for li, (profile, _, parallax) in enumerate(self.layers):
+            shift = int(pan * parallax)
+            idx = (np.arange(w) + shift) % self.world
+            top, rgb, inside = self.ground[li]
+            np.copyto(img[top:], rgb[:, idx], where=inside[:, idx][..., None])
+            if li == 1:
+                self._draw_props(img, profile, shift)
         # a red ball bouncing on the front hills and a box "car" driving left
         bx = int((0.3 * w + 90 * t) % w)
         by = int(0.72 * h - abs(math.sin(t * 3.0)) * 0.25 * h)
@@ -99,6 +110,30 @@ class DemoScene:
             cv2.LINE_AA,
         )
         return img
+
+    def _draw_props(self, img: np.ndarray, profile: np.ndarray, shift: int) -> None:
+        """Trees (triangles on trunks) and houses (box + roof + window) along a hill line."""
+        w, h = self.w, self.h
+        u = h / 360
+        for wx, kind, k in self.props:
+            x = int((wx - shift) % self.world)
+            if x > w + 40:
+                continue
+            base = int(profile[int(wx) % self.world]) + int(4 * u)
+            size = int(22 * k * u)
+            if kind < 2:  # tree
+                cv2.rectangle(
+                    img, (x - max(1, size // 8), base - size // 2), (x + max(1, size // 8), base), (30, 60, 90), -1
+                )
+                pts = np.array(
+                    [[x - size // 2, base - size // 3], [x + size // 2, base - size // 3], [x, base - 2 * size]]
+                )
+                cv2.fillPoly(img, [pts.astype(np.int32)], (40, 110 + 30 * kind, 50), cv2.LINE_AA)
+            else:  # house
+                cv2.rectangle(img, (x - size, base - size), (x + size, base), (170, 200, 230), -1)
+                roof = np.array([[x - size - 3, base - size], [x + size + 3, base - size], [x, base - 2 * size]])
+                cv2.fillPoly(img, [roof.astype(np.int32)], (50, 60, 170), cv2.LINE_AA)
+                cv2.rectangle(img, (x - size // 2, base - 2 * size // 3), (x, base - size // 4), (120, 80, 40), -1)
 
 
 class DemoClipSource(Source):
