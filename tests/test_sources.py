@@ -210,3 +210,9 @@ def test_open_source_dispatch(tmp_path: Path, fake_cv2: type[FakeCapture], monke
         open_source(str(tmp_path / "nope.mp4"))
     with pytest.raises(InputError, match="unsupported URL"):
         open_source("gopher2://example/x")
+
+
+def test_url_source_unreachable_is_one_line() -> None:
+    with pytest.raises(InputError) as err:
+        open_source("http://127.0.0.1:9/stream.mjpg")  # port 9 (discard): nothing listens, refused at once
+    assert "\n" not in str(err.value) and "127.0.0.1" in str(err.value)
