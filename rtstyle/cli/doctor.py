@@ -41,6 +41,27 @@ def _provider_check(ep: str, model: bytes) -> tuple[bool, str]:
     return False, f"onnxruntime fell back to {runs[0] if runs else 'nothing'}"
 
 
+def _nvidia_gpus() -> list[str] | None:
+    """GPU names and driver versions from ``nvidia-smi`` (None when it is not installed)."""
+    import shutil
+    import subprocess
+
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        r = subprocess.run(
+            [smi, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return [f"nvidia-smi failed: {exc}"]
+    lines = [ln.strip() for ln in r.stdout.splitlines() if ln.strip()]
+    return lines or [f"nvidia-smi: {' '.join(r.stderr.split())[:160] or 'no GPU listed'}"]
+
+
 def gather() -> dict[str, Any]:
     """Everything doctor reports, as a dict."""
     import onnxruntime as ort
@@ -65,6 +86,7 @@ def gather() -> dict[str, Any]:
         info["onnxruntime_packages"] = []
     available = list(ort.get_available_providers())
     info["providers_available"] = available
+    info["gpu"] = _nvidia_gpus()
     model = bytes.fromhex(_TINY_MODEL_HEX)
     checks = {}
     for ep in available:
@@ -129,6 +151,8 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
             "(onnxruntime-gpu on Linux x86_64/Windows): pip uninstall onnxruntime && pip install --force-reinstall onnxruntime-gpu"
         )
     c.print(f"CPU: {info['physical_cores']} physical cores used by the CPU provider ({info['logical_cpus']} logical)")
+    gpus = info["gpu"]
+    c.print(f"NVIDIA GPU: {'; '.join(gpus) if gpus else 'none found (no nvidia-smi)'}")
     for ep, chk in info["providers"].items():
         mark = "[green]runs[/green]" if chk["runs"] else "[red]does not run[/red]"
         why = "" if chk["runs"] else f": {chk['why']}"
