@@ -23,6 +23,8 @@ the mode changes. Everything is numpy + OpenCV; a 640x360 frame costs a few mill
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 MODES = ("flow", "ema", "off")
@@ -93,6 +95,7 @@ class Smoother:
         self.photo_hi = float(max(photo_hi, photo_lo + 1.0))
         self.preset = preset
         self.texture_level = max(1e-3, float(texture_level))
+        self._lock = threading.RLock()  # the webcam's hotkeys may switch modes from another thread
         self._mode = "off"
         self.mode = mode  # validates
         self._dis = None
@@ -111,9 +114,10 @@ class Smoother:
         value = str(value).lower()
         if value not in MODES:
             raise ValueError(f"unknown smoothing mode {value!r}; choose one of {', '.join(MODES)}")
-        if value != self._mode:
-            self._mode = value
-            self.reset()
+        with self._lock:
+            if value != self._mode:
+                self._mode = value
+                self.reset()
 
     def next_mode(self) -> str:
         """Cycle flow -> ema -> off -> flow (the webcam hotkey); returns the new mode."""
@@ -122,15 +126,20 @@ class Smoother:
 
     def reset(self) -> None:
         """Forget the past: the next output equals the next stylized frame."""
-        self._prev_out: np.ndarray | None = None
-        self._prev_grey: np.ndarray | None = None  # flow-size grey input
-        self._prev_thumb: np.ndarray | None = None
-        self._shape: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+        with self._lock:
+            self._prev_out: np.ndarray | None = None
+            self._prev_grey: np.ndarray | None = None  # flow-size grey input
+            self._prev_thumb: np.ndarray | None = None
+            self._shape: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
     # ------------------------------------------------------------------ main entry
     def __call__(self, input_frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         _as_bgr_u8("input_frame", input_frame)
         _as_bgr_u8("stylized", stylized)
+        with self._lock:
+            return self._step(input_frame, stylized)
+
+    def _step(self, input_frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
         if self._mode == "off":
             return stylized.copy()
 

@@ -249,3 +249,25 @@ def test_flat_static_scene_with_sensor_noise_stays_reliable() -> None:
         sm(f, s)
         rel.append(sm.last_reliable)
     assert min(rel[1:]) > 0.8, rel
+
+
+def test_mode_switches_from_another_thread_are_safe() -> None:
+    import threading
+
+    frames = _panning(30)
+    styl = _flicker(frames)
+    sm = Smoother()
+    stop = threading.Event()
+
+    def flip() -> None:
+        while not stop.is_set():
+            sm.next_mode()
+
+    t = threading.Thread(target=flip)
+    t.start()
+    try:
+        outs = _run(sm, frames, styl)  # must not raise although the state is reset under its feet
+    finally:
+        stop.set()
+        t.join()
+    assert len(outs) == len(frames) and all(o.shape == (H, W, 3) for o in outs)
