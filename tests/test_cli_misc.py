@@ -172,3 +172,24 @@ def test_bench_skips_cuda_with_reason(test_model, monkeypatch, capsys):
     code, _, err = run_cli([*args, "--device", "cuda"], capsys)
     assert_one_line_error(code, err)
     assert "libcudnn" in err
+
+
+def test_demo_ctrl_c_leaves_nothing(tmp_path, models_dir, no_shipped, monkeypatch, capsys):
+    pytest.importorskip("rtstyle.sinks_video")
+    from rtstyle import engine
+
+    real_call = engine.Stylizer.__call__
+    calls = {"n": 0}
+
+    def interrupted(self, frame):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_call(self, frame)
+
+    monkeypatch.setattr(engine.Stylizer, "__call__", interrupted)
+    out = tmp_path / "demo.mp4"
+    code, _, err = run_cli(["demo", "--out", out, "--seconds", "0.4", "--device", "cpu", "--smooth", "off"], capsys)
+    assert code == 130 and "interrupted" in err
+    assert_one_line_error(code, err)
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if "demo" in p.name]

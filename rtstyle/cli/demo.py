@@ -66,12 +66,26 @@ def demo(
     if not out.parent.is_dir():
         raise OutputError(f"output folder does not exist: {out.parent}")
 
-    from rtstyle.demo_clip import DemoClipSource, write_demo_clip
     from rtstyle.engine import Stylizer
+    from rtstyle.errors import RtstyleError
+
+    class Interrupted(RtstyleError):
+        exit_code = 130
+
+    stylizer = Stylizer(style, device=device, tier=tier, max_side=max_side)
+    try:
+        stats = _run_demo(stylizer, out, seconds, smooth, keep_clip)
+    except KeyboardInterrupt:
+        # typer turns a bare KeyboardInterrupt into a silent exit; say it in one line instead
+        raise Interrupted(f"interrupted: nothing written to {out}") from None
+    print(f"wrote {out.resolve()} ({stats.summary()}, style {stylizer.style})")
+
+
+def _run_demo(stylizer: Any, out: Path, seconds: float, smooth: str, keep_clip: Path | None) -> Any:
+    from rtstyle.demo_clip import DemoClipSource, write_demo_clip
     from rtstyle.pipeline import Pipeline
     from rtstyle.sinks_video import VideoFileSink
 
-    stylizer = Stylizer(style, device=device, tier=tier, max_side=max_side)
     with tempfile.TemporaryDirectory(prefix="rtstyle-demo-") as tmp:
         clip = Path(tmp) / "sample.mp4"
         print(f"generating a {seconds:g} s sample clip ...", file=sys.stderr)
@@ -88,8 +102,7 @@ def demo(
             source = DemoClipSource(seconds)
         sink = VideoFileSink(out, source.fps or 25.0, (source.width, source.height))
         pipe = Pipeline(source, stylizer, smoother=make_smoother(smooth), sinks=[sink])
-        stats = run_with_progress(pipe, f"stylizing with {stylizer.style}")
-    print(f"wrote {out.resolve()} ({stats.summary()}, style {stylizer.style})")
+        return run_with_progress(pipe, f"stylizing with {stylizer.style}")
 
 
 def register(app: typer.Typer) -> None:
