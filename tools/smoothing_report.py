@@ -172,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print a JSON list of rows")
     ap.add_argument("--strip-dir", help="write <clip>_strip.png (input / raw / each mode) here")
     ap.add_argument("--strip-count", type=int, default=4)
+    ap.add_argument("--strip-format", choices=("png", "jpg"), default="png", help="jpg keeps docs/ small")
     ap.add_argument("--save-dir", help="also write raw and smoothed clips (mp4v) here for viewing")
     args = ap.parse_args(argv)
 
@@ -197,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.strip_dir:
             start = max(0, len(frames) // 2 - args.strip_count // 2)
             strip = make_strip({"input": frames, **outputs}, start, args.strip_count)
-            write_png(Path(args.strip_dir) / f"{name}_strip.png", strip)
+            write_png(Path(args.strip_dir) / f"{name}_strip.{args.strip_format}", strip)
         if args.save_dir:
             d = Path(args.save_dir)
             d.mkdir(parents=True, exist_ok=True)

@@ -236,9 +236,11 @@ def make_strip(
 
 
 def write_png(path: str | Path, img: np.ndarray) -> None:
+    """Write an image atomically; the extension picks the format (.png, or .jpg/.jpeg at quality 92)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, buf = cv2.imencode(".png", img)
+    ext = path.suffix.lower() if path.suffix.lower() in (".png", ".jpg", ".jpeg") else ".png"
+    ok, buf = cv2.imencode(ext, img, [cv2.IMWRITE_JPEG_QUALITY, 92] if ext != ".png" else [])
     if not ok:
         raise OSError(f"cannot encode {path}")
     tmp = path.with_name(path.name + ".tmp")
