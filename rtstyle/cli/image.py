@@ -155,6 +155,30 @@ def image(
     blend: str | None = typer.Option(None, "--blend", help=BLEND_HELP),
 ) -> None:
     """Stylize one picture (EXIF orientation respected, alpha kept, grayscale accepted)."""
+    from rtstyle.errors import RtstyleError
+
+    class Interrupted(RtstyleError):
+        exit_code = 130
+
+    try:
+        _stylize_image(input, output, style, device, tier, max_side, scale, strength, preserve_color, blend)
+    except KeyboardInterrupt:
+        # typer turns a bare KeyboardInterrupt into a silent exit; say it in one line instead
+        raise Interrupted(f"interrupted: nothing written to {output}") from None
+
+
+def _stylize_image(
+    input: Path,
+    output: Path,
+    style: str | None,
+    device: str,
+    tier: str | None,
+    max_side: int | None,
+    scale: float | None,
+    strength: float,
+    preserve_color: bool,
+    blend: str | None,
+) -> None:
     from rtstyle.errors import OutputError
 
     if same_file(input, output):
