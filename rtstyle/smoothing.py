@@ -289,13 +289,21 @@ class Smoother:
 
         H, W = stylized.shape[:2]
         h, w = grey_small.shape
-        if (h, w) != (H, W):
-            back = back * np.array([W / w, H / h], np.float32)  # scale at flow size (cheap), then upsample
-            back = cv2.resize(back, (W, H), interpolation=cv2.INTER_LINEAR)
-            mask = cv2.resize(mask, (W, H), interpolation=cv2.INTER_LINEAR)
-        # Full-size warp of the previous output; fixed-point maps make remap about twice as fast.
-        grid2 = self._grid2(H, W)
-        map1, map2 = cv2.convertMaps(grid2 + back, None, cv2.CV_16SC2)
-        warped = cv2.remap(self._prev_out, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         w_prev = mask * np.float32(self.alpha)
-        return cv2.blendLinear(warped, stylized, w_prev, 1.0 - w_prev)
+        if (h, w) == (H, W):
+            full_map = self._grid2(H, W) + back
+            w_new = 1.0 - w_prev
+        else:
+            # Build the sampling map at flow size and upsample it: bilinear resizing reproduces the full-size
+            # grid exactly (cv2.resize samples at (X + 0.5) * w / W - 0.5), except within a pixel or two of
+            # the border, and saves full-size passes.
+            sx, sy = W / w, H / h
+            small_map = (self._grid2(h, w) + 0.5) * np.array([sx, sy], np.float32) - 0.5
+            small_map += back * np.array([sx, sy], np.float32)
+            full_map = cv2.resize(small_map, (W, H), interpolation=cv2.INTER_LINEAR)
+            w_new = cv2.resize(1.0 - w_prev, (W, H), interpolation=cv2.INTER_LINEAR)
+            w_prev = cv2.resize(w_prev, (W, H), interpolation=cv2.INTER_LINEAR)
+        # Full-size warp of the previous output; fixed-point maps make remap about twice as fast.
+        map1, map2 = cv2.convertMaps(full_map, None, cv2.CV_16SC2)
+        warped = cv2.remap(self._prev_out, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.blendLinear(warped, stylized, w_prev, w_new)
