@@ -1,0 +1,107 @@
+"""``rtstyle train``: train a style network from one or more paintings (needs the [train] extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def train_command(
+    style_image: list[Path] = typer.Option(
+        ..., "--style-image", help="Painting to learn; repeat for a multi-style network."
+    ),
+    data: Path = typer.Option(..., "--data", help="Folder of training photos (searched recursively)."),
+    name: str = typer.Option(..., "--name", help="Model name (file name and, for one style, the style name)."),
+    style_name: list[str] = typer.Option([], "--style-name", help="Style name per style image (multi-style)."),
+    display_name: list[str] = typer.Option([], "--display-name", help="Display name per style image."),
+    license: list[str] = typer.Option([], "--license", help="Licence of each style image."),
+    arch: str = typer.Option("johnson", "--arch", help="Network architecture (johnson, fast, ...)."),
+    steps: int = typer.Option(3000, "--steps", min=1),
+    batch: int = typer.Option(4, "--batch", min=1),
+    size: int = typer.Option(256, "--size", min=16, help="Training crop size in pixels."),
+    style_size: int = typer.Option(
+        512, "--style-size", min=16, help="Long side of the style image: sets the stroke scale."
+    ),
+    lr: float = typer.Option(1e-3, "--lr"),
+    content_weight: float = typer.Option(1e5, "--content-weight"),
+    style_weight: float = typer.Option(1e10, "--style-weight"),
+    tv_weight: float = typer.Option(0.0, "--tv-weight"),
+    content_layer: str = typer.Option("relu2_2", "--content-layer"),
+    stability_weight: float = typer.Option(
+        0.0, "--stability-weight", help="Temporal stability: output change under input noise and small shifts."
+    ),
+    teacher: str | None = typer.Option(
+        None, "--teacher", help="Distil from this model (style name, .onnx or .pt checkpoint)."
+    ),
+    teacher_weight: float = typer.Option(1e5, "--teacher-weight"),
+    holdout: Path | None = typer.Option(None, "--holdout", help="File listing photos to exclude (one name per line)."),
+    vgg_weights: str | None = typer.Option(
+        None, "--vgg-weights", help="VGG-16 conv weights (state dict of features[:23])."
+    ),
+    download_vgg: bool = typer.Option(
+        False, "--download-vgg", help="Download torchvision's VGG-16 weights if not cached."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
+    seed: int = typer.Option(0, "--seed"),
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="Checkpoints and previews (default runs/NAME)."),
+    export_dir: Path | None = typer.Option(
+        None, "--export-dir", help="Where the model goes (default: user model dir)."
+    ),
+    checkpoint_every: int = typer.Option(200, "--checkpoint-every"),
+    preview_every: int = typer.Option(500, "--preview-every"),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out-dir from its checkpoint."),
+) -> None:
+    """Train a feed-forward style network and export it as a ready-to-use style."""
+    from rtstyle.train.loop import TrainConfig, train
+
+    cfg = TrainConfig(
+        style_images=[str(p) for p in style_image],
+        data=str(data),
+        name=name,
+        style_names=style_name,
+        display_names=display_name,
+        licenses=license,
+        arch=arch,
+        steps=steps,
+        batch=batch,
+        size=size,
+        style_size=style_size,
+        lr=lr,
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        content_layer=content_layer,
+        stability_weight=stability_weight,
+        teacher=teacher,
+        teacher_weight=teacher_weight,
+        seed=seed,
+        device=device,
+        holdout=str(holdout) if holdout else None,
+        vgg_weights=vgg_weights,
+        download_vgg=download_vgg,
+        out_dir=str(out_dir) if out_dir else None,
+        export_dir=str(export_dir) if export_dir else None,
+        checkpoint_every=checkpoint_every,
+        preview_every=preview_every,
+        resume=resume,
+    )
+    import sys
+
+    def log_line(step: int, losses: dict[str, float], ips: float) -> None:
+        terms = " ".join(f"{k}={v:.4g}" for k, v in losses.items())
+        print(f"step {step}/{steps} {terms} {ips:.2f} img/s", flush=True)
+
+    cfg.progress = sys.stdout.isatty()
+    cfg.log_every = 10 if cfg.progress else 25
+    result = train(cfg, on_log=None if cfg.progress else log_line)
+    print(
+        f"trained {name}: {result.steps} steps in {result.seconds / 60:.1f} min, "
+        f"{result.images_per_second:.1f} img/s; checkpoint {result.checkpoint}"
+    )
+    if result.onnx:
+        print(f"model: {result.onnx}  (card: {result.card}); try: rtstyle image IN.jpg OUT.jpg --style {name}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)

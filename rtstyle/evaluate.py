@@ -1,0 +1,121 @@
+"""``rtstyle eval``: the one definition of style and content distance that every issue reports.
+
+style distance   = mean over relu1_2, relu2_2, relu3_3, relu4_3 of ‖G(out) − G(style)‖² / ‖G(style)‖²,
+                   G = F Fᵀ / (C·H·W)
+content distance = mean squared relu3_3 difference between output and photo / mean square of the photo's relu3_3
+
+Photos at 384 px short side (or their own size if smaller), the style image at 512 px long side. The model runs
+through the runtime (onnxruntime, CPU), exactly as users run it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rtstyle.errors import InputError
+from rtstyle.train.data import IMAGE_EXTS, load_rgb, read_holdout, to_tensor
+from rtstyle.train.losses import STYLE_LAYERS, gram, load_vgg
+
+PHOTO_SHORT_SIDE = 384
+STYLE_LONG_SIDE = 512
+
+
+@dataclass
+class EvalResult:
+    style_distance: float
+    content_distance: float
+    photos: int
+    per_photo: list[tuple[str, float, float]]
+    sheet: Path | None = None
+
+
+def eval_photos(photos: str | Path, only: str | Path | None = None, limit: int | None = None) -> list[Path]:
+    """Photos to evaluate on: every image in ``photos``, or only those named in the list file ``only``."""
+    root = Path(photos)
+    if not root.is_dir():
+        raise InputError(f"photo folder not found: {root}")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
+    if only is not None:
+        names = read_holdout(only)
+        files = [p for p in files if p.name in names]
+    if limit:
+        files = files[:limit]
+    if not files:
+        raise InputError(f"no photos to evaluate under {root}")
+    return files
+
+
+def evaluate(
+    model: str | Path,
+    style_image: str | Path,
+    photos: list[Path],
+    vgg_weights: str | None = None,
+    style: str | None = None,
+    sheet: str | Path | None = None,
+    sheet_photos: int = 6,
+    tier: str | None = None,
+) -> EvalResult:
+    """Style and content distances of ``model`` (name or .onnx path) over ``photos``."""
+    from rtstyle.engine import Stylizer
+
+    stylize = Stylizer(str(model), device="cpu", tier=tier)
+    if style is not None:
+        stylize.set_style(style)
+    vgg = load_vgg(vgg_weights).eval()
+    style_rgb = load_rgb(style_image, max_side=STYLE_LONG_SIDE)
+    if style_rgb is None:
+        raise InputError(f"cannot read style image {style_image}")
+    with torch.no_grad():
+        target = {n: gram(f) for n, f in vgg(to_tensor(style_rgb), STYLE_LAYERS).items()}
+    per_photo = []
+    shown: list[tuple[np.ndarray, np.ndarray]] = []
+    for path in photos:
+        rgb = load_rgb(path, short_side=PHOTO_SHORT_SIDE)
+        if rgb is None:
+            raise InputError(f"cannot read photo {path}")
+        out_bgr = stylize(np.ascontiguousarray(rgb[:, :, ::-1]))
+        out_rgb = np.ascontiguousarray(out_bgr[:, :, ::-1])
+        with torch.no_grad():
+            fo = vgg(to_tensor(out_rgb), (*STYLE_LAYERS, "relu3_3"))
+            fp = vgg(to_tensor(rgb), ("relu3_3",))["relu3_3"]
+        sd = float(
+            np.mean([float(((gram(fo[n]) - target[n]) ** 2).sum() / (target[n] ** 2).sum()) for n in STYLE_LAYERS])
+        )
+        cd = float(((fo["relu3_3"] - fp) ** 2).mean() / (fp**2).mean())
+        per_photo.append((path.name, sd, cd))
+        if len(shown) < sheet_photos:
+            shown.append((rgb, out_rgb))
+    result = EvalResult(
+        float(np.mean([p[1] for p in per_photo])), float(np.mean([p[2] for p in per_photo])), len(per_photo), per_photo
+    )
+    if sheet:
+        result.sheet = contact_sheet(style_rgb, shown, Path(sheet))
+    return result
+
+
+def contact_sheet(
+    style_rgb: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], path: Path, cell: int = 256
+) -> Path:
+    """Style image on the left, then a column per photo: photo above, stylized below."""
+    import cv2
+
+    def fit(img: np.ndarray) -> np.ndarray:
+        h, w = img.shape[:2]
+        s = cell / max(h, w)
+        small = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        canvas = np.full((cell, cell, 3), 255, np.uint8)
+        y, x = (cell - small.shape[0]) // 2, (cell - small.shape[1]) // 2
+        canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
+        return canvas
+
+    left = np.concatenate([fit(style_rgb), np.full((cell, cell, 3), 255, np.uint8)], 0)
+    cols = [left] + [np.concatenate([fit(a), fit(b)], 0) for a, b in pairs]
+    sheet = np.concatenate(cols, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), sheet[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88]):
+        raise InputError(f"cannot write contact sheet {path}")
+    return path

@@ -1,0 +1,248 @@
+"""Export a trained network to an ONNX file that keeps model contract v1, and check it against PyTorch.
+
+Exporter: ``torch.onnx.export(dynamo=True)`` (torch.export + onnxscript), opset 18. It traces the padding
+arithmetic symbolically, so one graph takes any frame size (1x1 included); the legacy TorchScript exporter
+is deprecated and bakes traced sizes into the pad amounts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rtstyle import contract
+from rtstyle.contract import StyleEntry
+from rtstyle.errors import ContractError, InputError
+
+OPSET = 18
+PARITY_SIZES = ((64, 64), (67, 45), (101, 157), (1, 1), (3, 5), (17, 31))
+
+
+class ContractModule(nn.Module):
+    """Wraps a network so its signature is contract v1: uint8 BGR ``[1, H, W, 3]`` in and out.
+
+    Converts to RGB in [0, 1], replicate-pads to a multiple of the net's ``pad_multiple`` (and at least its
+    ``min_size``, so tiny frames work), runs the net, crops back, clamps, rounds and returns uint8 BGR.
+    """
+
+    def __init__(self, net: nn.Module, half: bool = False) -> None:
+        super().__init__()
+        self.net = net
+        self.multiple = int(getattr(net, "pad_multiple", 4))
+        self.min_size = int(getattr(net, "min_size", 16))
+        self.num_styles = int(getattr(net, "num_styles", 1))
+        self.half = half
+
+    def forward(self, frame: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        h, w = frame.shape[1], frame.shape[2]
+        m = self.multiple
+        th = torch.sym_max(((h + m - 1) // m) * m, self.min_size)
+        tw = torch.sym_max(((w + m - 1) // m) * m, self.min_size)
+        x = frame.permute(0, 3, 1, 2).flip(1).float() / 255.0
+        x = F.pad(x, (0, tw - w, 0, th - h), mode="replicate")
+        if style is None:
+            weights = torch.ones(1, self.num_styles) / self.num_styles
+        else:
+            weights = style.reshape(1, -1)
+        if self.half:
+            x, weights = x.half(), weights.half()
+        y = self.net(x, weights)[:, :, :h, :w].float()
+        return (y.clamp(0.0, 1.0) * 255.0).round().flip(1).permute(0, 2, 3, 1).to(torch.uint8)
+
+
+def _rename_output_dims(model: Any) -> None:
+    """The exporter names output dims by their symbolic formula; the contract reads H and W."""
+    for value in list(model.graph.input) + list(model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) == 4:
+            dims[1].dim_param, dims[2].dim_param = "H", "W"
+
+
+def export_onnx(
+    net: nn.Module,
+    path: str | Path,
+    styles: Sequence[StyleEntry],
+    arch: str,
+    tier: str,
+    recipe: Mapping[str, Any],
+    working_size: int,
+    fp16: bool = False,
+    check: bool = True,
+) -> Path:
+    """Write ``net`` as a contract-v1 ONNX file (atomically) and, with ``check``, verify parity with PyTorch."""
+    import onnx
+
+    path = Path(path)
+    net = net.eval().cpu()
+    num_styles = len(styles)
+    if num_styles != int(getattr(net, "num_styles", 1)):
+        raise ContractError(f"network holds {getattr(net, 'num_styles', 1)} styles but {num_styles} were named")
+    module = ContractModule(net.half() if fp16 else net.float(), half=fp16).eval()
+    example = (torch.randint(0, 256, (1, 64, 80, 3), dtype=torch.uint8),)
+    dims = {1: torch.export.Dim("H", min=1, max=16384), 2: torch.export.Dim("W", min=1, max=16384)}
+    dynamic: dict[str, Any] = {"frame": dims}
+    input_names = [contract.INPUT_FRAME]
+    if num_styles > 1:
+        example = (*example, torch.full((num_styles,), 1.0 / num_styles))
+        dynamic["style"] = None
+        input_names.append(contract.INPUT_STYLE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx.part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                module,
+                example,
+                dynamo=True,
+                input_names=input_names,
+                output_names=[contract.OUTPUT_FRAME],
+                dynamic_shapes=dynamic,
+                opset_version=OPSET,
+                optimize=True,
+                verbose=False,
+            )
+        model = program.model_proto
+        _rename_output_dims(model)
+        meta = contract.build_metadata(styles, arch, tier, recipe, "fp16" if fp16 else "fp32", working_size)
+        del model.metadata_props[:]
+        for key, value in meta.items():
+            model.metadata_props.add(key=key, value=value)
+        model.producer_name = "rtstyle"
+        onnx.checker.check_model(model)
+        onnx.save(model, str(tmp))
+        if check:
+            check_parity(module, tmp, num_styles, fp16=fp16)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if fp16:
+        net.float()
+    return path
+
+
+def check_parity(
+    module: ContractModule,
+    onnx_path: str | Path,
+    num_styles: int,
+    fp16: bool = False,
+    frames: Sequence[np.ndarray] = (),
+) -> float:
+    """Run onnxruntime (CPU) against PyTorch on real-looking frames at odd and tiny sizes.
+
+    Returns the worst mean absolute difference in 8-bit levels; raises ContractError beyond tolerance
+    (mean <= 1.0 and 99th percentile <= 4 levels for fp32; 3.0 and 16 for fp16).
+    """
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    mean_tol, p99_tol = (3.0, 16.0) if fp16 else (1.0, 4.0)
+    rng = np.random.default_rng(0)
+    tests = list(frames) or [_test_frame(h, w, rng) for h, w in PARITY_SIZES]
+    worst = 0.0
+    for i, frame in enumerate(tests):
+        feeds: dict[str, np.ndarray] = {contract.INPUT_FRAME: frame[None]}
+        style_t = None
+        if num_styles > 1:
+            weights = np.zeros(num_styles, np.float32)
+            weights[i % num_styles] = 1.0
+            if i == len(tests) - 1:
+                weights[:] = 1.0 / num_styles  # a blend
+            feeds[contract.INPUT_STYLE] = weights
+            style_t = torch.from_numpy(weights)
+        got = session.run(None, feeds)[0]
+        with torch.no_grad():
+            ref = module(torch.from_numpy(frame[None]), style_t).numpy()
+        if got.shape != ref.shape or got.dtype != np.uint8:
+            raise ContractError(f"export parity: output {got.dtype}{got.shape}, expected uint8{ref.shape}")
+        diff = np.abs(got.astype(np.int16) - ref.astype(np.int16))
+        mean, p99 = float(diff.mean()), float(np.percentile(diff, 99))
+        worst = max(worst, mean)
+        if mean > mean_tol or p99 > p99_tol:
+            raise ContractError(
+                f"export parity failed at {frame.shape[0]}x{frame.shape[1]}: mean diff {mean:.2f}, "
+                f"99th percentile {p99:.0f} levels (tolerance {mean_tol}, {p99_tol})"
+            )
+    return worst
+
+
+def _test_frame(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A photo-like frame: smooth gradients, edges and some texture (pure noise is unlike real input)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack([x / max(w, 1), y / max(h, 1), 0.5 + 0.5 * np.sin((x + y) / 7.0)], -1) * 200
+    base[h // 3 : 2 * h // 3 + 1, w // 4 : w // 2 + 1] = (30, 220, 90)
+    noise = rng.normal(0, 8, base.shape)
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a training checkpoint written by ``rtstyle train``; one clear error if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise InputError(f"cannot read checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(ckpt, dict) or "net" not in ckpt or "arch" not in ckpt:
+        raise InputError(f"{path} is not an rtstyle training checkpoint")
+    return ckpt
+
+
+def net_from_checkpoint(ckpt: Mapping[str, Any]) -> nn.Module:
+    from rtstyle.nets import build_net
+
+    net = build_net(ckpt["arch"], int(ckpt["num_styles"]))
+    net.load_state_dict(ckpt["net"])
+    return net.eval()
+
+
+def export_checkpoint(ckpt_path: str | Path, out: str | Path, fp16: bool = False) -> Path:
+    """``rtstyle export``: checkpoint → contract ONNX (``--fp16`` writes the ``<name>.fp16.onnx`` sibling)."""
+    from rtstyle.nets import get_arch
+
+    ckpt = load_checkpoint(ckpt_path)
+    net = net_from_checkpoint(ckpt)
+    out = Path(out)
+    if fp16 and not out.name.endswith(".fp16.onnx"):
+        out = out.with_name(out.name.removesuffix(".onnx") + ".fp16.onnx")
+    styles = [StyleEntry(**s) for s in ckpt["styles"]]
+    recipe = dict(ckpt.get("recipe", {}))
+    recipe.update({"steps": ckpt.get("step"), "final_losses": ckpt.get("last_losses", {})})
+    return export_onnx(
+        net,
+        out,
+        styles,
+        ckpt["arch"],
+        get_arch(ckpt["arch"]).tier,
+        recipe,
+        int(recipe.get("size", 256)),
+        fp16=fp16,
+    )
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """Metadata of an exported file, for model cards and tests."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    meta = {p.key: p.value for p in model.metadata_props}
+    info = contract.parse_metadata(meta)
+    return {
+        "styles": [s.to_json() for s in info.styles],
+        "arch": info.arch,
+        "tier": info.tier,
+        "recipe": json.loads(meta[contract.KEY_RECIPE]),
+    }

@@ -1,0 +1,50 @@
+"""The Johnson et al. (2016) transformation network as the field refined it.
+
+Reflection padding, instance norm (conditional for several styles), residual blocks, and nearest-neighbour
+upsampling followed by a convolution (no transposed convolution, so no checkerboard).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rtstyle.nets.layers import ConvNorm, ResidualBlock
+
+
+class JohnsonNet(nn.Module):
+    """Input: RGB in [0, 1], ``[B, 3, H, W]`` with H, W multiples of ``pad_multiple``. Output: RGB, ~[0, 1]."""
+
+    pad_multiple = 4
+    min_size = 16
+
+    def __init__(self, num_styles: int = 1, channels: tuple[int, int, int] = (32, 64, 128), blocks: int = 5) -> None:
+        super().__init__()
+        c1, c2, c3 = channels
+        self.num_styles = num_styles
+        self.down = nn.ModuleList(
+            [
+                ConvNorm(3, c1, 9, num_styles=num_styles),
+                ConvNorm(c1, c2, 3, stride=2, num_styles=num_styles),
+                ConvNorm(c2, c3, 3, stride=2, num_styles=num_styles),
+            ]
+        )
+        self.res = nn.ModuleList([ResidualBlock(c3, num_styles) for _ in range(blocks)])
+        self.up = nn.ModuleList(
+            [
+                ConvNorm(c3, c2, 3, upsample=2, num_styles=num_styles),
+                ConvNorm(c2, c1, 3, upsample=2, num_styles=num_styles),
+            ]
+        )
+        self.out = ConvNorm(c1, 3, 9, relu=False, norm=False)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        if style is None:
+            style = x.new_ones(x.shape[0], self.num_styles) / self.num_styles
+        for layer in self.down:
+            x = layer(x, style)
+        for block in self.res:
+            x = block(x, style)
+        for layer in self.up:
+            x = layer(x, style)
+        return self.out(x, style)

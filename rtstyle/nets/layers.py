@@ -1,0 +1,72 @@
+"""Building blocks shared by every architecture: padded convolutions and conditional instance norm."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class CondInstanceNorm(nn.Module):
+    """Instance norm with per-style scale and shift (Dumoulin et al. 2017); one style is plain affine IN.
+
+    ``style`` is a ``[B, S]`` weight matrix (one-hot selects a style, other weights blend). Statistics are
+    computed in float32 even when the network runs in half precision (fp16 instance norm overflows).
+    """
+
+    def __init__(self, channels: int, num_styles: int = 1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_styles, channels))
+        self.bias = nn.Parameter(torch.zeros(num_styles, channels))
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        y = F.instance_norm(x.float(), eps=self.eps).to(x.dtype)
+        gamma = (style.to(self.weight.dtype) @ self.weight).to(x.dtype)[:, :, None, None]
+        beta = (style.to(self.bias.dtype) @ self.bias).to(x.dtype)[:, :, None, None]
+        return y * gamma + beta
+
+
+class ConvNorm(nn.Module):
+    """Reflection-padded convolution, optional nearest upsampling before it, norm and ReLU after it."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int,
+        stride: int = 1,
+        num_styles: int = 1,
+        upsample: int = 1,
+        relu: bool = True,
+        norm: bool = True,
+        groups: int = 1,
+    ) -> None:
+        super().__init__()
+        self.upsample = upsample
+        self.pad = kernel // 2
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, groups=groups)
+        self.norm = CondInstanceNorm(cout, num_styles) if norm else None
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.upsample > 1:
+            x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+        if self.pad:
+            x = F.pad(x, (self.pad,) * 4, mode="reflect")
+        x = self.conv(x)
+        if self.norm is not None:
+            x = self.norm(x, style)
+        return F.relu(x) if self.relu else x
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 conv + norm layers with an identity shortcut (no ReLU after the sum, as in the refined Johnson net)."""
+
+    def __init__(self, channels: int, num_styles: int = 1) -> None:
+        super().__init__()
+        self.a = ConvNorm(channels, channels, 3, num_styles=num_styles)
+        self.b = ConvNorm(channels, channels, 3, num_styles=num_styles, relu=False)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return x + self.b(self.a(x, style), style)

@@ -1,0 +1,414 @@
+"""The training loop behind ``rtstyle train``: Adam on perceptual losses, checkpoints, resume, previews, DDP.
+
+Single process by default; under ``torchrun`` (WORLD_SIZE > 1) it runs DistributedDataParallel with NCCL on
+CUDA and gloo on the CPU. Rank 0 alone writes checkpoints, previews, the exported model and the card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rtstyle.contract import StyleEntry
+from rtstyle.errors import InputError, RtstyleError
+from rtstyle.nets import build_net, get_arch
+from rtstyle.train.data import PhotoSet, load_rgb, read_holdout, to_tensor
+from rtstyle.train.losses import PerceptualLoss, load_vgg
+
+
+@dataclass
+class TrainConfig:
+    style_images: list[str]
+    data: str
+    name: str
+    display_names: list[str] = field(default_factory=list)
+    licenses: list[str] = field(default_factory=list)
+    style_names: list[str] = field(default_factory=list)  # per style image; default: from --name / file stem
+    arch: str = "johnson"
+    steps: int = 3000
+    batch: int = 4
+    size: int = 256
+    style_size: int = 512
+    lr: float = 1e-3
+    content_weight: float = 1e5
+    style_weight: float = 1e10
+    tv_weight: float = 0.0
+    content_layer: str = "relu2_2"
+    stability_weight: float = 0.0
+    stability_noise: float = 0.02
+    stability_shift: int = 4
+    teacher: str | None = None
+    teacher_weight: float = 1e5
+    seed: int = 0
+    device: str = "auto"
+    holdout: str | None = None
+    vgg_weights: str | None = None
+    download_vgg: bool = False
+    out_dir: str | None = None
+    checkpoint_every: int = 200
+    preview_every: int = 500
+    resume: bool = False
+    export: bool = True
+    export_dir: str | None = None  # default: the user's model directory
+    log_every: int = 10
+    progress: bool = True
+
+    def recipe(self) -> dict[str, Any]:
+        keep = (
+            "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer "
+            "stability_weight stability_noise stability_shift teacher_weight seed"
+        ).split()
+        r = {k: getattr(self, k) for k in keep}
+        r["style_images"] = [Path(p).name for p in self.style_images]
+        r["data"] = Path(self.data).name
+        r["holdout"] = Path(self.holdout).name if self.holdout else None
+        r["teacher"] = Path(self.teacher).name if self.teacher else None
+        r["optimizer"] = "Adam"
+        return r
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    onnx: Path | None
+    card: Path | None
+    steps: int
+    seconds: float
+    last_losses: dict[str, float]
+    images_per_second: float
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RtstyleError("--device cuda asked for, but torch sees no CUDA GPU")
+    if device not in ("cpu", "cuda"):
+        raise RtstyleError(f"unknown device {device!r} (auto, cuda or cpu)")
+    return torch.device(device)
+
+
+def _style_entries(cfg: TrainConfig) -> list[StyleEntry]:
+    n = len(cfg.style_images)
+    if cfg.style_names:
+        names = list(cfg.style_names)
+    elif n == 1:
+        names = [cfg.name]
+    else:
+        names = [Path(p).stem.replace("_", "-") for p in cfg.style_images]
+    if len(names) != n:
+        raise RtstyleError(f"{len(names)} style names for {n} style images")
+    displays = list(cfg.display_names) or [s.replace("-", " ").replace("_", " ").title() for s in names]
+    licenses = list(cfg.licenses) or ["unknown"] * n
+    if len(displays) != n or len(licenses) != n:
+        raise RtstyleError("give one --display-name and one --license per style image (or none)")
+    return [StyleEntry(a, b, c) for a, b, c in zip(names, displays, licenses, strict=True)]
+
+
+class _Teacher:
+    """Targets for distillation: a training checkpoint (run in torch) or an ONNX contract model (onnxruntime)."""
+
+    def __init__(self, spec: str, device: torch.device, num_styles: int) -> None:
+        path = Path(spec)
+        self.torch_net: nn.Module | None = None
+        self.session = None
+        if path.suffix == ".pt":
+            from rtstyle.export import load_checkpoint, net_from_checkpoint
+
+            self.torch_net = net_from_checkpoint(load_checkpoint(path)).to(device).requires_grad_(False)
+        else:
+            if not path.is_file():
+                from rtstyle.catalog import Catalog
+
+                path = Path(Catalog().resolve(spec, tier="full").path)
+            import onnxruntime as ort
+
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else None
+            self.session = ort.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
+            self.has_style = any(i.name == "style" for i in self.session.get_inputs())
+        self.num_styles = num_styles
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.torch_net is not None:
+            return self.torch_net(x, style).clamp(0, 1)
+        out = []
+        for i in range(x.shape[0]):
+            frame = (x[i].permute(1, 2, 0).flip(2).clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+            feeds = {"frame": frame[None]}
+            if self.has_style:
+                feeds["style"] = style[i].float().cpu().numpy()
+            y = self.session.run(None, feeds)[0][0]  # type: ignore[union-attr]
+            out.append(torch.from_numpy(np.ascontiguousarray(y[:, :, ::-1])).permute(2, 0, 1).float() / 255.0)
+        return torch.stack(out).to(x.device)
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".part")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _preview(net: nn.Module, fixed: torch.Tensor, num_styles: int, path: Path) -> None:
+    import cv2
+
+    net.eval()
+    rows = []
+    with torch.no_grad():
+        for s in range(num_styles):
+            style = F.one_hot(torch.full((fixed.shape[0],), s), num_styles).float().to(fixed.device)
+            y = net(fixed, style).clamp(0, 1)
+            rows.append(torch.cat(list(y), 2))
+    net.train()
+    grid = torch.cat([torch.cat(list(fixed), 2), *rows], 1)
+    img = (grid.permute(1, 2, 0).float().cpu().numpy() * 255).round().astype(np.uint8)[:, :, ::-1]
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+
+
+def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], None] | None = None) -> TrainResult:
+    """Run (or resume) a training run; export the contract model and a model card at the end."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = int(os.environ.get("RANK", "0"))
+    device = pick_device(cfg.device)
+    if distributed:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    is_main = rank == 0
+    arch = get_arch(cfg.arch)
+    styles = _style_entries(cfg)
+    for p in cfg.style_images:
+        if not Path(p).is_file():
+            raise InputError(f"style image not found: {p}")
+    style_imgs = []
+    for p in cfg.style_images:
+        rgb = load_rgb(p, max_side=cfg.style_size)
+        if rgb is None:
+            raise InputError(f"cannot read style image {p}")
+        style_imgs.append(to_tensor(rgb).to(device))
+
+    out_dir = Path(cfg.out_dir or Path("runs") / cfg.name)
+    ckpt_path = out_dir / "checkpoint.pt"
+    torch.manual_seed(cfg.seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    vgg = load_vgg(cfg.vgg_weights, download=cfg.download_vgg).to(device)
+    holdout = read_holdout(cfg.holdout)
+    photos = PhotoSet(cfg.data, cfg.size, holdout, device=device if device.type == "cuda" else "cpu")
+    loss_fn = PerceptualLoss(
+        vgg, style_imgs, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight
+    ).to(device)
+    num_styles = len(styles)
+    net = build_net(cfg.arch, num_styles).to(device)
+    teacher = _Teacher(cfg.teacher, device, num_styles) if cfg.teacher else None
+    channels_last = device.type == "cuda"
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        loss_fn = loss_fn.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
+    step, elapsed, history = 0, 0.0, []
+    if cfg.resume:
+        if not ckpt_path.is_file():
+            raise InputError(f"--resume: no checkpoint at {ckpt_path}")
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if ckpt["arch"] != cfg.arch or ckpt["num_styles"] != num_styles:
+            raise RtstyleError(f"--resume: {ckpt_path} is a {ckpt['arch']} net for {ckpt['num_styles']} styles")
+        net.load_state_dict(ckpt["net"])
+        opt.load_state_dict(ckpt["opt"])
+        gen.set_state(ckpt["gen"][rank] if rank < len(ckpt["gen"]) else ckpt["gen"][0])
+        torch.set_rng_state(ckpt["torch_rng"])
+        step, elapsed, history = ckpt["step"], ckpt["elapsed"], ckpt.get("history", [])
+    model: nn.Module = net
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    fixed = photos.fixed(4).to(device)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def checkpoint(last: dict[str, float]) -> None:
+        gens = [gen.get_state()]
+        if distributed:
+            import torch.distributed as dist
+
+            gathered: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(gathered, gen.get_state())
+            gens = gathered
+        if not is_main:
+            return
+        _save_atomic(
+            {
+                "arch": cfg.arch,
+                "num_styles": num_styles,
+                "styles": [s.to_json() for s in styles],
+                "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                "opt": opt.state_dict(),
+                "gen": gens,
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "elapsed": elapsed,
+                "history": history,
+                "last_losses": last,
+                "recipe": cfg.recipe(),
+                "config": dataclasses.asdict(cfg),
+                "vgg": vgg.source,
+                "data_images": len(photos),
+            },
+            ckpt_path,
+        )
+
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    )
+    progress = None
+    if is_main and cfg.progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        progress = Progress(
+            TextColumn("[bold]train[/] {task.fields[name]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[losses]}"),
+            TextColumn("{task.fields[ips]:.1f} img/s"),
+            TimeRemainingColumn(),
+            transient=False,
+        )
+        progress.start()
+        task = progress.add_task("train", total=cfg.steps, completed=step, name=cfg.name, losses="", ips=0.0)
+    last: dict[str, float] = {}
+    window_t, window_n = time.perf_counter(), 0
+    net.train()
+    try:
+        while step < cfg.steps:
+            t0 = time.perf_counter()
+            x = photos.batch(cfg.batch, gen).to(device, non_blocking=True)
+            sidx = torch.randint(num_styles, (cfg.batch,), generator=gen).to(device)
+            style = F.one_hot(sidx, num_styles).float()
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast:
+                y = model(x, style)
+                loss, terms = loss_fn(y.float(), x, sidx)
+                if cfg.stability_weight > 0:
+                    noise = torch.randn(x.shape, generator=gen).to(device) * cfg.stability_noise
+                    y_noisy = model((x + noise).clamp(0, 1), style)
+                    s = cfg.stability_shift
+                    dy, dx = (int(v) for v in torch.randint(-s, s + 1, (2,), generator=gen))
+                    y_shift = model(torch.roll(x, (dy, dx), (2, 3)), style)
+                    m = s + 8
+                    target = torch.roll(y, (dy, dx), (2, 3))
+                    stab = F.mse_loss(y_noisy.float(), y.float()) + F.mse_loss(
+                        y_shift[..., m:-m, m:-m].float(), target[..., m:-m, m:-m].float()
+                    )
+                    terms["stability"] = cfg.stability_weight * stab
+                    loss = loss + terms["stability"]
+                if teacher is not None:
+                    target = teacher(x, style)
+                    terms["teacher"] = cfg.teacher_weight * F.mse_loss(y.float(), target.float())
+                    loss = loss + terms["teacher"]
+            if not math.isfinite(loss.item()):
+                raise RtstyleError(f"training diverged at step {step} (loss {loss.item()}); try a lower --lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            elapsed += time.perf_counter() - t0
+            window_n += cfg.batch
+            last = {k: float(v.detach()) for k, v in terms.items()}
+            last["total"] = loss.item()
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                ips = window_n / max(time.perf_counter() - window_t, 1e-9)
+                history.append({"step": step, **{k: round(v, 4) for k, v in last.items()}, "img_s": round(ips, 2)})
+                window_t, window_n = time.perf_counter(), 0
+                if on_log:
+                    on_log(step, last, ips)
+                if progress is not None:
+                    text = " ".join(f"{k} {v:.3g}" for k, v in last.items())
+                    progress.update(task, completed=step, losses=text, ips=ips)
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                checkpoint(last)
+            if is_main and cfg.preview_every and step % cfg.preview_every == 0:
+                _preview(net, fixed, num_styles, out_dir / f"preview_{step:06d}.jpg")
+    finally:
+        if progress is not None:
+            progress.stop()
+    checkpoint(last)
+    onnx_path = card_path = None
+    if is_main:
+        _preview(net, fixed, num_styles, out_dir / "preview_final.jpg")
+    if is_main and cfg.export:
+        onnx_path, card_path = export_run(ckpt_path, cfg, styles, arch.tier, len(photos), len(photos.skipped))
+    if distributed:
+        import torch.distributed as dist
+
+        dist.barrier()
+    ips = sum(h["img_s"] for h in history[-10:]) / max(1, len(history[-10:])) if history else 0.0
+    return TrainResult(ckpt_path, onnx_path, card_path, step, elapsed, last, ips)
+
+
+def export_run(
+    ckpt_path: Path, cfg: TrainConfig, styles: list[StyleEntry], tier: str, n_images: int, n_skipped: int
+) -> tuple[Path, Path]:
+    """Export the checkpoint into the model directory and write its model card beside it."""
+    from rtstyle.export import export_onnx, load_checkpoint, net_from_checkpoint
+
+    ckpt = load_checkpoint(ckpt_path)
+    if cfg.export_dir:
+        model_dir = Path(cfg.export_dir)
+    else:
+        from rtstyle.catalog import user_models_dir
+
+        model_dir = Path(user_models_dir())
+    recipe = {
+        **cfg.recipe(),
+        "steps_done": ckpt["step"],
+        "train_seconds": round(ckpt["elapsed"], 1),
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() and cfg.device != "cpu" else "cpu",
+        "final_losses": {k: round(v, 4) for k, v in ckpt["last_losses"].items()},
+        "data_images": n_images,
+        "vgg": Path(ckpt["vgg"]).name,
+    }
+    onnx_path = export_onnx(
+        net_from_checkpoint(ckpt), model_dir / f"{cfg.name}.onnx", styles, cfg.arch, tier, recipe, cfg.size
+    )
+    card = model_dir / f"{cfg.name}.md"
+    lines = [
+        f"# {cfg.name}",
+        "",
+        f"Trained by `rtstyle train` ({cfg.arch}, tier {tier}) on {recipe['device']}.",
+        "",
+        "| style | display name | licence of the style image |",
+        "|---|---|---|",
+        *[f"| {s.name} | {s.display_name} | {s.license} |" for s in styles],
+        "",
+        f"- steps: {ckpt['step']} at batch {cfg.batch}, {cfg.size} px crops; style image at {cfg.style_size} px",
+        f"- training time: {ckpt['elapsed'] / 60:.1f} min",
+        f"- data: {n_images} photos from `{Path(cfg.data).name}` ({n_skipped} unreadable skipped)",
+        f"- final losses: {json.dumps(recipe['final_losses'])}",
+        "",
+        "## Recipe",
+        "",
+        "```json",
+        json.dumps(recipe, indent=2, sort_keys=True),
+        "```",
+        "",
+    ]
+    card.write_text("\n".join(lines))
+    return onnx_path, card

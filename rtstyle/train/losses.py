@@ -1,0 +1,146 @@
+"""Perceptual losses (Johnson et al. 2016) on an ImageNet VGG-16, plus total variation and stability terms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rtstyle.errors import RtstyleError
+
+# torchvision vgg16().features indices of the ReLU outputs we read.
+LAYERS = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
+STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+TORCHVISION_FILE = "vgg16-397923af.pth"
+RANDOM_FOR_TESTS = "random-for-tests"  # the explicit, test-only way to get an untrained loss network
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+def _features_module() -> nn.Sequential:
+    from torchvision.models import vgg16
+
+    return vgg16().features[:23]
+
+
+def load_vgg(weights: str | Path | None = None, download: bool = False) -> VGGFeatures:
+    """The loss network: ImageNet VGG-16 conv layers up to relu4_3, frozen.
+
+    ``weights``: a state dict of ``vgg16().features[:23]`` (torchvision key names, with or without the
+    ``features.`` prefix, any float dtype). Without it: torchvision's weight cache, or a download when
+    ``download`` is set. ``"random-for-tests"`` gives untrained weights, for tests only.
+    """
+    features = _features_module()
+    if weights == RANDOM_FOR_TESTS:
+        torch.manual_seed(0)
+        features = _features_module()
+        return VGGFeatures(features, source=RANDOM_FOR_TESTS)
+    if weights is not None:
+        path = Path(weights)
+        if not path.is_file():
+            raise RtstyleError(f"VGG-16 weights not found: {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise RtstyleError(f"cannot read VGG-16 weights {path}: {str(exc).splitlines()[0]}") from None
+        source = str(path)
+    else:
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILE
+        if cached.is_file():
+            state = torch.load(cached, map_location="cpu", weights_only=True)
+            source = str(cached)
+        elif download:
+            from torchvision.models import VGG16_Weights
+
+            state = VGG16_Weights.IMAGENET1K_V1.get_state_dict(progress=True)
+            source = "torchvision download (IMAGENET1K_V1)"
+        else:
+            raise RtstyleError(
+                "VGG-16 ImageNet weights are needed for the loss: pass --vgg-weights PATH (a state dict of "
+                f"torchvision vgg16().features[:23]), put {TORCHVISION_FILE} in {cached.parent}, or add --download-vgg"
+            )
+    state = {k.removeprefix("features."): v.float() for k, v in state.items() if not k.startswith("classifier")}
+    missing, unexpected = features.load_state_dict(state, strict=False)
+    if missing:
+        raise RtstyleError(f"VGG-16 weights lack {len(missing)} tensors of features[:23] (e.g. {missing[0]})")
+    return VGGFeatures(features, source=source)
+
+
+class VGGFeatures(nn.Module):
+    """Frozen VGG-16 features; input RGB in [0, 1], normalised inside."""
+
+    def __init__(self, features: nn.Sequential, source: str) -> None:
+        super().__init__()
+        self.features = features.eval().requires_grad_(False)
+        self.source = source
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
+        self.last = max(LAYERS.values())
+
+    def forward(self, x: torch.Tensor, layers: tuple[str, ...] = tuple(LAYERS)) -> dict[str, torch.Tensor]:
+        want = {LAYERS[n]: n for n in layers}
+        x = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        out: dict[str, torch.Tensor] = {}
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in want:
+                out[want[i]] = x
+            if len(out) == len(want):
+                break
+        return out
+
+
+def gram(f: torch.Tensor) -> torch.Tensor:
+    """G = F Fᵀ / (C·H·W), in float32."""
+    b, c, h, w = f.shape
+    f = f.float().reshape(b, c, h * w)
+    return f @ f.transpose(1, 2) / (c * h * w)
+
+
+def total_variation(y: torch.Tensor) -> torch.Tensor:
+    return (y[:, :, 1:, :] - y[:, :, :-1, :]).abs().mean() + (y[:, :, :, 1:] - y[:, :, :, :-1]).abs().mean()
+
+
+class PerceptualLoss(nn.Module):
+    """Content (at ``content_layer``), Gram style over the four style layers, and total variation.
+
+    ``style_images``: one ``[1, 3, h, w]`` RGB tensor in [0, 1] per style; their Grams are precomputed.
+    """
+
+    def __init__(
+        self,
+        vgg: VGGFeatures,
+        style_images: list[torch.Tensor],
+        content_layer: str = "relu2_2",
+        content_weight: float = 1e5,
+        style_weight: float = 1e10,
+        tv_weight: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if content_layer not in LAYERS:
+            raise RtstyleError(f"unknown content layer {content_layer!r} (choose from {', '.join(LAYERS)})")
+        self.vgg = vgg
+        self.content_layer = content_layer
+        self.cw, self.sw, self.tw = content_weight, style_weight, tv_weight
+        with torch.no_grad():
+            grams = [{n: gram(f)[0] for n, f in vgg(img, STYLE_LAYERS).items()} for img in style_images]
+        for n in STYLE_LAYERS:  # [S, C, C] per layer
+            self.register_buffer(f"gram_{n}", torch.stack([g[n] for g in grams]))
+
+    def target_grams(self, layer: str) -> torch.Tensor:
+        return getattr(self, f"gram_{layer}")
+
+    def forward(
+        self, y: torch.Tensor, x: torch.Tensor, style_idx: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        layers = tuple(dict.fromkeys((*STYLE_LAYERS, self.content_layer)))
+        fy = self.vgg(y, layers)
+        with torch.no_grad():
+            fx = self.vgg(x, (self.content_layer,))[self.content_layer]
+        content = F.mse_loss(fy[self.content_layer].float(), fx.float())
+        style = sum(F.mse_loss(gram(fy[n]), self.target_grams(n)[style_idx]) for n in STYLE_LAYERS)
+        tv = total_variation(y.float())
+        terms = {"content": self.cw * content, "style": self.sw * style, "tv": self.tw * tv}
+        return terms["content"] + terms["style"] + terms["tv"], terms

@@ -1,0 +1,287 @@
+"""Trainer tests: tiny architecture, tiny generated images, random VGG through the explicit test-only path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+cv2 = pytest.importorskip("cv2")
+
+from rtstyle.errors import InputError, RtstyleError  # noqa: E402
+from rtstyle.nets import build_net  # noqa: E402
+from rtstyle.train.data import PhotoSet  # noqa: E402
+from rtstyle.train.loop import TrainConfig, train  # noqa: E402
+from rtstyle.train.losses import RANDOM_FOR_TESTS, PerceptualLoss, load_vgg  # noqa: E402
+
+
+def _write_images(folder: Path, n: int, size: tuple[int, int] = (48, 40), seed: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        h, w = size
+        y, x = np.mgrid[0:h, 0:w]
+        img = np.stack([(x * (i + 3)) % 255, (y * (i + 5)) % 255, rng.integers(0, 255, (h, w))], -1)
+        cv2.imwrite(str(folder / f"img_{i}.png"), img.astype(np.uint8))
+    return folder
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path) -> Path:
+    return _write_images(tmp_path / "photos" / "nested", 6).parent
+
+
+@pytest.fixture()
+def style_images(tmp_path: Path) -> list[Path]:
+    paths = []
+    for i, color in enumerate([(0, 0, 255), (255, 128, 0)]):
+        img = np.zeros((40, 40, 3), np.uint8)
+        img[::4] = color
+        img[:, ::5] = (255 - i * 200, 255, 0)
+        p = tmp_path / f"style{i}.png"
+        cv2.imwrite(str(p), img)
+        paths.append(p)
+    return paths
+
+
+def _cfg(tmp_path: Path, data_dir: Path, styles: list[Path], **kw) -> TrainConfig:
+    base = dict(
+        style_images=[str(p) for p in styles],
+        data=str(data_dir),
+        name="t",
+        arch="tiny",
+        steps=4,
+        batch=2,
+        size=32,
+        style_size=40,
+        vgg_weights=RANDOM_FOR_TESTS,
+        device="cpu",
+        out_dir=str(tmp_path / "run"),
+        export_dir=str(tmp_path / "models"),
+        checkpoint_every=2,
+        preview_every=0,
+        progress=False,
+        log_every=1,
+        export=False,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_loss_falls_on_fixed_batch(data_dir, style_images):
+    torch.manual_seed(0)
+    vgg = load_vgg(RANDOM_FOR_TESTS)
+    img = cv2.imread(str(style_images[0]))[:, :, ::-1].copy()
+    style = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    loss_fn = PerceptualLoss(vgg, [style])
+    net = build_net("tiny")
+    photos = PhotoSet(data_dir, 32)
+    x = photos.batch(2, torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    sidx = torch.zeros(2, dtype=torch.long)
+    losses = []
+    for _ in range(25):
+        loss, _ = loss_fn(net(x, torch.ones(2, 1)), x, sidx)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_resume_continues_the_same_run(tmp_path, data_dir, style_images):
+    straight = train(_cfg(tmp_path / "a", data_dir, style_images[:1], steps=4, stability_weight=1e3))
+    train(_cfg(tmp_path / "b", data_dir, style_images[:1], steps=2, stability_weight=1e3))
+    resumed = train(_cfg(tmp_path / "b", data_dir, style_images[:1], steps=4, stability_weight=1e3, resume=True))
+    a = torch.load(straight.checkpoint, weights_only=False)["net"]
+    b = torch.load(resumed.checkpoint, weights_only=False)["net"]
+    assert resumed.steps == 4
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_multistyle_export_selects_and_blends(tmp_path, data_dir, style_images):
+    import onnxruntime as ort
+
+    result = train(_cfg(tmp_path, data_dir, style_images, steps=3, export=True, style_names=["red", "blue"]))
+    assert result.onnx is not None and result.onnx.name == "t.onnx"
+    assert "Recipe" in result.card.read_text()
+    sess = ort.InferenceSession(str(result.onnx), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["frame", "style"]
+    frame = np.random.default_rng(1).integers(0, 255, (1, 37, 29, 3), dtype=np.uint8)
+
+    def run(w):
+        return sess.run(None, {"frame": frame, "style": np.array(w, np.float32)})[0].astype(int)
+
+    red, blue, mix = run([1, 0]), run([0, 1]), run([0.5, 0.5])
+    assert red.shape == (1, 37, 29, 3)
+    assert np.abs(red - blue).mean() > 0.5
+    assert np.abs(mix - red).mean() > 0.1 and np.abs(mix - blue).mean() > 0.1
+    # the blend lies between the two styles on average
+    assert np.abs(mix - (red + blue) / 2).mean() < np.abs(red - blue).mean()
+
+
+def test_export_parity_at_odd_and_tiny_sizes(tmp_path):
+    from rtstyle.contract import StyleEntry
+    from rtstyle.export import ContractModule, check_parity, export_onnx
+
+    torch.manual_seed(0)
+    net = build_net("tiny")
+    path = export_onnx(net, tmp_path / "p.onnx", [StyleEntry("p", "P")], "tiny", "full", {}, 64)
+    frames = [
+        np.random.default_rng(i).integers(0, 255, (h, w, 3), dtype=np.uint8)
+        for i, (h, w) in enumerate([(1, 1), (2, 3), (5, 7), (63, 65), (100, 4)])
+    ]
+    assert check_parity(ContractModule(net), path, 1, frames=frames) <= 1.0
+    other = build_net("tiny")  # different weights: parity must fail loudly
+    with pytest.raises(RtstyleError, match="parity"):
+        check_parity(ContractModule(other), path, 1)
+
+
+def test_fp16_export_keeps_instance_norm_in_fp32(tmp_path, data_dir, style_images):
+    import onnx
+
+    from rtstyle.export import export_checkpoint
+
+    result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=2))
+    out = export_checkpoint(result.checkpoint, tmp_path / "half.onnx", fp16=True)
+    assert out.name == "half.fp16.onnx"
+    model = onnx.load(str(out))
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["rtstyle.precision"] == "fp16"
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in model.graph.initializer)
+
+
+def test_exported_model_runs_through_stylizer(tmp_path, data_dir, style_images):
+    from rtstyle.engine import Stylizer
+
+    result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=2, export=True))
+    stylize = Stylizer(str(result.onnx), device="cpu")
+    for shape in [(1, 1, 3), (45, 67, 3), (8, 9, 3)]:
+        out = stylize(np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8))
+        assert out.shape == shape and out.dtype == np.uint8
+
+
+def test_bad_inputs(tmp_path, data_dir, style_images):
+    with pytest.raises(InputError, match="style image not found"):
+        train(_cfg(tmp_path, data_dir, [tmp_path / "nope.jpg"]))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no images"):
+        train(_cfg(tmp_path, empty, style_images[:1]))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(InputError, match="could be read"):
+        train(_cfg(tmp_path, broken, style_images[:1]))
+    _write_images(broken, 2)
+    assert len(PhotoSet(broken, 32).skipped) == 1  # broken files are skipped and counted
+    with pytest.raises(RtstyleError, match="unknown architecture 'nope'"):
+        train(_cfg(tmp_path, data_dir, style_images[:1], arch="nope"))
+
+
+def _cli(args: list[str], env_extra: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "rtstyle", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+def test_cli_missing_vgg_weights_is_one_line(tmp_path, data_dir, style_images):
+    r = _cli(
+        [
+            "train",
+            "--style-image",
+            str(style_images[0]),
+            "--data",
+            str(data_dir),
+            "--name",
+            "x",
+            "--arch",
+            "tiny",
+            "--steps",
+            "1",
+            "--size",
+            "32",
+            "--out-dir",
+            str(tmp_path / "r"),
+        ],
+        {"TORCH_HOME": str(tmp_path / "torch_home")},
+    )
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "--vgg-weights" in r.stderr
+
+
+def test_cli_unknown_arch_is_one_line(tmp_path, data_dir, style_images):
+    r = _cli(
+        [
+            "train",
+            "--style-image",
+            str(style_images[0]),
+            "--data",
+            str(data_dir),
+            "--name",
+            "x",
+            "--arch",
+            "resnet9000",
+            "--vgg-weights",
+            RANDOM_FOR_TESTS,
+            "--out-dir",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "unknown architecture" in r.stderr
+
+
+def test_ddp_on_gloo_two_processes(tmp_path, data_dir, style_images):
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "rtstyle",
+        "train",
+        "--style-image",
+        str(style_images[0]),
+        "--data",
+        str(data_dir),
+        "--name",
+        "ddp",
+        "--arch",
+        "tiny",
+        "--steps",
+        "3",
+        "--batch",
+        "2",
+        "--size",
+        "32",
+        "--style-size",
+        "40",
+        "--vgg-weights",
+        RANDOM_FOR_TESTS,
+        "--device",
+        "cpu",
+        "--out-dir",
+        str(tmp_path / "run"),
+        "--export-dir",
+        str(tmp_path / "models"),
+        "--checkpoint-every",
+        "2",
+        "--preview-every",
+        "0",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert ckpt["step"] == 3 and len(ckpt["gen"]) == 2  # both ranks' data streams saved
+    assert (tmp_path / "models" / "ddp.onnx").is_file()
