@@ -27,3 +27,9 @@ class StyleNotFound(RtstyleError):
 
 class DeviceError(RtstyleError):
     """A device (CUDA, camera, display, virtual camera) that was asked for is not there."""
+
+
+class Interrupted(RtstyleError):
+    """Ctrl-C: the run stopped and left nothing half-written under the output's name."""
+
+    exit_code = 130

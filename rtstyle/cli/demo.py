@@ -67,16 +67,12 @@ def demo(
         raise OutputError(f"output folder does not exist: {out.parent}")
 
     from rtstyle.engine import Stylizer
-    from rtstyle.errors import RtstyleError
-
-    class Interrupted(RtstyleError):
-        exit_code = 130
+    from rtstyle.errors import Interrupted
 
     stylizer = Stylizer(style, device=device, tier=tier, max_side=max_side)
     try:
         stats = _run_demo(stylizer, out, seconds, smooth, keep_clip)
     except KeyboardInterrupt:
-        # typer turns a bare KeyboardInterrupt into a silent exit; say it in one line instead
         raise Interrupted(f"interrupted: nothing written to {out}") from None
     print(f"wrote {out.resolve()} ({stats.summary()}, style {stylizer.style})")
 

@@ -155,15 +155,11 @@ def image(
     blend: str | None = typer.Option(None, "--blend", help=BLEND_HELP),
 ) -> None:
     """Stylize one picture (EXIF orientation respected, alpha kept, grayscale accepted)."""
-    from rtstyle.errors import RtstyleError
-
-    class Interrupted(RtstyleError):
-        exit_code = 130
+    from rtstyle.errors import Interrupted
 
     try:
         _stylize_image(input, output, style, device, tier, max_side, scale, strength, preserve_color, blend)
     except KeyboardInterrupt:
-        # typer turns a bare KeyboardInterrupt into a silent exit; say it in one line instead
         raise Interrupted(f"interrupted: nothing written to {output}") from None
 
 

@@ -7,8 +7,11 @@ Each module defines ``register(app: typer.Typer) -> None``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -45,6 +48,8 @@ def build_app() -> typer.Typer:
                 raise
             continue
         module.register(app)
+    for info in app.registered_commands:
+        info.callback = _interruptible(info.callback)
     return app
 
 
@@ -66,6 +71,21 @@ def main(argv: list[str] | None = None) -> None:
         fail("interrupted", 130)
     except MemoryError:
         fail("out of memory: try a smaller --max-side", 3)
+
+
+def _interruptible(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Typer turns Ctrl-C inside a command into a silent exit; make it one clear line instead."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from rtstyle.errors import Interrupted
+
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+
+    return wrapper
 
 
 if __name__ == "__main__":  # pragma: no cover

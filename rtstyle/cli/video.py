@@ -177,10 +177,7 @@ def video(
     max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
 ) -> None:
     """Stylize a video file: same timing (variable frame rate kept), size and audio; H.264 MP4 out."""
-    from rtstyle.errors import RtstyleError
-
-    class Interrupted(RtstyleError):
-        exit_code = 130
+    from rtstyle.errors import Interrupted
 
     try:
         stats, audio_mode = run_video(
@@ -201,7 +198,6 @@ def video(
             max_frames=max_frames,
         )
     except KeyboardInterrupt:
-        # typer turns a bare KeyboardInterrupt into a silent exit 130; say it in one line instead
         raise Interrupted(f"interrupted: nothing written to {out}") from None
     audio = {"copy": "audio copied", "aac": "audio re-encoded to AAC", None: "no audio"}[audio_mode]
     print(f"{stats.summary()}, style {stats.style}, {audio} -> {out}")
