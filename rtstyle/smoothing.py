@@ -74,10 +74,11 @@ class Smoother:
         forward_backward: bool = True,
         cut_threshold: float = 0.15,
         min_reliable: float = 0.2,
-        photo_lo: float = 6.0,
-        photo_hi: float = 24.0,
+        photo_lo: float = 12.0,
+        photo_hi: float = 40.0,
         preset: str = "ultrafast",
         texture_level: float = 40.0,
+        photo_blur: int = 5,
     ) -> None:
         if not 0.0 <= alpha < 1.0:
             raise ValueError("alpha must be in [0, 1)")
@@ -95,6 +96,7 @@ class Smoother:
         self.photo_hi = float(max(photo_hi, photo_lo + 1.0))
         self.preset = preset
         self.texture_level = max(1e-3, float(texture_level))
+        self.photo_blur = int(photo_blur) | 1  # odd kernel size
         self._lock = threading.RLock()  # the webcam's hotkeys may switch modes from another thread
         self._mode = "off"
         self.mode = mode  # validates
@@ -253,7 +255,12 @@ class Smoother:
         # Photometric: the warped previous input must look like the current input. A global brightness change
         # (auto exposure) is compensated so that it does not read as "all unreliable".
         shift = float(cur_f.mean()) - float(layers[0].mean())
-        diff = cv2.GaussianBlur(np.abs(cur_f - (warped[..., 0] + shift)), (3, 3), 0)
+        k = self.photo_blur
+        diff = (
+            cv2.GaussianBlur(np.abs(cur_f - (warped[..., 0] + shift)), (k, k), 0)
+            if k > 1
+            else np.abs(cur_f - (warped[..., 0] + shift))
+        )
         mask = mask * np.clip((self.photo_hi - diff) * (1.0 / (self.photo_hi - self.photo_lo)), 0.0, 1.0)
         if self.forward_backward:
             sx = back[..., 0] + warped[..., 2]  # forward flow at the target cancels the backward flow

@@ -125,6 +125,24 @@ def test_ghosting(we) -> None:
         we.warp_error(frames[:1], frames[:1])
 
 
+def test_moving_ghost_ratio_is_normalised_by_local_flicker(we) -> None:
+    """Flicker that is strong only where things move must not read as trails when it is merely removed."""
+    frames = _panning(8)
+    rng = np.random.default_rng(9)
+    raw, steady = [], []
+    for f in frames:
+        noise = rng.normal(0, 30, f.shape).astype(np.float32) * (np.arange(W) > W // 2)[None, :, None]
+        raw.append(np.clip(f + noise, 0, 255).astype(np.uint8))  # flicker on the right half only
+        steady.append(f)
+    # "smoothed" = the ideal flicker-free output: the change from raw is exactly the flicker
+    r = we.ghost_moving_ratio(frames, steady, raw)
+    assert 0.3 < r < 0.7  # ~0.5 by construction (ghost = sigma^2, raw warp error = 2 sigma^2 where it flickers)
+    assert we.raw_warp_error_moving(frames, raw) > 10 * we.raw_warp_error_moving(frames, steady)
+    # a frozen output (the worst trail) is far above the ceiling
+    frozen = [raw[0]] * len(raw)
+    assert we.ghost_moving_ratio(frames, frozen, raw) > 1.0
+
+
 def test_strip(we, tmp_path: Path) -> None:
     frames = _panning(6)
     strip = we.make_strip(

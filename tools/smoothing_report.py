@@ -31,6 +31,7 @@ from warp_error import (  # noqa: E402
     ghosting,
     ghosting_moving,
     make_strip,
+    raw_warp_error_moving,
     read_frames,
     warp_error,
     write_png,
@@ -106,6 +107,7 @@ def report_clip(
         raw = [stylize(f) for f in frames]
     flows = consistency_flows(frames)
     raw_we = warp_error(frames, raw, flows)
+    raw_we_moving = raw_warp_error_moving(frames, raw, flows)
     rows = [{"mode": "off (raw)", "frames": len(frames), "warp_error": raw_we, "warp_ratio": 1.0, "ghosting": 0.0,
              "ghost_ratio": 0.0, "ghosting_moving": 0.0, "ghost_moving_ratio": 0.0, "ms_per_frame": 0.0}]  # fmt: skip
     outputs: dict[str, list[np.ndarray]] = {"raw": list(raw)}
@@ -123,7 +125,7 @@ def report_clip(
                 "ghosting": gh,
                 "ghost_ratio": gh / raw_we if raw_we > 0 else float("nan"),
                 "ghosting_moving": ghm,
-                "ghost_moving_ratio": ghm / raw_we if raw_we > 0 else float("nan"),
+                "ghost_moving_ratio": ghm / raw_we_moving if raw_we_moving > 0 else float("nan"),
                 "ms_per_frame": ms,
             }
         )

@@ -176,6 +176,48 @@ def ghosting_moving(
     return tot / cnt if cnt else float("nan")
 
 
+def raw_warp_error_moving(
+    frames_in: Sequence[np.ndarray],
+    frames_raw: Sequence[np.ndarray],
+    flows: Sequence[PairFlow] | None = None,
+    threshold: float = 0.08,
+) -> float:
+    """Warping error of the raw output on the moving, non-occluded pixels: the local flicker level that
+    ``ghosting_moving`` is compared with. NaN when no such pixel exists."""
+    n = _check_lengths(frames_in, frames_raw, "raw_warp_error_moving")
+    if flows is None:
+        flows = consistency_flows([_fit(f, frames_raw[0].shape) for f in frames_in[:n]])
+    tot, cnt = 0.0, 0
+    for t in range(1, n):
+        pf = flows[t - 1]
+        shape = pf.back.shape
+        m = moving_mask(_fit(frames_in[t - 1], shape), _fit(frames_in[t], shape), threshold) & pf.valid
+        if not m.any():
+            continue
+        prev = _fit(frames_raw[t - 1], shape).astype(np.float32) / 255.0
+        cur = _fit(frames_raw[t], shape).astype(np.float32) / 255.0
+        d = (cur - _warp(prev, pf.back)) ** 2
+        tot += float(np.sum(d[m])) / 3.0
+        cnt += int(m.sum())
+    return tot / cnt if cnt else float("nan")
+
+
+def ghost_moving_ratio(
+    frames_in: Sequence[np.ndarray],
+    smoothed: Sequence[np.ndarray],
+    raw: Sequence[np.ndarray],
+    flows: Sequence[PairFlow] | None = None,
+    threshold: float = 0.08,
+) -> float:
+    """``ghosting_moving / raw_warp_error_moving``: the trail figure, normalised by the flicker of the same
+    region (flicker is far from uniform: it concentrates around objects, which are also what moves)."""
+    den = raw_warp_error_moving(frames_in, raw, flows, threshold)
+    num = ghosting_moving(smoothed, raw, frames_in, threshold)
+    if not den > 0 or np.isnan(num):
+        return float("nan")
+    return num / den
+
+
 def frame_change(frames: Sequence[np.ndarray]) -> float:
     """Mean squared RGB difference ([0, 1]) between consecutive frames, no motion compensation."""
     n = len(frames)
@@ -268,7 +310,7 @@ def evaluate(
         res["ghosting"] = ghosting(frames_out, frames_raw)
         res["ghost_ratio"] = res["ghosting"] / raw_we if raw_we > 0 else float("nan")
         res["ghosting_moving"] = ghosting_moving(frames_out, frames_raw, frames_in)
-        res["ghost_moving_ratio"] = res["ghosting_moving"] / raw_we if raw_we > 0 else float("nan")
+        res["ghost_moving_ratio"] = ghost_moving_ratio(frames_in, frames_out, frames_raw, flows)
     return res
 
 
