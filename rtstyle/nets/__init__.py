@@ -39,6 +39,7 @@ def _tiny(num_styles: int) -> nn.Module:
 ARCHS: dict[str, Arch] = {
     "johnson": Arch("johnson", "full", _johnson, "Johnson et al. 2016, 32/64/128 channels, 5 residual blocks"),
     "tiny": Arch("tiny", "full", _tiny, "a very small Johnson-shaped net for tests (8/12/16 channels, 1 block)"),
+    "tiny-fast": Arch("tiny-fast", "fast", _tiny, "the tiny test net labelled as the fast tier (tests only)"),
 }
 
 

@@ -130,9 +130,9 @@ class _Teacher:
             self.torch_net = net_from_checkpoint(load_checkpoint(path)).to(device).requires_grad_(False)
         else:
             if not path.is_file():
-                from rtstyle.catalog import Catalog
+                from rtstyle.catalog import resolve
 
-                path = Path(Catalog().resolve(spec, tier="full").path)
+                path = Path(resolve(spec, tier="full").file)
             import onnxruntime as ort
 
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else None
@@ -150,6 +150,8 @@ class _Teacher:
             feeds = {"frame": frame[None]}
             if self.has_style:
                 feeds["style"] = style[i].float().cpu().numpy()
+            elif self.num_styles > 1:
+                raise RtstyleError("a single-style teacher cannot distil a multi-style network")
             y = self.session.run(None, feeds)[0][0]  # type: ignore[union-attr]
             out.append(torch.from_numpy(np.ascontiguousarray(y[:, :, ::-1])).permute(2, 0, 1).float() / 255.0)
         return torch.stack(out).to(x.device)

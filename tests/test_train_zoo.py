@@ -1,0 +1,101 @@
+"""tools/train_zoo.py: the one command that retrains the zoo, proven on tiny generated assets."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _zoo_module():
+    spec = importlib.util.spec_from_file_location("train_zoo", ROOT / "tools" / "train_zoo.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_zoo_lists_the_nine_styles_with_their_cli_names():
+    zoo = _zoo_module()
+    assert [s.name for s in zoo.ZOO] == [
+        "mosaic",
+        "candy",
+        "starry-night",
+        "scream",
+        "wave",
+        "kandinsky",
+        "shipwreck",
+        "udnie",
+        "matisse",
+    ]
+    assert all(s.license for s in zoo.ZOO)
+
+
+def test_zoo_smoke_run_trains_both_tiers_into_one_multistyle_file_each(tmp_path):
+    zoo = _zoo_module()
+    assets = tmp_path / "assets"
+    (assets / "styles").mkdir(parents=True)
+    (assets / "photos").mkdir()
+    rng = np.random.default_rng(0)
+    for i, s in enumerate(zoo.ZOO[:3]):
+        img = np.zeros((48, 48, 3), np.uint8)
+        img[:: 3 + i] = rng.integers(0, 255, 3)
+        cv2.imwrite(str(assets / "styles" / s.file), img)
+    for i in range(4):
+        cv2.imwrite(str(assets / "photos" / f"p{i}.png"), rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
+    models = tmp_path / "models"
+    cmd = [
+        sys.executable,
+        str(ROOT / "tools" / "train_zoo.py"),
+        "--assets",
+        str(assets),
+        "--models-dir",
+        str(models),
+        "--out-dir",
+        str(tmp_path / "runs"),
+        "--styles",
+        "mosaic,candy,starry-night",
+        "--device",
+        "cpu",
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--size",
+        "32",
+        "--style-size",
+        "48",
+        "--arch",
+        "tiny",
+        "--fast-arch",
+        "tiny-fast",
+        "--vgg-weights",
+        "random-for-tests",
+        "--preview-every",
+        "0",
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for tier in ("full", "fast"):
+        r = subprocess.run(
+            [sys.executable, "-m", "rtstyle", "styles", "--json"],
+            capture_output=True,
+            text=True,
+            env={**__import__("os").environ, "RTSTYLE_MODELS": str(models)},
+        )
+        names = {(s["name"], Path(s["file"]).name) for s in json.loads(r.stdout)}
+        assert ("starry-night", f"zoo-{tier}.onnx") in names
+    bad = subprocess.run(
+        [*cmd[:2], "--assets", str(assets), "--styles", "picasso", "--print"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "unknown style 'picasso'" in bad.stderr
