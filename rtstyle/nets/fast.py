@@ -1,0 +1,290 @@
+"""The CPU fast tier: small stylization networks that keep up with a webcam on two CPU cores.
+
+Where the Johnson net spends ~35 GMAC at 640x360 (full-resolution 9x9 convolutions, 128-channel 3x3 residual
+blocks at 1/4 resolution), these nets spend well under 1 GMAC:
+
+- a stem of strided 3x3 convolutions down to 1/8 resolution with few channels (16/32/64),
+- depthwise-separable residual blocks (depthwise 3x3 + pointwise 1x1) at 1/8 resolution,
+- nearest-neighbour upsampling followed by depthwise-separable convolutions (no transposed conv, no checkerboard),
+- the last step to full resolution as a 3x3 convolution at 1/2 resolution into 12 channels and a depth-to-space
+  (pixel shuffle) by 2, so no convolution runs at full resolution,
+- optionally (``fast-guided``) the whole net at half the input size, brought back to full resolution by a fast
+  guided filter guided by the full-resolution frame (Wu et al. 2018), written in torch ops so it exports into the
+  ONNX graph and the runtime stays model-agnostic.
+
+Every normalisation is ``CondInstanceNorm``, so multi-style files (the contract's ``style`` input) work as in the
+full tier. Convolutions pad with reflection like the full tier (``pad="zeros"`` is the cheaper measured option).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rtstyle.nets import Arch, register_arch
+from rtstyle.nets.layers import CondInstanceNorm
+
+
+class FusedCondNorm(CondInstanceNorm):
+    """``CondInstanceNorm`` (same parameters, same results) that, for a batch of one, hands the style's scale and
+    shift to instance norm itself: the export (always batch 1) gets one InstanceNormalization node instead of
+    InstanceNormalization + Mul + Add. Statistics stay in float32."""
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] != 1:
+            return super().forward(x, style)
+        gamma = (style.to(self.weight.dtype) @ self.weight)[0]
+        beta = (style.to(self.bias.dtype) @ self.bias)[0]
+        return F.instance_norm(x.float(), weight=gamma.float(), bias=beta.float(), eps=self.eps).to(x.dtype)
+
+
+def _pad(x: torch.Tensor, pad: int, mode: str) -> torch.Tensor:
+    if pad == 0 or mode == "zeros":
+        return x
+    return F.pad(x, (pad,) * 4, mode=mode)
+
+
+class Conv(nn.Module):
+    """Padded convolution (reflect or zeros), optional nearest upsampling before it, CondInstanceNorm and ReLU after."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int = 3,
+        stride: int = 1,
+        num_styles: int = 1,
+        upsample: int = 1,
+        norm: bool = True,
+        relu: bool = True,
+        pad: str = "reflect",
+    ) -> None:
+        super().__init__()
+        self.upsample, self.pad_mode, self.relu = upsample, pad, relu
+        self.padding = 0 if kernel == stride else kernel // 2  # a patch conv (kernel == stride) needs none
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, padding=self.padding if pad == "zeros" else 0)
+        self.norm = FusedCondNorm(cout, num_styles) if norm else None
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.upsample > 1:
+            x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+        x = self.conv(_pad(x, self.padding, self.pad_mode))
+        if self.norm is not None:
+            x = self.norm(x, style)
+        return F.relu(x) if self.relu else x
+
+
+class SepConv(nn.Module):
+    """Depthwise-separable convolution: depthwise 3x3 (no norm) then pointwise 1x1, CondInstanceNorm, ReLU.
+
+    ``upsample`` 2 doubles the resolution: ``"nearest"`` upsamples before the depthwise conv (work at the new
+    resolution); ``"shuffle"`` runs both convs at the old resolution into 4x the channels and rearranges them
+    depth-to-space (sub-pixel convolution: a quarter of the work, no checkerboard since nothing overlaps).
+    """
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        num_styles: int = 1,
+        upsample: int = 1,
+        relu: bool = True,
+        pad: str = "reflect",
+        up_mode: str = "nearest",
+    ) -> None:
+        super().__init__()
+        self.upsample, self.pad_mode, self.relu, self.up_mode = upsample, pad, relu, up_mode
+        shuffle = upsample > 1 and up_mode == "shuffle"
+        self.dw = nn.Conv2d(cin, cin, 3, groups=cin, padding=1 if pad == "zeros" else 0)
+        self.pw = nn.Conv2d(cin, cout * upsample * upsample if shuffle else cout, 1)
+        self.norm = FusedCondNorm(cout, num_styles)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        shuffle = self.upsample > 1 and self.up_mode == "shuffle"
+        if self.upsample > 1 and not shuffle:
+            x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+        x = self.pw(self.dw(_pad(x, 1, self.pad_mode)))
+        if shuffle:
+            x = F.pixel_shuffle(x, self.upsample)
+        x = self.norm(x, style)
+        return F.relu(x) if self.relu else x
+
+
+class SepResidual(nn.Module):
+    """Two depthwise-separable layers with an identity shortcut (no ReLU after the sum, as in the full tier)."""
+
+    def __init__(self, channels: int, num_styles: int = 1, pad: str = "reflect") -> None:
+        super().__init__()
+        self.a = SepConv(channels, channels, num_styles, pad=pad)
+        self.b = SepConv(channels, channels, num_styles, relu=False, pad=pad)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return x + self.b(self.a(x, style), style)
+
+
+class _ReflectDW(nn.Module):
+    """Reflection-padded depthwise 3x3 convolution."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, groups=channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
+
+
+def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over a (2r+1)^2 window, windows clipped at the border (exports as one ONNX AveragePool)."""
+    k = 2 * radius + 1
+    return F.avg_pool2d(x, k, stride=1, padding=radius, count_include_pad=False)
+
+
+def fast_guided_upsample(
+    low: torch.Tensor, guide: torch.Tensor, scale: int, radius: int = 1, eps: float = 1e-2
+) -> torch.Tensor:
+    """Fast guided filter (Wu et al. 2018): fit ``low ~ A * g + b`` locally at low resolution, where ``g`` is the
+    luminance of ``guide`` pooled down by ``scale``; then apply the bilinearly upsampled ``A``, ``b`` to the
+    full-resolution luminance. Edges come from the frame, colour and texture from ``low``."""
+    g = guide.mean(1, keepdim=True)
+    g_low = F.avg_pool2d(g, scale)
+    mean_g = box_filter(g_low, radius)
+    mean_p = box_filter(low, radius)
+    cov = box_filter(g_low * low, radius) - mean_g * mean_p
+    var = box_filter(g_low * g_low, radius) - mean_g * mean_g
+    a = cov / (var + eps)
+    b = mean_p - a * mean_g
+    ab = F.interpolate(torch.cat([a, b], 1), scale_factor=scale, mode="bilinear", align_corners=False)
+    return ab[:, :3] * g + ab[:, 3:]
+
+
+class FastNet(nn.Module):
+    """A small encoder/decoder: RGB in [0, 1] ``[B, 3, H, W]`` (H, W multiples of ``pad_multiple``), ``[B, S]``
+    style weights; RGB in about [0, 1] out.
+
+    ``channels`` are the widths at 1/2, 1/4 and 1/8 of the working resolution; ``blocks`` depthwise-separable
+    residual blocks run at 1/8. ``stem`` ``"conv"`` reaches 1/4 by two strided 3x3 convs (c1, c2), ``"patch"`` by
+    one 4x4 stride-4 conv (c2; c1 unused). The decoder goes back up to 1/``out_from`` (2 or 4) with
+    depthwise-separable layers (``up`` ``"nearest"`` or ``"shuffle"``), then a 3x3 conv into 3 * out_from^2
+    channels and depth-to-space gives full-resolution RGB. ``internal_scale`` > 1 runs all this on the frame
+    average-pooled by that factor and upsamples the result with the fast guided filter (``guided``) or bilinearly.
+    """
+
+    def __init__(
+        self,
+        num_styles: int = 1,
+        channels: tuple[int, int, int] = (16, 32, 64),
+        blocks: int = 4,
+        internal_scale: int = 1,
+        guided: bool = True,
+        pad: str = "reflect",
+        stem: str = "conv",
+        up: str = "nearest",
+        out_from: int = 2,
+        out: str = "dense",
+        skip: bool = False,
+    ) -> None:
+        super().__init__()
+        c1, c2, c3 = channels
+        self.num_styles = num_styles
+        self.internal_scale = internal_scale
+        self.guided = guided
+        self.out_from = out_from
+        self.pad_multiple = 8 * internal_scale
+        self.min_size = 16 * internal_scale  # 2x2 at 1/8 of the working size: instance norm needs > 1 pixel
+        ns = num_styles
+        if stem == "patch":
+            # No norm here: a flat frame gives an exactly constant map, whose zero variance makes instance norm
+            # amplify rounding noise (and runtimes differ in it); the next layer's norm sees real variance.
+            down = [Conv(3, c2, 4, stride=4, num_styles=ns, norm=False, pad="zeros")]
+        else:
+            down = [Conv(3, c1, 3, stride=2, num_styles=ns, pad=pad), Conv(c1, c2, 3, stride=2, num_styles=ns, pad=pad)]
+        self.down = nn.ModuleList([*down, Conv(c2, c3, 3, stride=2, num_styles=ns, pad=pad)])
+        self.res = nn.ModuleList([SepResidual(c3, ns, pad=pad) for _ in range(blocks)])
+        ups = [SepConv(c3, c2, ns, upsample=2, pad=pad, up_mode=up)]
+        if out_from == 2:
+            ups.append(SepConv(c2, c1, ns, upsample=2, pad=pad, up_mode=up))
+        self.up = nn.ModuleList(ups)
+        cl, co = c1 if out_from == 2 else c2, 3 * out_from * out_from
+        if out == "sep":  # depthwise 3x3 + pointwise, no norm
+            self.out = nn.Sequential(
+                nn.Conv2d(cl, cl, 3, padding=1, groups=cl) if pad == "zeros" else _ReflectDW(cl), nn.Conv2d(cl, co, 1)
+            )
+        else:
+            self.out = Conv(cl, co, 3, norm=False, relu=False, pad=pad)
+        self.skip = nn.Conv2d(3, 3, 1) if skip else None  # a per-pixel colour map of the frame, added at the end
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        if style is None:
+            style = x.new_ones(x.shape[0], self.num_styles) / self.num_styles
+        frame = x
+        if self.internal_scale > 1:
+            x = F.avg_pool2d(x, self.internal_scale)
+        x0 = x
+        for layer in self.down:
+            x = layer(x, style)
+        for block in self.res:
+            x = block(x, style)
+        for layer in self.up:
+            x = layer(x, style)
+        y = self.out(x) if isinstance(self.out, nn.Sequential) else self.out(x, style)
+        y = F.pixel_shuffle(y, self.out_from)
+        if self.skip is not None:
+            y = y + self.skip(frame if self.internal_scale == 1 else x0)
+        if self.internal_scale > 1:
+            if self.guided:
+                y = fast_guided_upsample(y, frame, self.internal_scale)
+            else:
+                y = F.interpolate(y, scale_factor=self.internal_scale, mode="bilinear", align_corners=False)
+        return y
+
+
+# Designs measured by tools/arch_speed.py; the registered ones are the entries of ``FAST_ARCHS``.
+DESIGNS: dict[str, dict] = {
+    "fast": {"channels": (16, 32, 64), "blocks": 4, "stem": "patch", "up": "shuffle", "out_from": 4, "pad": "zeros"},
+    "fast-hq": {"channels": (16, 32, 64), "blocks": 4, "stem": "conv", "up": "nearest", "out_from": 2},
+    "fast-guided": {"channels": (16, 32, 64), "blocks": 4, "internal_scale": 2, "guided": True},
+}
+
+FAST_ARCHS = {
+    "fast": "CPU fast tier: 4x4 patch stem, 32/64 channels, 4 depthwise-separable residual blocks at 1/8, "
+    "sub-pixel upsampling, output by depth-to-space from 1/4 (~0.45 GMAC at 640x360)",
+    "fast-hq": "fast tier with a strided 3x3 stem via 1/2, nearest upsampling back to 1/2 and reflection padding "
+    "(same compute as fast, ~2-3x its time: more work at 1/2 resolution)",
+    "fast-guided": "fast-hq at half the input size, upsampled by a fast guided filter on the full-resolution frame",
+}
+
+
+def build_fast(name: str, num_styles: int = 1, **overrides: object) -> FastNet:
+    """Build a fast-tier design by name (``DESIGNS``), with keyword overrides for experiments."""
+    return FastNet(num_styles, **{**DESIGNS[name], **overrides})
+
+
+def _builder(name: str):  # noqa: ANN202 - a closure for Arch.build
+    return lambda num_styles: build_fast(name, num_styles)
+
+
+for _name, _desc in FAST_ARCHS.items():
+    register_arch(Arch(_name, "fast", _builder(_name), _desc))
+
+
+def count_macs(net: nn.Module, height: int, width: int) -> int:
+    """Multiply-accumulates of every convolution in one forward pass on a ``height`` x ``width`` frame
+    (padded as the contract wrapper pads it); norms, pads and element-wise ops are not counted."""
+    m = int(getattr(net, "pad_multiple", 4))
+    h, w = -(-height // m) * m, -(-width // m) * m
+    total = 0
+
+    def hook(mod: nn.Module, inputs: tuple, out: torch.Tensor) -> None:
+        nonlocal total
+        k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
+        total += out[0].numel() * k
+
+    handles = [mod.register_forward_hook(hook) for mod in net.modules() if isinstance(mod, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            net(torch.zeros(1, 3, h, w), torch.ones(1, int(getattr(net, "num_styles", 1))))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total

@@ -1,0 +1,145 @@
+"""The CPU fast tier (rtstyle.nets.fast): registration, shapes at odd sizes, export parity, multi-style, compute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+from rtstyle.contract import StyleEntry  # noqa: E402
+from rtstyle.export import ContractModule, check_parity, export_onnx  # noqa: E402
+from rtstyle.nets import build_net, get_arch  # noqa: E402
+from rtstyle.nets.fast import FAST_ARCHS, FusedCondNorm, build_fast, count_macs  # noqa: E402
+from rtstyle.nets.layers import CondInstanceNorm  # noqa: E402
+
+FAST = sorted(FAST_ARCHS)
+
+
+def _styles(n: int) -> list[StyleEntry]:
+    return [StyleEntry(f"s{i}", f"S{i}") for i in range(n)]
+
+
+def test_fast_archs_are_registered_in_the_fast_tier() -> None:
+    assert "fast" in FAST
+    for name in FAST:
+        arch = get_arch(name)
+        assert arch.tier == "fast"
+        net = build_net(name, 3)
+        assert net.arch_name == name
+        assert net.num_styles == 3
+        assert net.pad_multiple % 8 == 0 and net.min_size >= net.pad_multiple
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_forward_shapes_and_grad(name: str) -> None:
+    torch.manual_seed(0)
+    net = build_net(name, 2)
+    m = net.pad_multiple
+    for h, w in [(net.min_size, net.min_size), (3 * m, 5 * m), (9 * m, 4 * m)]:
+        x = torch.rand(2, 3, h, w)
+        y = net(x, torch.tensor([[1.0, 0.0], [0.3, 0.7]]))
+        assert y.shape == (2, 3, h, w)
+        assert torch.isfinite(y).all()
+    y.mean().backward()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_contract_wrapper_handles_odd_and_tiny_frames(name: str) -> None:
+    module = ContractModule(build_net(name, 1).eval())
+    for h, w in [(1, 1), (3, 5), (17, 31), (37, 70)]:
+        frame = torch.randint(0, 256, (1, h, w, 3), dtype=torch.uint8)
+        with torch.no_grad():
+            out = module(frame)
+        assert out.shape == (1, h, w, 3) and out.dtype == torch.uint8
+
+
+def test_fused_norm_matches_cond_instance_norm() -> None:
+    torch.manual_seed(0)
+    ref = CondInstanceNorm(8, 3)
+    with torch.no_grad():
+        ref.weight.normal_()
+        ref.bias.normal_()
+    fused = FusedCondNorm(8, 3)
+    fused.load_state_dict(ref.state_dict())
+    x = torch.randn(1, 8, 6, 10) * 3 + 1
+    style = torch.tensor([[0.2, 0.5, 0.3]])
+    torch.testing.assert_close(fused(x, style), ref(x, style), rtol=1e-5, atol=1e-5)
+    xb = torch.randn(3, 8, 6, 10)
+    sb = torch.eye(3)
+    torch.testing.assert_close(fused(xb, sb), ref(xb, sb))
+
+
+def test_multi_style_selects_and_blends() -> None:
+    torch.manual_seed(0)
+    net = build_net("fast", 2).eval()
+    with torch.no_grad():
+        for mod in net.modules():  # make the two styles' scale/shift clearly different
+            if isinstance(mod, CondInstanceNorm):
+                mod.weight[1].mul_(-1.5)
+                mod.bias[1].add_(0.5)
+        x = torch.rand(1, 3, 32, 48)
+        a = net(x, torch.tensor([[1.0, 0.0]]))
+        b = net(x, torch.tensor([[0.0, 1.0]]))
+        mix = net(x, torch.tensor([[0.5, 0.5]]))
+    assert (a - b).abs().mean() > 1e-2
+    assert (mix - a).abs().mean() > 1e-3 and (mix - b).abs().mean() > 1e-3
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_export_parity_single_style(tmp_path: Path, name: str) -> None:
+    torch.manual_seed(1)
+    path = export_onnx(build_net(name, 1), tmp_path / f"{name}.onnx", _styles(1), name, "fast", {"t": 1}, 256)
+    assert path.is_file()  # export_onnx checks parity at odd and tiny sizes (1x1, 3x5, 17x31, 67x45 ...)
+
+
+def test_export_parity_multi_style_and_large_odd_frame(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    torch.manual_seed(2)
+    net = build_net("fast", 3)
+    with torch.no_grad():
+        for mod in net.modules():
+            if isinstance(mod, CondInstanceNorm):
+                mod.weight.normal_(1.0, 0.3)
+                mod.bias.normal_(0.0, 0.3)
+    path = export_onnx(net, tmp_path / "m.onnx", _styles(3), "fast", "fast", {"t": 1}, 256)
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (181, 323, 3), dtype=np.uint8)
+    worst = check_parity(ContractModule(net.eval()), path, 3, frames=[frame, frame, frame])
+    assert worst <= 1.0
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["frame", "style"]
+    outs = [session.run(None, {"frame": frame[None], "style": np.eye(3, dtype=np.float32)[i]})[0] for i in range(3)]
+    assert outs[0].shape == (1, 181, 323, 3)
+    assert np.abs(outs[0].astype(int) - outs[1].astype(int)).mean() > 1.0
+
+
+def test_flat_frames_are_stable_and_match_onnxruntime(tmp_path: Path) -> None:
+    """A flat frame (black, grey) must not hit instance norm with an exactly constant map (zero variance)."""
+    torch.manual_seed(3)
+    net = build_net("fast", 1)
+    path = export_onnx(net, tmp_path / "flat.onnx", _styles(1), "fast", "fast", {"t": 1}, 256, check=False)
+    frames = [np.full((h, w, 3), v, np.uint8) for (h, w), v in [((1, 1), 0), ((40, 64), 0), ((37, 53), 128)]]
+    assert check_parity(ContractModule(net.eval()), path, 1, frames=frames) <= 1.0
+
+
+def test_compute_bound_at_640x360() -> None:
+    johnson = count_macs(build_net("johnson", 1), 360, 640)
+    assert 30e9 < johnson < 40e9  # the counter agrees with the known ~35 GMAC
+    fast = count_macs(build_net("fast", 1), 360, 640)
+    assert fast < 0.6e9  # at least ~60x less compute than the full tier
+    assert johnson / fast > 50
+    for name in FAST:
+        assert count_macs(build_net(name, 1), 360, 640) < 1.2e9
+
+
+def test_design_overrides_build_other_shapes() -> None:
+    for kw in [{"stem": "conv", "up": "nearest", "out_from": 2}, {"internal_scale": 2, "guided": False}]:
+        net = build_fast("fast", 1, **kw)
+        m = net.pad_multiple
+        assert net(torch.rand(1, 3, 2 * m, 3 * m)).shape == (1, 3, 2 * m, 3 * m)
