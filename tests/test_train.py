@@ -285,3 +285,11 @@ def test_ddp_on_gloo_two_processes(tmp_path, data_dir, style_images):
     ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
     assert ckpt["step"] == 3 and len(ckpt["gen"]) == 2  # both ranks' data streams saved
     assert (tmp_path / "models" / "ddp.onnx").is_file()
+
+
+def test_resume_with_new_weights_records_a_phase(tmp_path, data_dir, style_images):
+    train(_cfg(tmp_path, data_dir, style_images[:1], steps=2))
+    result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=3, style_weight=1e9, resume=True, export=True))
+    ckpt = torch.load(result.checkpoint, weights_only=False)
+    assert ckpt["phases"] == [{**ckpt["phases"][0], "from_step": 0, "to_step": 2, "style_weight": 1e10}]
+    assert "phase: steps 0-2" in result.card.read_text()

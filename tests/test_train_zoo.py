@@ -93,7 +93,7 @@ def test_zoo_smoke_run_trains_both_tiers_into_one_multistyle_file_each(tmp_path)
             text=True,
             env={**__import__("os").environ, "RTSTYLE_MODELS": str(models)},
         )
-        names = {(s["name"], Path(s["file"]).name) for s in json.loads(r.stdout)}
+        names = {(s["name"], Path(s["file"]).name) for s in json.loads(r.stdout)["styles"]}
         assert ("starry-night", f"zoo-{tier}.onnx") in names
     bad = subprocess.run(
         [*cmd[:2], "--assets", str(assets), "--styles", "picasso", "--print"], capture_output=True, text=True

@@ -157,6 +157,29 @@ class _Teacher:
         return torch.stack(out).to(x.device)
 
 
+PHASE_KEYS = (
+    "lr",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "stability_weight",
+    "teacher_weight",
+    "batch",
+    "size",
+)
+
+
+def _phases_after_resume(ckpt: dict[str, Any], cfg: TrainConfig) -> list[dict[str, Any]]:
+    """A resume with other loss weights or sizes starts a new phase; earlier phases are kept in the recipe."""
+    phases = list(ckpt.get("phases", []))
+    old = ckpt.get("config", {})
+    changed = {k: old[k] for k in PHASE_KEYS if k in old and old[k] != getattr(cfg, k)}
+    if changed:
+        start = phases[-1]["to_step"] if phases else 0
+        phases.append({"from_step": start, "to_step": ckpt["step"], **{k: old[k] for k in PHASE_KEYS if k in old}})
+    return phases
+
+
 def _save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".part")
     torch.save(obj, tmp)
@@ -225,7 +248,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
         loss_fn = loss_fn.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
-    step, elapsed, history = 0, 0.0, []
+    step, elapsed, history, phases = 0, 0.0, [], []
     if cfg.resume:
         if not ckpt_path.is_file():
             raise InputError(f"--resume: no checkpoint at {ckpt_path}")
@@ -237,6 +260,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
         gen.set_state(ckpt["gen"][rank] if rank < len(ckpt["gen"]) else ckpt["gen"][0])
         torch.set_rng_state(ckpt["torch_rng"])
         step, elapsed, history = ckpt["step"], ckpt["elapsed"], ckpt.get("history", [])
+        phases = _phases_after_resume(ckpt, cfg)
     model: nn.Module = net
     if distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -268,8 +292,9 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
                 "elapsed": elapsed,
                 "history": history,
                 "last_losses": last,
-                "recipe": cfg.recipe(),
+                "recipe": {**cfg.recipe(), **({"phases": phases} if phases else {})},
                 "config": dataclasses.asdict(cfg),
+                "phases": phases,
                 "vgg": vgg.source,
                 "data_images": len(photos),
             },
@@ -380,6 +405,7 @@ def export_run(
         model_dir = Path(user_models_dir())
     recipe = {
         **cfg.recipe(),
+        **({"phases": ckpt["phases"]} if ckpt.get("phases") else {}),
         "steps_done": ckpt["step"],
         "train_seconds": round(ckpt["elapsed"], 1),
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() and cfg.device != "cpu" else "cpu",
@@ -404,6 +430,12 @@ def export_run(
         f"- training time: {ckpt['elapsed'] / 60:.1f} min",
         f"- data: {n_images} photos from `{Path(cfg.data).name}` ({n_skipped} unreadable skipped)",
         f"- final losses: {json.dumps(recipe['final_losses'])}",
+        *[
+            f"- phase: steps {p['from_step']}-{p['to_step']} with "
+            + ", ".join(f"{k} {p[k]}" for k in PHASE_KEYS if k in p)
+            + " (the recipe below is the last phase)"
+            for p in recipe.get("phases", [])
+        ],
         "",
         "## Recipe",
         "",
