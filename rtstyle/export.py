@@ -23,6 +23,7 @@ from torch import nn
 from rtstyle import contract
 from rtstyle.contract import StyleEntry
 from rtstyle.errors import ContractError, InputError
+from rtstyle.files import publish_mode
 
 OPSET = 18
 PARITY_SIZES = ((64, 64), (67, 45), (101, 157), (1, 1), (3, 5), (17, 31))
@@ -125,6 +126,7 @@ def export_onnx(
         onnx.save(model, str(tmp))
         if check:
             check_parity(module, tmp, num_styles, fp16=fp16)
+        publish_mode(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -16,6 +16,8 @@ from typing import Any
 
 import typer
 
+from rtstyle.files import publish_mode
+
 STYLE_HELP = "Style name (see `rtstyle styles`) or path to a contract-v1 .onnx model. Default: the built-in style."
 DEVICE_HELP = "auto (CUDA when it really runs, else CPU), cuda or cpu."
 TIER_HELP = "Model tier: full or fast (default: fast on CPU, full on CUDA, whichever exists)."
@@ -123,6 +125,7 @@ def write_image(path: Path, img: Any, source: Path) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(buf.tobytes())
+            publish_mode(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
