@@ -55,7 +55,7 @@ RECIPES = {
         "style_size": 512,
         "lr": 1e-3,
         "content_weight": 1e5,
-        "style_weight": 5e9,
+        "style_weight": 1e10,
         # 3e7 made the CPU-trained mosaic ignore its input (noise invariance beat the content term): 3e6
         "stability_weight": 3e6,
     },
