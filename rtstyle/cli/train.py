@@ -34,7 +34,9 @@ def train_command(
     teacher: str | None = typer.Option(
         None, "--teacher", help="Distil from this model (style name, .onnx or .pt checkpoint)."
     ),
-    teacher_weight: float = typer.Option(1e5, "--teacher-weight"),
+    teacher_weight: float = typer.Option(
+        1e9, "--teacher-weight", help="Weight of the MSE to the teacher's output (its MSE starts near 0.1)."
+    ),
     holdout: Path | None = typer.Option(None, "--holdout", help="File listing photos to exclude (one name per line)."),
     vgg_weights: str | None = typer.Option(
         None, "--vgg-weights", help="VGG-16 conv weights (state dict of features[:23])."

@@ -50,7 +50,7 @@ class TrainConfig:
     stability_noise: float = 0.02
     stability_shift: int = 4
     teacher: str | None = None
-    teacher_weight: float = 1e5
+    teacher_weight: float = 1e9
     seed: int = 0
     device: str = "auto"
     holdout: str | None = None
