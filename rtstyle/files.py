@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def default_mode() -> int:
@@ -18,3 +19,13 @@ def publish_mode(fd_or_path: int | str | os.PathLike[str]) -> None:
         os.fchmod(fd_or_path, default_mode())
     else:
         os.chmod(fd_or_path, default_mode())
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when two paths name the same file (hard links and symlinks included), existing or not."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()

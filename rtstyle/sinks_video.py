@@ -20,26 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from rtstyle.errors import OutputError
+from rtstyle.files import same_file
 from rtstyle.media import Encoder, even_size, probe
 from rtstyle.sinks import Sink
 
 _STOP = object()
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
-
-
 def check_output_path(out: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...] = ()) -> Path:
     """OutputError (one line) unless ``out`` can be written and is none of ``inputs``."""
     p = Path(out)
     for inp in inputs:
-        if inp is not None and _same_file(p, Path(inp)):
+        if inp is not None and same_file(p, Path(inp)):
             raise OutputError(f"{p}: output is the input file; choose another output name (input left untouched)")
     if p.is_dir():
         raise OutputError(f"{p}: is a folder; give a file name such as {p / 'out.mp4'}")

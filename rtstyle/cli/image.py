@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from rtstyle.files import publish_mode
+from rtstyle.files import publish_mode, same_file
 
 STYLE_HELP = "Style name (see `rtstyle styles`) or path to a contract-v1 .onnx model. Default: the built-in style."
 DEVICE_HELP = "auto (CUDA when it really runs, else CPU), cuda or cpu."
@@ -132,15 +132,6 @@ def write_image(path: Path, img: Any, source: Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
 
 
 def image(

@@ -22,6 +22,7 @@ from rtstyle.cli.image import (
     STYLE_HELP,
     TIER_HELP,
 )
+from rtstyle.cli.progress import run_with_progress
 
 X264_PRESETS = (
     "ultrafast",
@@ -40,30 +41,6 @@ SMOOTH_MODES = ("flow", "ema", "off")
 
 def _notice(message: str) -> None:
     print(f"rtstyle: notice: {message}", file=sys.stderr, flush=True)
-
-
-def _progress_runner(pipeline: Any, label: str, max_frames: int | None) -> Any:
-    """Run under a rich progress bar (frames, fps, ETA) on stderr; plain run when stderr is no terminal."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[fps]:.1f} fps"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task(label, total=None, fps=0.0)
-
-        def progress(done: int, total: int | None, fps: float) -> None:
-            bar.update(task, completed=done, total=total, fps=fps)
-
-        return pipeline.run(progress=progress, max_frames=max_frames)
 
 
 def run_video(
@@ -143,7 +120,7 @@ def run_video(
         for note in sink.notes:
             _notice(note)
         pipeline = Pipeline(source, stylizer, smoother, [sink])
-        stats = _progress_runner(pipeline, f"{inp.name} [{stylizer.style}]", max_frames)
+        stats = run_with_progress(pipeline, f"{inp.name} [{stylizer.style}]", max_frames)
     except BaseException:
         if sink is not None:
             sink.abort()
