@@ -102,38 +102,29 @@ _INFO_CACHE: dict[tuple[str, int, int], contract.ModelInfo] = {}
 _ELEM_TYPES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 11: "float64"}
 
 
+def _varint(buf: memoryview, i: int) -> tuple[int, int]:
+    """Decode one protobuf varint at ``i``; returns (value, index after it)."""
+    value, shift = 0, 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, i
+
+
 def _pb_fields(buf: memoryview):
     """Iterate (field number, wire type, value) over one protobuf message; value is int or memoryview."""
     i, n = 0, len(buf)
     while i < n:
-        key, shift = 0, 0
-        while True:
-            b = buf[i]
-            i += 1
-            key |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
+        key, i = _varint(buf, i)
         field, wire = key >> 3, key & 7
         if wire == 0:
-            v, shift = 0, 0
-            while True:
-                b = buf[i]
-                i += 1
-                v |= (b & 0x7F) << shift
-                shift += 7
-                if b < 0x80:
-                    break
+            v, i = _varint(buf, i)
             yield field, wire, v
         elif wire == 2:
-            ln, shift = 0, 0
-            while True:
-                b = buf[i]
-                i += 1
-                ln |= (b & 0x7F) << shift
-                shift += 7
-                if b < 0x80:
-                    break
+            ln, i = _varint(buf, i)
             if i + ln > n:
                 raise ValueError("truncated")
             yield field, wire, buf[i : i + ln]
