@@ -7,7 +7,6 @@ is deprecated and bakes traced sizes into the pad amounts.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import warnings
@@ -233,18 +232,3 @@ def export_checkpoint(ckpt_path: str | Path, out: str | Path, fp16: bool = False
         int(recipe.get("size", 256)),
         fp16=fp16,
     )
-
-
-def describe(path: str | Path) -> dict[str, Any]:
-    """Metadata of an exported file, for model cards and tests."""
-    import onnx
-
-    model = onnx.load(str(path), load_external_data=False)
-    meta = {p.key: p.value for p in model.metadata_props}
-    info = contract.parse_metadata(meta)
-    return {
-        "styles": [s.to_json() for s in info.styles],
-        "arch": info.arch,
-        "tier": info.tier,
-        "recipe": json.loads(meta[contract.KEY_RECIPE]),
-    }

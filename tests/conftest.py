@@ -5,7 +5,6 @@ Nothing here needs ../shared or a download.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -126,7 +125,3 @@ def synthetic_frame(h: int = 72, w: int = 128, t: int = 0) -> np.ndarray:
 @pytest.fixture()
 def frame() -> np.ndarray:
     return synthetic_frame()
-
-
-def _json(s: str) -> object:  # small helper for metadata assertions
-    return json.loads(s)

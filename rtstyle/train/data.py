@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +130,3 @@ class PhotoSet:
             c = img[:, t : t + s, lft : lft + s].float()[None] / 255.0
             crops.append(F.interpolate(c, size=(self.size, self.size), mode="area"))
         return torch.cat(crops)
-
-
-def cpu_threads() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
