@@ -293,3 +293,11 @@ def test_resume_with_new_weights_records_a_phase(tmp_path, data_dir, style_image
     ckpt = torch.load(result.checkpoint, weights_only=False)
     assert ckpt["phases"] == [{**ckpt["phases"][0], "from_step": 0, "to_step": 2, "style_weight": 1e10}]
     assert "phase: steps 0-2" in result.card.read_text()
+
+
+def test_resume_with_a_new_learning_rate_uses_it(tmp_path, data_dir, style_images):
+    train(_cfg(tmp_path, data_dir, style_images[:1], steps=2, lr=1e-3))
+    result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=3, lr=2e-4, resume=True))
+    ckpt = torch.load(result.checkpoint, weights_only=False)
+    assert [g["lr"] for g in ckpt["opt"]["param_groups"]] == [2e-4]
+    assert ckpt["phases"][0]["lr"] == 1e-3

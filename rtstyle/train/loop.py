@@ -257,6 +257,8 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
             raise RtstyleError(f"--resume: {ckpt_path} is a {ckpt['arch']} net for {ckpt['num_styles']} styles")
         net.load_state_dict(ckpt["net"])
         opt.load_state_dict(ckpt["opt"])
+        for group in opt.param_groups:  # the optimizer state carries the old rate; --lr on resume starts a phase
+            group["lr"] = cfg.lr
         gen.set_state(ckpt["gen"][rank] if rank < len(ckpt["gen"]) else ckpt["gen"][0])
         torch.set_rng_state(ckpt["torch_rng"])
         step, elapsed, history = ckpt["step"], ckpt["elapsed"], ckpt.get("history", [])
