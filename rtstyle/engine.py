@@ -240,6 +240,9 @@ class StyleSession:
         else:
             opts.intra_op_num_threads = threads or physical_cores()
             opts.inter_op_num_threads = 1
+            # Idle workers sleep instead of spinning: in a video or webcam loop the decoder, the encoder and the
+            # smoother's flow need those cores between two frames (end to end: 15 -> 20 fps on 2 cores).
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             providers = [CPU_EP]
         if device == "cuda":
             # A failed CUDA provider load is logged at error level before onnxruntime falls back to the CPU;

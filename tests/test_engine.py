@@ -194,3 +194,10 @@ def test_silent_cuda_fallback_detected(test_model, monkeypatch, capfd):
     with pytest.raises(DeviceError, match="fell back"):
         Stylizer(test_model, device="cuda")
     assert "ONNXRuntimeError" not in capfd.readouterr().err  # onnxruntime's own log stays quiet
+
+
+def test_cpu_session_threads_sleep_instead_of_spinning(test_model):
+    sess = StyleSession(test_model, "cpu", threads=2)
+    opts = sess.session.get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert opts.intra_op_num_threads == 2
