@@ -19,11 +19,20 @@ network:
 
 Both blending modes reset (output = new stylized frame) on scene cuts, when the frame size changes, and when
 the mode changes. Everything is numpy + OpenCV; a 640x360 frame costs a few milliseconds on one core.
+
+The work splits in two: :meth:`Smoother.prepare` needs only the input frame (optical flow, reliability mask,
+sampling maps: nearly all the cost) and :meth:`Smoother.blend` then warps the previous output and mixes in the
+new stylized frame (a remap and a blend). :meth:`Smoother.apply` runs ``prepare`` in a worker thread while the
+stylizer runs, so smoothing adds little to a frame's latency when the network and the flow share the cores.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +49,26 @@ def _as_bgr_u8(name: str, img: np.ndarray) -> np.ndarray:
         dtype = getattr(img, "dtype", None)
         raise ValueError(f"{name} must be a uint8 HxWx3 array, got shape={shape} dtype={dtype}")
     return img
+
+
+@dataclass
+class Motion:
+    """What :meth:`Smoother.prepare` learned from one input frame, for :meth:`Smoother.blend`.
+
+    ``kind``: ``"off"`` (mode off: nothing is kept), ``"fresh"`` (no usable past: first frame, size change,
+    scene cut, flow unreliable), ``"pass"`` (a strip: no flow), ``"ema"`` or ``"flow"``.
+    """
+
+    kind: str
+    generation: int
+    in_shape: tuple[int, ...]
+    out_size: tuple[int, int] | None = None  # (H, W) the maps below were built for
+    maps: tuple[Any, Any] | None = None  # fixed-point remap maps (flow)
+    w_prev: np.ndarray | None = None  # per-pixel weight of the warped past at out_size (flow)
+    w_new: np.ndarray | None = None
+    back: np.ndarray | None = None  # flow-size backward flow and past weight, to build the maps for a size
+    w_small: np.ndarray | None = None
+    reliable: float = 0.0
 
 
 class Smoother:
@@ -101,6 +130,7 @@ class Smoother:
         self._mode = "off"
         self.mode = mode  # validates
         self._dis = None
+        self._pool: ThreadPoolExecutor | None = None
         self._grid_cache: dict = {}
         self.resets = 0  # number of resets so far (scene cuts, size changes); for the HUD / tests
         self.last_reliable = 1.0  # fraction of the last frame where the previous output was used (flow mode)
@@ -132,47 +162,138 @@ class Smoother:
             self._prev_out: np.ndarray | None = None
             self._prev_grey: np.ndarray | None = None  # flow-size grey input
             self._prev_thumb: np.ndarray | None = None
-            self._shape: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+            self._in_shape: tuple[int, ...] | None = None
+            self._generation = getattr(self, "_generation", 0) + 1  # a Motion from before a reset is stale
 
     # ------------------------------------------------------------------ main entry
     def __call__(self, input_frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-        _as_bgr_u8("input_frame", input_frame)
         _as_bgr_u8("stylized", stylized)
         with self._lock:
-            return self._step(input_frame, stylized)
+            return self.blend(self.prepare(input_frame, stylized.shape[:2]), stylized)
 
-    def _step(self, input_frame: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    def apply(self, input_frame: np.ndarray, stylize: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """``self(input_frame, stylize(input_frame))``, with the motion analysis of ``input_frame`` running in a
+        worker thread while ``stylize`` runs (both release the GIL: OpenCV and onnxruntime)."""
+        _as_bgr_u8("input_frame", input_frame)
         if self._mode == "off":
-            return stylized.copy()
+            return stylize(input_frame)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtstyle-flow")
+        future = self._pool.submit(self.prepare, input_frame)
+        try:
+            stylized = stylize(input_frame)
+        finally:
+            motion = future.result()  # never leave prepare running against the next frame
+        return self.blend(motion, stylized)
+
+    def close(self) -> None:
+        """Stop the worker thread of :meth:`apply` (a later ``apply`` starts a new one)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def prepare(self, input_frame: np.ndarray, out_size: tuple[int, int] | None = None) -> Motion:
+        """Motion analysis of the next input frame against the previous one (needs no stylized frame).
+
+        ``out_size`` (H, W) is the size the stylized frame will have (default: the input's). Call ``prepare``
+        and :meth:`blend` alternately, once per frame."""
+        _as_bgr_u8("input_frame", input_frame)
+        with self._lock:
+            return self._prepare(input_frame, out_size or input_frame.shape[:2])
+
+    def blend(self, motion: Motion, stylized: np.ndarray) -> np.ndarray:
+        """The smoothed output for the frame ``motion`` was prepared from; the stylized frame is not modified."""
+        _as_bgr_u8("stylized", stylized)
+        with self._lock:
+            return self._blend(motion, stylized)
+
+    def _prepare(self, input_frame: np.ndarray, out_size: tuple[int, int]) -> Motion:
+        if self._mode == "off":
+            return Motion("off", self._generation, input_frame.shape)
 
         import cv2
 
-        shape = (input_frame.shape, stylized.shape)
         grey = cv2.cvtColor(input_frame, cv2.COLOR_BGR2GRAY)
         h, w = grey.shape
         flowable = max(h, w) <= _MAX_ASPECT * min(h, w)  # no reliable flow on strips
         grey_small = self._flow_size(grey) if flowable else grey
         thumb = self._thumb(grey_small)
+        fresh = self._prev_grey is None or self._in_shape != input_frame.shape or self._is_cut(thumb)
+        prev_small = self._prev_grey
+        self._prev_grey, self._prev_thumb, self._in_shape = grey_small, thumb, input_frame.shape
+        motion = Motion("fresh" if fresh else self._mode, self._generation, input_frame.shape)
+        if fresh or self._mode == "ema":
+            return motion
+        if not flowable:
+            motion.kind = "pass"
+            return motion
+        assert prev_small is not None
+        back = self._flow(grey_small, prev_small)  # current -> previous
+        mask = self._reliability(grey_small, prev_small, back)
+        motion.reliable = float(mask.mean())
+        if motion.reliable < self.min_reliable:
+            motion.kind = "fresh"  # a cut the thumbnail test missed, or motion far too fast to follow
+            motion.reliable = 0.0
+            return motion
+        motion.back = back
+        motion.w_small = mask * np.float32(self.alpha)
+        self._build_maps(motion, out_size)
+        return motion
 
-        fresh = self._prev_out is None or self._shape != shape or self._is_cut(thumb)
-        if fresh:
-            if self._prev_out is not None:
+    def _build_maps(self, motion: Motion, out_size: tuple[int, int]) -> None:
+        import cv2
+
+        assert motion.back is not None and motion.w_small is not None
+        H, W = out_size
+        back, w_prev = motion.back, motion.w_small
+        h, w = back.shape[:2]
+        if (h, w) == (H, W):
+            full_map = self._grid2(H, W) + back
+            w_new = 1.0 - w_prev
+        else:
+            # Build the sampling map at flow size and upsample it: bilinear resizing reproduces the full-size
+            # grid exactly (cv2.resize samples at (X + 0.5) * w / W - 0.5), except within a pixel or two of
+            # the border, and saves full-size passes.
+            sx, sy = W / w, H / h
+            small_map = (self._grid2(h, w) + 0.5) * np.array([sx, sy], np.float32) - 0.5
+            small_map += back * np.array([sx, sy], np.float32)
+            full_map = cv2.resize(small_map, (W, H), interpolation=cv2.INTER_LINEAR)
+            w_new = cv2.resize(1.0 - w_prev, (W, H), interpolation=cv2.INTER_LINEAR)
+            w_prev = cv2.resize(w_prev, (W, H), interpolation=cv2.INTER_LINEAR)
+        # Fixed-point maps make the full-size remap about twice as fast.
+        motion.maps = cv2.convertMaps(full_map, None, cv2.CV_16SC2)
+        motion.w_prev, motion.w_new, motion.out_size = w_prev, w_new, (H, W)
+
+    def _blend(self, motion: Motion, stylized: np.ndarray) -> np.ndarray:
+        import cv2
+
+        if motion.kind == "off" or self._mode == "off":
+            self._prev_out = None
+            return stylized.copy()
+        prev = self._prev_out
+        kind = motion.kind
+        if prev is None or prev.shape != stylized.shape or motion.generation != self._generation:
+            kind = "fresh"
+        if kind == "fresh":
+            if prev is not None:
                 self.resets += 1
             out = stylized.copy()
             self.last_reliable = 0.0
-        elif self._mode == "ema":
-            out = cv2.addWeighted(self._prev_out, self.ema_alpha, stylized, 1.0 - self.ema_alpha, 0.0)
-            self.last_reliable = 1.0
-        elif not flowable:
+        elif kind == "pass":
             out = stylized.copy()
             self.last_reliable = 0.0
+        elif kind == "ema":
+            out = cv2.addWeighted(prev, self.ema_alpha, stylized, 1.0 - self.ema_alpha, 0.0)
+            self.last_reliable = 1.0
         else:
-            out = self._flow_blend(grey_small, stylized)
-
+            if motion.out_size != stylized.shape[:2]:
+                self._build_maps(motion, stylized.shape[:2])
+            assert motion.maps is not None
+            map1, map2 = motion.maps
+            warped = cv2.remap(prev, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            out = cv2.blendLinear(warped, stylized, motion.w_prev, motion.w_new)
+            self.last_reliable = motion.reliable
         self._prev_out = out.copy()  # callers may draw on what we return
-        self._prev_grey = grey_small
-        self._prev_thumb = thumb
-        self._shape = shape
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -280,37 +401,3 @@ class Smoother:
         # Grow unreliable regions a little (occlusion edges are where trails start), then soften.
         mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
         return cv2.GaussianBlur(mask, (5, 5), 0)
-
-    def _flow_blend(self, grey_small: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-        import cv2
-
-        prev_small = self._prev_grey
-        assert prev_small is not None and self._prev_out is not None
-        back = self._flow(grey_small, prev_small)  # current -> previous
-        mask = self._reliability(grey_small, prev_small, back)
-        self.last_reliable = float(mask.mean())
-        if self.last_reliable < self.min_reliable:
-            self.resets += 1
-            self.last_reliable = 0.0
-            return stylized.copy()
-
-        H, W = stylized.shape[:2]
-        h, w = grey_small.shape
-        w_prev = mask * np.float32(self.alpha)
-        if (h, w) == (H, W):
-            full_map = self._grid2(H, W) + back
-            w_new = 1.0 - w_prev
-        else:
-            # Build the sampling map at flow size and upsample it: bilinear resizing reproduces the full-size
-            # grid exactly (cv2.resize samples at (X + 0.5) * w / W - 0.5), except within a pixel or two of
-            # the border, and saves full-size passes.
-            sx, sy = W / w, H / h
-            small_map = (self._grid2(h, w) + 0.5) * np.array([sx, sy], np.float32) - 0.5
-            small_map += back * np.array([sx, sy], np.float32)
-            full_map = cv2.resize(small_map, (W, H), interpolation=cv2.INTER_LINEAR)
-            w_new = cv2.resize(1.0 - w_prev, (W, H), interpolation=cv2.INTER_LINEAR)
-            w_prev = cv2.resize(w_prev, (W, H), interpolation=cv2.INTER_LINEAR)
-        # Full-size warp of the previous output; fixed-point maps make remap about twice as fast.
-        map1, map2 = cv2.convertMaps(full_map, None, cv2.CV_16SC2)
-        warped = cv2.remap(self._prev_out, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return cv2.blendLinear(warped, stylized, w_prev, w_new)

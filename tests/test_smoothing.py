@@ -272,3 +272,63 @@ def test_mode_switches_from_another_thread_are_safe() -> None:
         stop.set()
         t.join()
     assert len(outs) == len(frames) and all(o.shape == (H, W, 3) for o in outs)
+
+
+def test_apply_overlaps_motion_with_stylizing_and_gives_the_same_frames() -> None:
+    frames = _panning(8)
+    styl = _flicker(frames)
+    lookup = {id(f): s for f, s in zip(frames, styl, strict=True)}
+    threads: list[str] = []
+
+    def stylize(frame: np.ndarray) -> np.ndarray:
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return lookup[id(frame)]
+
+    plain = _run(Smoother(), frames, styl)
+    sm = Smoother()
+    overlapped = [sm.apply(f, stylize) for f in frames]
+    sm.close()
+    for a, b in zip(plain, overlapped, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert sm.last_reliable > 0.5  # the flow path ran, not only resets
+    assert set(threads) == {"MainThread"}  # the stylizer stays on the caller's thread
+
+
+def test_apply_passes_a_stylizer_error_through_and_stays_usable() -> None:
+    frames = _panning(3)
+    sm = Smoother()
+
+    def broken(frame: np.ndarray) -> np.ndarray:
+        raise RuntimeError("inference failed")
+
+    sm.apply(frames[0], lambda f: f)
+    with pytest.raises(RuntimeError, match="inference failed"):
+        sm.apply(frames[1], broken)
+    assert sm.apply(frames[2], lambda f: f).shape == frames[2].shape
+    sm.close()
+
+
+def test_a_reset_between_prepare_and_blend_makes_the_frame_fresh() -> None:
+    frames = _panning(3)
+    styl = _flicker(frames)
+    sm = Smoother()
+    sm(frames[0], styl[0])
+    motion = sm.prepare(frames[1])
+    sm.mode = "ema"  # e.g. the webcam's hotkey, from another thread
+    sm.mode = "flow"
+    np.testing.assert_array_equal(sm.blend(motion, styl[1]), styl[1])
+
+
+def test_prepared_maps_follow_a_stylized_frame_of_another_size() -> None:
+    frames = _panning(6)
+    styl = [cv2.resize(s, (W * 2, H * 2)) for s in _flicker(frames)]
+    sm = Smoother()
+    outs = []
+    for f, s in zip(frames, styl, strict=True):
+        motion = sm.prepare(f)  # maps built for the input's size, rebuilt for the larger output
+        outs.append(sm.blend(motion, s))
+    assert outs[-1].shape == styl[-1].shape
+    assert sm.last_reliable > 0.5
+    assert sm.resets == 0

@@ -285,7 +285,7 @@ def run_webcam(
                 stylizer.preserve_color = controls.preserve_color
                 if smoother.mode != controls.smooth:
                     smoother.mode = controls.smooth
-                out = smoother(frame, stylizer(frame))
+                out = smoother.apply(frame, stylizer)  # motion analysis runs beside inference
                 last_out = out
                 hud_frame = None
                 ts = t_read - t0 if source.is_live else float(media_ts)
@@ -312,6 +312,7 @@ def run_webcam(
         except KeyboardInterrupt:
             _notice("interrupted: finishing the outputs")
     finally:
+        smoother.close()
         if window is not None:
             window.close()
         errors = []
