@@ -178,3 +178,54 @@ def test_with_real_smoother():
     assert stats.frames == 6 and len(sink.frames) == 6
     assert np.array_equal(sink.frames[0], 255 - synthetic_frame(36, 64, 0))  # first frame: nothing to blend with
     assert not np.array_equal(sink.frames[3], 255 - synthetic_frame(36, 64, 3))  # later frames are blended
+
+
+def test_flow_smoothing_overlaps_inference_and_matches_frame_by_frame():
+    import threading
+
+    from rtstyle.smoothing import Smoother
+
+    class Panning(FakeSource):
+        def read(self):
+            if self.i >= self.n:
+                return None
+            f = np.ascontiguousarray(np.roll(synthetic_frame(72, 128, 0), 2 * self.i, axis=1))
+            self.i += 1
+            return f, self.i / 25.0
+
+    noise = np.random.default_rng(0).integers(0, 40, (50, 72, 128, 3), dtype=np.uint8)
+    styl_threads, prep_threads = [], []
+
+    def stylize(frame):
+        styl_threads.append(threading.current_thread().name)
+        k = int(frame.sum()) % 50  # a deterministic "flicker" per frame
+        return frame // 2 + noise[k]
+
+    class Spy(Smoother):
+        def prepare(self, frame, out_size=None):
+            prep_threads.append(threading.current_thread().name)
+            return super().prepare(frame, out_size)
+
+    sink = ListSink()
+    Pipeline(Panning(12), stylize, smoother=Spy(), sinks=[sink]).run()
+    ref = Smoother()
+    src = Panning(12)
+    expected = [ref(f, stylize(f)) for f, _ in iter(src.read, None)]
+    assert len(sink.frames) == 12
+    for a, b in zip(sink.frames, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert ref.last_reliable > 0.5  # the flow path ran
+    assert set(styl_threads) == {"MainThread"} and all(t.startswith("rtstyle-post") for t in prep_threads)
+
+
+def test_a_failing_sink_aborts_the_run():
+    class Broken(ListSink):
+        def write(self, frame, timestamp):
+            if len(self.frames) == 2:
+                raise OSError("disk full")
+            super().write(frame, timestamp)
+
+    sink = Broken()
+    with pytest.raises(OSError, match="disk full"):
+        Pipeline(FakeSource(10), invert, sinks=[sink]).run()
+    assert sink.aborted and not sink.closed
