@@ -31,24 +31,40 @@ PARITY_SIZES = ((64, 64), (67, 45), (101, 157), (1, 1), (3, 5), (17, 31))
 class ContractModule(nn.Module):
     """Wraps a network so its signature is contract v1: uint8 BGR ``[1, H, W, 3]`` in and out.
 
-    Converts to RGB in [0, 1], replicate-pads to a multiple of the net's ``pad_multiple`` (and at least its
-    ``min_size``, so tiny frames work), runs the net, crops back, clamps, rounds and returns uint8 BGR.
+    Replicate-pads to a multiple of the net's ``pad_multiple`` (and at least its ``min_size``, so tiny frames
+    work), runs the net, crops back, clamps, rounds and returns uint8 BGR. Where the net names the
+    convolutions that touch the image (``io_layers()``), a copy of it gets the BGR order and the 0..255 scale
+    folded into their weights (:func:`rtstyle.nets.layers.fold_frame_format`), so the graph does no colour
+    flip, division or multiplication per pixel; otherwise the frame is converted to RGB in [0, 1] around it.
+    The net passed in is never modified.
     """
 
     def __init__(self, net: nn.Module, half: bool = False) -> None:
         super().__init__()
-        self.net = net
         self.multiple = int(getattr(net, "pad_multiple", 4))
         self.min_size = int(getattr(net, "min_size", 16))
         self.num_styles = int(getattr(net, "num_styles", 1))
         self.half = half
+        io = net.io_layers() if hasattr(net, "io_layers") else None
+        self.folded = io is not None
+        if io is not None:
+            import copy
+
+            from rtstyle.nets.layers import fold_frame_format
+
+            net = copy.deepcopy(net)
+            io = net.io_layers()
+            fold_frame_format(io.first, io.last, io.shuffle)
+        self.net = net
 
     def forward(self, frame: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         h, w = frame.shape[1], frame.shape[2]
         m = self.multiple
         th = torch.sym_max(((h + m - 1) // m) * m, self.min_size)
         tw = torch.sym_max(((w + m - 1) // m) * m, self.min_size)
-        x = frame.permute(0, 3, 1, 2).flip(1).float() / 255.0
+        x = frame.permute(0, 3, 1, 2).float()
+        if not self.folded:
+            x = x.flip(1) / 255.0
         x = F.pad(x, (0, tw - w, 0, th - h), mode="replicate")
         if style is None:
             weights = torch.ones(1, self.num_styles) / self.num_styles
@@ -57,7 +73,9 @@ class ContractModule(nn.Module):
         if self.half:
             x, weights = x.half(), weights.half()
         y = self.net(x, weights)[:, :, :h, :w].float()
-        return (y.clamp(0.0, 1.0) * 255.0).round().flip(1).permute(0, 2, 3, 1).to(torch.uint8)
+        if not self.folded:
+            y = y.flip(1) * 255.0
+        return y.clamp(0.0, 255.0).round().to(torch.uint8).permute(0, 2, 3, 1)
 
 
 def _rename_output_dims(model: Any) -> None:

@@ -143,3 +143,39 @@ def test_design_overrides_build_other_shapes() -> None:
         net = build_fast("fast", 1, **kw)
         m = net.pad_multiple
         assert net(torch.rand(1, 3, 2 * m, 3 * m)).shape == (1, 3, 2 * m, 3 * m)
+
+
+def _reference_contract(net: torch.nn.Module, frame: torch.Tensor) -> torch.Tensor:
+    """Contract v1 spelled out the slow way: BGR uint8 -> RGB [0, 1] -> net -> [0, 255] BGR uint8."""
+    h, w = frame.shape[1:3]
+    m = int(getattr(net, "pad_multiple", 4))
+    x = frame.permute(0, 3, 1, 2).flip(1).float() / 255.0
+    x = torch.nn.functional.pad(x, (0, (-w) % m, 0, (-h) % m), mode="replicate")
+    y = net(x, torch.ones(1, 1))[:, :, :h, :w]
+    return (y.clamp(0, 1) * 255).round().flip(1).permute(0, 2, 3, 1).to(torch.uint8)
+
+
+@pytest.mark.parametrize("arch", ["fast", "fast-hq", "johnson", "fast-guided"])
+def test_colour_order_and_scale_are_folded_into_the_weights_exactly(arch: str) -> None:
+    torch.manual_seed(0)
+    net = build_net(arch, 1).eval()
+    with torch.no_grad():  # a non-trivial colour response: the stylized channels differ from each other
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    wrapper = ContractModule(net).eval()
+    assert wrapper.folded == (arch != "fast-guided")  # the guided filter reads the frame's values itself
+    frame = torch.randint(0, 256, (1, 48, 72, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        got, want = wrapper(frame), _reference_contract(net, frame)
+    diff = (got.int() - want.int()).abs()
+    assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3  # float rounding only
+    assert (want[..., 0].float() - want[..., 2].float()).abs().mean() > 1  # B and R differ: the order is tested
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # the caller's net is untouched
+
+
+def test_folding_refuses_a_last_layer_of_the_wrong_width() -> None:
+    from rtstyle.nets.layers import fold_frame_format
+
+    with pytest.raises(ValueError, match="channels"):
+        fold_frame_format(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 5, 3), shuffle=1)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rtstyle.nets import Arch, register_arch
-from rtstyle.nets.layers import CondInstanceNorm
+from rtstyle.nets.layers import CondInstanceNorm, IOLayers
 
 
 class FusedCondNorm(CondInstanceNorm):
@@ -213,6 +213,14 @@ class FastNet(nn.Module):
         else:
             self.out = Conv(cl, co, 3, norm=False, relu=False, pad=pad)
         self.skip = nn.Conv2d(3, 3, 1) if skip else None  # a per-pixel colour map of the frame, added at the end
+
+    def io_layers(self) -> IOLayers | None:
+        """The convolutions that touch the image, or None where the frame's values are used elsewhere (the
+        guided filter and the colour skip read the frame itself)."""
+        if self.internal_scale > 1 or self.skip is not None:
+            return None
+        last = self.out[1] if isinstance(self.out, nn.Sequential) else self.out.conv
+        return IOLayers(self.down[0].conv, last, self.out_from)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if style is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rtstyle.nets.layers import ConvNorm, ResidualBlock
+from rtstyle.nets.layers import ConvNorm, IOLayers, ResidualBlock
 
 
 class JohnsonNet(nn.Module):
@@ -37,6 +37,10 @@ class JohnsonNet(nn.Module):
             ]
         )
         self.out = ConvNorm(c1, 3, 9, relu=False, norm=False)
+
+    def io_layers(self) -> IOLayers:
+        """The first conv sees the frame through reflection padding; the last conv's output is the output."""
+        return IOLayers(self.down[0].conv, self.out.conv)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if style is None:

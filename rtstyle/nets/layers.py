@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -70,3 +72,35 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return x + self.b(self.a(x, style), style)
+
+
+@dataclass(frozen=True)
+class IOLayers:
+    """The convolutions that touch the image, for :func:`fold_frame_format`.
+
+    ``first`` must see the RGB input only through padding (reflect, replicate or zeros: no per-value
+    operation), and ``last``'s output must be the network's output up to a depth-to-space of factor
+    ``shuffle`` (1: none) and cropping: nothing non-linear, no skip connection from the input.
+    """
+
+    first: nn.Conv2d
+    last: nn.Conv2d
+    shuffle: int = 1
+
+
+@torch.no_grad()
+def fold_frame_format(first: nn.Conv2d, last: nn.Conv2d, shuffle: int = 1, scale: float = 255.0) -> None:
+    """Make a network that works in RGB [0, 1] work in BGR [0, ``scale``] instead, in place.
+
+    The colour swap and the scaling go into the weights of the first and the last convolution, so the
+    exported graph needs no per-pixel flip, division or multiplication at full resolution. Exact up to
+    float rounding: ``conv(W, x / s) = conv(W / s, x)`` and the channel order is a permutation.
+    """
+    first.weight.copy_(first.weight.flip(1) / scale)
+    r2 = shuffle * shuffle
+    if last.out_channels != 3 * r2:
+        raise ValueError(f"the last convolution has {last.out_channels} channels, not 3 x {r2}")
+    order = torch.arange(3 * r2).reshape(3, r2).flip(0).reshape(-1)  # colour c's block moves to 2 - c
+    last.weight.copy_(last.weight[order] * scale)
+    if last.bias is not None:
+        last.bias.copy_(last.bias[order] * scale)
