@@ -550,7 +550,7 @@ class Encoder:
         audio_from: str | None = None,
         audio_codec: str | None = None,
         crf: int = 18,
-        preset: str = "medium",
+        preset: str = "veryfast",
         timescale: int | None = None,
         shortest: bool = False,
     ) -> None:

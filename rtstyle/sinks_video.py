@@ -69,7 +69,7 @@ class VideoFileSink(Sink):
         size: tuple[int, int],
         audio_from: str | os.PathLike | None = None,
         crf: int = 18,
-        preset: str = "medium",
+        preset: str = "veryfast",
         timestamps: str = "pts",
         *,
         lossless: bool | None = None,

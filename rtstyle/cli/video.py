@@ -56,7 +56,7 @@ def run_video(
     blend: str | None = None,
     smooth: str = "flow",
     crf: int = 18,
-    preset: str = "medium",
+    preset: str = "veryfast",
     audio: bool = True,
     max_frames: int | None = None,
 ) -> tuple[Any, str | None]:
@@ -149,7 +149,11 @@ def video(
     blend: str | None = typer.Option(None, "--blend", help=BLEND_HELP),
     smooth: str = typer.Option("flow", "--smooth", help="Temporal smoothing against flicker: flow, ema or off."),
     crf: int = typer.Option(18, "--crf", help="H.264 quality, 0..51 (lower = better, larger file)."),
-    preset: str = typer.Option("medium", "--preset", help="x264 speed preset (ultrafast ... veryslow)."),
+    preset: str = typer.Option(
+        "veryfast",
+        "--preset",
+        help="x264 speed preset (ultrafast ... veryslow): slower presets give smaller files at the same --crf.",
+    ),
     no_audio: bool = typer.Option(False, "--no-audio", help="Leave the input's audio out."),
     max_frames: int | None = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames."),
 ) -> None:
