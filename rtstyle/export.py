@@ -228,6 +228,27 @@ def net_from_checkpoint(ckpt: Mapping[str, Any]) -> nn.Module:
     return net.eval()
 
 
+def checkpoint_recipe(ckpt: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``rtstyle.recipe`` metadata of a model exported from this checkpoint: the training recipe (with its
+    phases) plus what the run did: steps done, time, device, final losses, data size, loss network."""
+    recipe = dict(ckpt.get("recipe", {}))
+    if ckpt.get("phases"):
+        recipe["phases"] = ckpt["phases"]
+    recipe.update(
+        {
+            "steps_done": ckpt.get("step"),
+            "train_seconds": round(float(ckpt.get("elapsed", 0.0)), 1),
+            "device": ckpt.get("device_name") or ckpt.get("config", {}).get("device", "unknown"),
+            "final_losses": {k: round(float(v), 4) for k, v in ckpt.get("last_losses", {}).items()},
+        }
+    )
+    if "data_images" in ckpt:
+        recipe["data_images"] = ckpt["data_images"]
+    if ckpt.get("vgg"):
+        recipe["vgg"] = Path(str(ckpt["vgg"])).name
+    return recipe
+
+
 def export_checkpoint(ckpt_path: str | Path, out: str | Path, fp16: bool = False) -> Path:
     """``rtstyle export``: checkpoint → contract ONNX (``--fp16`` writes the ``<name>.fp16.onnx`` sibling)."""
     from rtstyle.nets import get_arch
@@ -238,8 +259,7 @@ def export_checkpoint(ckpt_path: str | Path, out: str | Path, fp16: bool = False
     if fp16 and not out.name.endswith(".fp16.onnx"):
         out = out.with_name(out.name.removesuffix(".onnx") + ".fp16.onnx")
     styles = [StyleEntry(**s) for s in ckpt["styles"]]
-    recipe = dict(ckpt.get("recipe", {}))
-    recipe.update({"steps": ckpt.get("step"), "final_losses": ckpt.get("last_losses", {})})
+    recipe = checkpoint_recipe(ckpt)
     return export_onnx(
         net,
         out,

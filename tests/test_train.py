@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -301,3 +302,20 @@ def test_resume_with_a_new_learning_rate_uses_it(tmp_path, data_dir, style_image
     ckpt = torch.load(result.checkpoint, weights_only=False)
     assert [g["lr"] for g in ckpt["opt"]["param_groups"]] == [2e-4]
     assert ckpt["phases"][0]["lr"] == 1e-3
+
+
+def test_re_export_writes_the_same_recipe_as_the_training_run(tmp_path, data_dir, style_images):
+    import onnx
+
+    from rtstyle.export import export_checkpoint
+
+    result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=2, export=True))
+    again = export_checkpoint(result.checkpoint, tmp_path / "again.onnx")
+
+    def recipe(path):
+        meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+        return json.loads(meta["rtstyle.recipe"])
+
+    first = recipe(result.onnx)
+    assert first == recipe(again)
+    assert first["steps_done"] == 2 and first["device"] == "cpu" and "train_seconds" in first

@@ -299,6 +299,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
                 "phases": phases,
                 "vgg": vgg.source,
                 "data_images": len(photos),
+                "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
             },
             ckpt_path,
         )
@@ -396,25 +397,16 @@ def export_run(
     ckpt_path: Path, cfg: TrainConfig, styles: list[StyleEntry], tier: str, n_images: int, n_skipped: int
 ) -> tuple[Path, Path]:
     """Export the checkpoint into the model directory and write its model card beside it."""
-    from rtstyle.export import export_onnx, load_checkpoint, net_from_checkpoint
+    from rtstyle.export import checkpoint_recipe, export_onnx, load_checkpoint, net_from_checkpoint
 
     ckpt = load_checkpoint(ckpt_path)
+    recipe = checkpoint_recipe(ckpt)
     if cfg.export_dir:
         model_dir = Path(cfg.export_dir)
     else:
         from rtstyle.catalog import user_models_dir
 
         model_dir = Path(user_models_dir())
-    recipe = {
-        **cfg.recipe(),
-        **({"phases": ckpt["phases"]} if ckpt.get("phases") else {}),
-        "steps_done": ckpt["step"],
-        "train_seconds": round(ckpt["elapsed"], 1),
-        "device": torch.cuda.get_device_name() if torch.cuda.is_available() and cfg.device != "cpu" else "cpu",
-        "final_losses": {k: round(v, 4) for k, v in ckpt["last_losses"].items()},
-        "data_images": n_images,
-        "vgg": Path(ckpt["vgg"]).name,
-    }
     onnx_path = export_onnx(
         net_from_checkpoint(ckpt), model_dir / f"{cfg.name}.onnx", styles, cfg.arch, tier, recipe, cfg.size
     )
