@@ -319,3 +319,13 @@ def test_re_export_writes_the_same_recipe_as_the_training_run(tmp_path, data_dir
     first = recipe(result.onnx)
     assert first == recipe(again)
     assert first["steps_done"] == 2 and first["device"] == "cpu" and "train_seconds" in first
+
+
+def test_resume_keeps_the_style_names_unless_given_again(tmp_path, data_dir, style_images):
+    first = _cfg(tmp_path, data_dir, style_images[:1], steps=2, style_names=["ink"], display_names=["Ink"])
+    train(first)
+    resumed = train(_cfg(tmp_path, data_dir, style_images[:1], steps=3, resume=True))
+    ckpt = torch.load(resumed.checkpoint, weights_only=False)
+    assert [s["name"] for s in ckpt["styles"]] == ["ink"] and ckpt["styles"][0]["display_name"] == "Ink"
+    renamed = train(_cfg(tmp_path, data_dir, style_images[:1], steps=4, resume=True, style_names=["wash"]))
+    assert torch.load(renamed.checkpoint, weights_only=False)["styles"][0]["name"] == "wash"

@@ -263,6 +263,8 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
         torch.set_rng_state(ckpt["torch_rng"])
         step, elapsed, history = ckpt["step"], ckpt["elapsed"], ckpt.get("history", [])
         phases = _phases_after_resume(ckpt, cfg)
+        if not (cfg.style_names or cfg.display_names or cfg.licenses) and ckpt.get("styles"):
+            styles = [StyleEntry(**s) for s in ckpt["styles"]]  # a resume keeps the names unless given again
     model: nn.Module = net
     if distributed:
         from torch.nn.parallel import DistributedDataParallel
