@@ -194,6 +194,8 @@ class Pipeline:
                 if pending is not None and q.empty():
                     finish(pending)  # nothing to overlap with: do not hold this frame back
                     pending = None
+                    if self._stop.is_set():  # e.g. stop() from the progress callback just called
+                        break
                 item = q.get()
                 if item is _END:
                     break

@@ -61,7 +61,6 @@ class Motion:
 
     kind: str
     generation: int
-    in_shape: tuple[int, ...]
     out_size: tuple[int, int] | None = None  # (H, W) the maps below were built for
     maps: tuple[Any, Any] | None = None  # fixed-point remap maps (flow)
     w_prev: np.ndarray | None = None  # per-pixel weight of the warped past at out_size (flow)
@@ -209,7 +208,7 @@ class Smoother:
 
     def _prepare(self, input_frame: np.ndarray, out_size: tuple[int, int]) -> Motion:
         if self._mode == "off":
-            return Motion("off", self._generation, input_frame.shape)
+            return Motion("off", self._generation)
 
         import cv2
 
@@ -221,7 +220,7 @@ class Smoother:
         fresh = self._prev_grey is None or self._in_shape != input_frame.shape or self._is_cut(thumb)
         prev_small = self._prev_grey
         self._prev_grey, self._prev_thumb, self._in_shape = grey_small, thumb, input_frame.shape
-        motion = Motion("fresh" if fresh else self._mode, self._generation, input_frame.shape)
+        motion = Motion("fresh" if fresh else self._mode, self._generation)
         if fresh or self._mode == "ema":
             return motion
         if not flowable:
