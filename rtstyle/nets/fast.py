@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rtstyle.nets import Arch, register_arch
-from rtstyle.nets.layers import CondInstanceNorm, IOLayers
+from rtstyle.nets.layers import CondInstanceNorm, IOLayers, run_stages
 
 
 class FusedCondNorm(CondInstanceNorm):
@@ -229,12 +229,7 @@ class FastNet(nn.Module):
         if self.internal_scale > 1:
             x = F.avg_pool2d(x, self.internal_scale)
         x0 = x
-        for layer in self.down:
-            x = layer(x, style)
-        for block in self.res:
-            x = block(x, style)
-        for layer in self.up:
-            x = layer(x, style)
+        x = run_stages(x, style, self.down, self.res, self.up)
         y = self.out(x) if isinstance(self.out, nn.Sequential) else self.out(x, style)
         y = F.pixel_shuffle(y, self.out_from)
         if self.skip is not None:

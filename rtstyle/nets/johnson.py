@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rtstyle.nets.layers import ConvNorm, IOLayers, ResidualBlock
+from rtstyle.nets.layers import ConvNorm, IOLayers, ResidualBlock, run_stages
 
 
 class JohnsonNet(nn.Module):
@@ -45,10 +45,4 @@ class JohnsonNet(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if style is None:
             style = x.new_ones(x.shape[0], self.num_styles) / self.num_styles
-        for layer in self.down:
-            x = layer(x, style)
-        for block in self.res:
-            x = block(x, style)
-        for layer in self.up:
-            x = layer(x, style)
-        return self.out(x, style)
+        return self.out(run_stages(x, style, self.down, self.res, self.up), style)

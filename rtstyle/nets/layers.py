@@ -74,6 +74,14 @@ class ResidualBlock(nn.Module):
         return x + self.b(self.a(x, style), style)
 
 
+def run_stages(x: torch.Tensor, style: torch.Tensor, *stages: nn.ModuleList) -> torch.Tensor:
+    """Apply every ``layer(x, style)`` of each stage in order (encoder, residual body, decoder)."""
+    for stage in stages:
+        for layer in stage:
+            x = layer(x, style)
+    return x
+
+
 @dataclass(frozen=True)
 class IOLayers:
     """The convolutions that touch the image, for :func:`fold_frame_format`.
