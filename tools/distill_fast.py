@@ -35,10 +35,9 @@ DEFAULTS = {
 def _teacher_recipe(path: Path) -> dict:
     if path.suffix != ".pt" or not path.is_file():
         return {}
-    import torch
+    from rtstyle.export import load_checkpoint
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    return dict(ckpt.get("recipe", {}))
+    return dict(load_checkpoint(path).get("recipe", {}))
 
 
 def build_command(a: argparse.Namespace) -> list[str]:

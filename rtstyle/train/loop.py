@@ -296,7 +296,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
                 "elapsed": elapsed,
                 "history": history,
                 "last_losses": last,
-                "recipe": {**cfg.recipe(), **({"phases": phases} if phases else {})},
+                "recipe": cfg.recipe(),  # the current phase; earlier ones are "phases" (checkpoint_recipe joins them)
                 "config": dataclasses.asdict(cfg),
                 "phases": phases,
                 "vgg": vgg.source,
