@@ -1,19 +1,24 @@
 """The CPU fast tier: small stylization networks that keep up with a webcam on two CPU cores.
 
 Where the Johnson net spends ~35 GMAC at 640x360 (full-resolution 9x9 convolutions, 128-channel 3x3 residual
-blocks at 1/4 resolution), these nets spend well under 1 GMAC:
+blocks at 1/4 resolution), these nets spend well under 1 GMAC. The shipped design, ``fast``:
 
-- a stem of strided 3x3 convolutions down to 1/8 resolution with few channels (16/32/64),
+- a 4x4 stride-4 patch convolution straight to 1/4 resolution, then a strided 3x3 convolution to 1/8 (32/64
+  channels),
 - depthwise-separable residual blocks (depthwise 3x3 + pointwise 1x1) at 1/8 resolution,
-- nearest-neighbour upsampling followed by depthwise-separable convolutions (no transposed conv, no checkerboard),
-- the last step to full resolution as a 3x3 convolution at 1/2 resolution into 12 channels and a depth-to-space
-  (pixel shuffle) by 2, so no convolution runs at full resolution,
-- optionally (``fast-guided``) the whole net at half the input size, brought back to full resolution by a fast
-  guided filter guided by the full-resolution frame (Wu et al. 2018), written in torch ops so it exports into the
-  ONNX graph and the runtime stays model-agnostic.
+- sub-pixel upsampling (pointwise into 4x the channels, depth-to-space) back to 1/4: no transposed conv, no
+  checkerboard,
+- a 3x3 convolution at 1/4 resolution into 48 channels and a depth-to-space by 4, so no convolution runs at full
+  resolution; zero padding throughout (cheaper than reflection in onnxruntime's blocked layout).
 
-Every normalisation is ``CondInstanceNorm``, so multi-style files (the contract's ``style`` input) work as in the
-full tier. Convolutions pad with reflection like the full tier (``pad="zeros"`` is the cheaper measured option).
+``fast-hq`` reaches 1/4 through two strided 3x3 convolutions, upsamples with nearest neighbour and ends with a
+depth-to-space by 2 from 1/2 resolution, with reflection padding like the full tier. ``fast-guided`` runs
+``fast-hq`` at half the input size and brings it back to full resolution with a fast guided filter guided by the
+full-resolution frame (Wu et al. 2018), written in torch ops so it exports into the ONNX graph and the runtime stays
+model-agnostic.
+
+Every normalisation is a conditional instance norm, so multi-style files (the contract's ``style`` input) work as
+in the full tier.
 """
 
 from __future__ import annotations
