@@ -88,7 +88,8 @@ DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
 DEFAULT_DESIGNS = "wrapper-only,johnson,johnson-half,fast,fast-hq,fast-guided,fast-wide,fast-reflect,fast-sepout"
 
 
-def make_session(path: Path, threads: int, opt_level: str = "all", spinning: bool | None = None) -> Any:
+def make_session(path: Path, threads: int, opt_level: str = "all", spinning: bool = False) -> Any:
+    """A CPU session with the runtime's settings (as ``rtstyle.engine.StyleSession``), unless the study varies them."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -102,8 +103,7 @@ def make_session(path: Path, threads: int, opt_level: str = "all", spinning: boo
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    if spinning is not None:
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                     study.append({"design": name, "opt": level, "spinning": spin, "threads": threads, **r})
     ref = next((r for r in rows if r["design"] == "johnson"), None)
     print(
-        f"\nonnxruntime {ort.__version__} CPU, {args.threads} threads, ORT_ENABLE_ALL, sequential; ms = min / median wall; cpu = median process CPU"
+        f"\nonnxruntime {ort.__version__} CPU, {args.threads} threads, ORT_ENABLE_ALL, sequential, no spinning; ms = min / median wall; cpu = median process CPU"
     )
     keys = [f"{w}x{h}" for w, h in sizes]
     header = (
