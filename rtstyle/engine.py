@@ -215,6 +215,22 @@ def load_session(path: Path, providers: list[Any], options: Any) -> Any:
         ) from None
 
 
+def session_options(device: str, threads: int | None = None) -> Any:
+    """The onnxruntime ``SessionOptions`` of every rtstyle session (benchmarks and studies reuse them)."""
+    ort = _ort()
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    if device == "cpu":
+        opts.intra_op_num_threads = threads or physical_cores()
+        opts.inter_op_num_threads = 1
+        # Idle workers sleep instead of spinning: in a video or webcam loop the decoder, the encoder and the
+        # smoother's flow need those cores between two frames (end to end: 15 -> 20 fps on 2 cores).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
 class StyleSession:
     """One contract-v1 model file in one onnxruntime session, on ``cuda`` or ``cpu`` (never ``auto`` here)."""
 
@@ -225,10 +241,7 @@ class StyleSession:
         self.path = Path(path)
         if device not in ("cuda", "cpu"):
             raise DeviceError(f"StyleSession needs device 'cuda' or 'cpu', not {device!r}")
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
+        opts = session_options(device, threads)
         if device == "cuda":
             reason = cuda_unavailable_reason()
             if reason is not None:
@@ -238,11 +251,6 @@ class StyleSession:
                 CPU_EP,
             ]
         else:
-            opts.intra_op_num_threads = threads or physical_cores()
-            opts.inter_op_num_threads = 1
-            # Idle workers sleep instead of spinning: in a video or webcam loop the decoder, the encoder and the
-            # smoother's flow need those cores between two frames (end to end: 15 -> 20 fps on 2 cores).
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             providers = [CPU_EP]
         if device == "cuda":
             # A failed CUDA provider load is logged at error level before onnxruntime falls back to the CPU;

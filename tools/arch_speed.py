@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from rtstyle.contract import StyleEntry
+from rtstyle.engine import session_options
 from rtstyle.export import export_onnx
 from rtstyle.nets import build_net
 from rtstyle.nets.fast import build_fast, count_macs
@@ -92,18 +93,15 @@ def make_session(path: Path, threads: int, opt_level: str = "all", spinning: boo
     """A CPU session with the runtime's settings (as ``rtstyle.engine.StyleSession``), unless the study varies them."""
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
+    opts = session_options("cpu", threads)
     opts.graph_optimization_level = {
         "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }[opt_level]
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    if spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1")  # replaces the runtime's "0"
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from rtstyle.contract import INPUT_FRAME
+from rtstyle.engine import session_options
 from rtstyle.train.data import IMAGE_EXTS, read_holdout
 
 
@@ -86,13 +87,7 @@ def quantize(src: Path, dst: Path, frames: list[np.ndarray], fmt: str) -> None:
 def session(path: Path, threads: int, profile: bool = False) -> Any:
     import onnxruntime as ort
 
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.log_severity_level = 3
+    opts = session_options("cpu", threads)
     if profile:
         opts.enable_profiling = True
         opts.profile_file_prefix = str(path.with_suffix(""))
