@@ -81,6 +81,11 @@ def test_quantized_files_are_int8_and_keep_the_contract(qs, tmp_path: Path, caps
         assert q.shape == ref.shape and np.abs(q - ref).mean() < 3.0
 
 
-def test_missing_model_is_one_line(qs, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_is_one_line(qs, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert qs.main([str(tmp_path / "nope.onnx"), "--photos", str(tmp_path)]) == 2
     assert "model not found" in capsys.readouterr().err
+    model = make_contract_model(tmp_path / "m.onnx", styles=("solo",))
+    assert qs.main([str(model), "--photos", str(tmp_path), "--sizes", "wide"]) == 2
+    assert "is not WIDTHxHEIGHT" in capsys.readouterr().err
+    assert qs.main([str(model), "--photos", str(tmp_path / "none")]) == 2
+    assert "not found" in capsys.readouterr().err

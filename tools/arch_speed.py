@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rtstyle.cli.bench import parse_sizes
 from rtstyle.contract import StyleEntry
 from rtstyle.engine import session_options
 from rtstyle.export import export_onnx
@@ -141,10 +142,6 @@ def export_design(name: str, folder: Path) -> tuple[Path, nn.Module]:
     path = folder / f"{name}.onnx"
     export_onnx(net, path, [StyleEntry("random", "Random")], name, "fast", {"random": True}, 256, check=False)
     return path, net
-
-
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    return [tuple(int(v) for v in s.lower().split("x")) for s in text.split(",") if s.strip()]  # type: ignore[misc]
 
 
 def main(argv: list[str] | None = None) -> int:

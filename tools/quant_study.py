@@ -31,23 +31,16 @@ from typing import Any
 import cv2
 import numpy as np
 
+from rtstyle.cli.bench import parse_sizes
 from rtstyle.contract import INPUT_FRAME
 from rtstyle.engine import session_options
-from rtstyle.train.data import IMAGE_EXTS, read_holdout
-
-
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    sizes = []
-    for part in text.split(","):
-        w, h = part.lower().split("x")
-        sizes.append((int(w), int(h)))
-    return sizes
+from rtstyle.errors import InputError
+from rtstyle.train.data import find_images, read_holdout
 
 
 def calibration_frames(photos: Path, holdout: Path | None, n: int, size: tuple[int, int]) -> list[np.ndarray]:
     """``n`` training photos (never the held-out ones), resized to ``size``, as uint8 BGR frames."""
-    skip = read_holdout(holdout) if holdout else set()
-    files = sorted(p for p in photos.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.name not in skip)
+    files = find_images(photos, read_holdout(holdout))
     random.Random(0).shuffle(files)
     frames = []
     for p in files:
@@ -57,7 +50,7 @@ def calibration_frames(photos: Path, holdout: Path | None, n: int, size: tuple[i
         if len(frames) == n:
             break
     if not frames:
-        raise SystemExit(f"no readable photos under {photos}")
+        raise InputError(f"no readable photos under {photos}")
     return frames
 
 
@@ -84,13 +77,13 @@ def quantize(src: Path, dst: Path, frames: list[np.ndarray], fmt: str) -> None:
     )
 
 
-def session(path: Path, threads: int, profile: bool = False) -> Any:
+def session(path: Path, threads: int, profile_dir: Path | None = None) -> Any:
     import onnxruntime as ort
 
     opts = session_options("cpu", threads)
-    if profile:
+    if profile_dir is not None:
         opts.enable_profiling = True
-        opts.profile_file_prefix = str(path.with_suffix(""))
+        opts.profile_file_prefix = str(profile_dir / f"{path.stem}-profile")
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
@@ -107,9 +100,10 @@ def time_model(path: Path, frame: np.ndarray, threads: int, runs: int) -> tuple[
     return 1e3 * statistics.median(times), 1e3 * min(times)
 
 
-def op_profile(path: Path, frame: np.ndarray, threads: int, runs: int) -> dict[str, float]:
-    """ms per frame spent in each operator type: onnxruntime's kernel times over the last ``runs`` runs."""
-    sess = session(path, threads, profile=True)
+def op_profile(path: Path, frame: np.ndarray, threads: int, runs: int, trace_dir: Path) -> dict[str, float]:
+    """ms per frame spent in each operator type: onnxruntime's kernel times over the last ``runs`` runs (the
+    trace is written to ``trace_dir`` and deleted)."""
+    sess = session(path, threads, profile_dir=trace_dir)
     feed = {INPUT_FRAME: frame[None]}
     for _ in range(3 + runs):
         sess.run(None, feed)
@@ -136,9 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=30, help="timed runs per model and size")
     p.add_argument("--keep", type=Path, default=None, help="keep the quantized files in this folder")
     args = p.parse_args(argv)
-    if not args.model.is_file():
-        print(f"error: model not found: {args.model}", file=sys.stderr)
+    try:
+        return study(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def study(args: argparse.Namespace) -> int:
+    if not args.model.is_file():
+        raise InputError(f"model not found: {args.model}")
     sizes = parse_sizes(args.sizes)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp)
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         w, h = sizes[-1]
         frame = cv2.resize(frames[0], (w, h), interpolation=cv2.INTER_LINEAR)
         for name, path in models.items():
-            prof = op_profile(path, frame, args.threads, args.runs)
+            prof = op_profile(path, frame, args.threads, args.runs, Path(tmp))
             total = sum(prof.values())
             top = ", ".join(f"{op} {ms:.1f}" for op, ms in list(prof.items())[:6])
             print(f"profile {w}x{h} {name}: {total:.1f} ms in kernels; {top}")
