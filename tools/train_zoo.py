@@ -66,8 +66,9 @@ RECIPES = {
         "size": 256,
         "style_size": 512,
         "lr": 2e-3,
-        # twice the teacher's: on the CPU mosaic, doubling the student's content weight took its content distance
-        # from 1.30x to 0.94x the teacher's and its style distance from 1.13x to 1.05x (docs/performance.md, Quality)
+        # twice the teacher's: on the CPU mosaic, a last phase with the student's content weight doubled (and a
+        # higher lr: the two are not separated) took its content distance from 1.30x to 0.94x the teacher's and
+        # its style distance from 1.13x to 1.05x (docs/performance.md, Quality)
         "content_weight": 2e5,
         "style_weight": 1e10,
         "stability_weight": 3e6,
