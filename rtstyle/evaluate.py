@@ -10,6 +10,7 @@ through the runtime (onnxruntime, CPU), exactly as users run it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from rtstyle.errors import InputError
-from rtstyle.train.data import IMAGE_EXTS, load_rgb, read_holdout, to_tensor
+from rtstyle.train.data import IMAGE_EXTS, load_rgb, read_holdout, relative_name, to_tensor
 from rtstyle.train.losses import STYLE_LAYERS, gram, load_vgg
 
 PHOTO_SHORT_SIDE = 384
@@ -33,19 +34,26 @@ class EvalResult:
     sheet: Path | None = None
 
 
-def eval_photos(photos: str | Path, only: str | Path | None = None, limit: int | None = None) -> list[Path]:
-    """Photos to evaluate on: every image in ``photos``, or only those named in the list file ``only``."""
-    root = Path(photos)
-    if not root.is_dir():
-        raise InputError(f"photo folder not found: {root}")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
-    if only is not None:
-        names = read_holdout(only)
-        files = [p for p in files if p.name in names]
+def eval_photos(
+    photos: str | Path | Sequence[str | Path], only: str | Path | None = None, limit: int | None = None
+) -> list[Path]:
+    """Photos to evaluate on: every image in the folders ``photos``, or only those that the list file ``only``
+    names (by their path relative to the folder, as in ``tools/holdout_photos.txt``)."""
+    roots = [Path(photos)] if isinstance(photos, (str, Path)) else [Path(p) for p in photos]
+    names = read_holdout(only) if only is not None else None
+    files: list[Path] = []
+    for root in roots:
+        if not root.is_dir():
+            raise InputError(f"photo folder not found: {root}")
+        here = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file())
+        if names is not None:
+            here = [p for p in here if relative_name(p, root) in names]
+        files += here
     if limit:
         files = files[:limit]
     if not files:
-        raise InputError(f"no photos to evaluate under {root}")
+        where = ", ".join(str(r) for r in roots)
+        raise InputError(f"no photos to evaluate under {where}" + (f" named in {only}" if only else ""))
     return files
 
 

@@ -270,3 +270,107 @@ def export_checkpoint(ckpt_path: str | Path, out: str | Path, fp16: bool = False
         int(recipe.get("size", 256)),
         fp16=fp16,
     )
+
+
+def import_onnx(path: str | Path) -> tuple[dict[str, Any], nn.Module]:
+    """The inverse of :func:`export_onnx`: a contract model file back to a trainable network.
+
+    Returns ``(info, net)`` with ``info`` = ``{"arch", "styles", "tier", "recipe"}`` from the metadata. The
+    convolutions are read by their names; instance-norm scales and shifts by name where the file keeps them
+    (multi-style files), else from the constants the exporter folded after each InstanceNormalization
+    (single-style files). The BGR and 0..255 folding of the first and last convolution is undone.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    from rtstyle.nets import build_net
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"model not found: {path}")
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds for a bad file
+        raise InputError(f"cannot read {path} as ONNX: {str(exc).splitlines()[0]}") from None
+    meta = {p.key: p.value for p in model.metadata_props}
+    try:
+        info = contract.parse_metadata(meta)
+    except ContractError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    net = build_net(info.arch, info.num_styles)
+    prefix = "net."
+    state = net.state_dict()
+    produced_by = {out: node for node in model.graph.node for out in node.output}
+    consumers: dict[str, list[Any]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def norm_constants(conv_weight: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Follow Conv -> InstanceNormalization -> Mul(gamma) -> Add(beta) in a single-style graph."""
+        conv = next((n for n in consumers.get(conv_weight, []) if n.op_type == "Conv"), None)
+        if conv is None:
+            return None
+        value = conv.output[0]
+        for _ in range(4):  # the exporter may put a Cast or a Reshape between the conv and the norm
+            nxt = consumers.get(value, [])
+            norm = next((n for n in nxt if n.op_type == "InstanceNormalization"), None)
+            if norm is not None:
+                break
+            if len(nxt) != 1:
+                return None
+            value = nxt[0].output[0]
+        else:
+            return None
+        found: list[np.ndarray] = []
+        value = norm.output[0]
+        for op in ("Mul", "Add"):
+            for _ in range(3):
+                nxt = consumers.get(value, [])
+                hit = next((n for n in nxt if n.op_type == op), None)
+                if hit is not None or len(nxt) != 1:
+                    break
+                value = nxt[0].output[0]
+            if hit is None:
+                return None
+            const = next((i for i in hit.input if i in inits), None)
+            if const is None:
+                return None
+            found.append(inits[const].reshape(-1))
+            value = hit.output[0]
+        return found[0], found[1]
+
+    del produced_by
+    loaded = {}
+    for key, tensor in state.items():
+        name = prefix + key
+        if name in inits:
+            value = torch.from_numpy(np.array(inits[name], dtype=np.float32))
+        elif key.endswith(("norm.weight", "norm.bias")) and info.num_styles == 1:
+            pair = norm_constants(prefix + key.rsplit(".norm.", 1)[0] + ".conv.weight")
+            if pair is None:
+                raise InputError(f"{path}: cannot find the instance-norm parameters of {key} in the graph")
+            value = torch.from_numpy(np.array(pair[0 if key.endswith("weight") else 1], dtype=np.float32))
+        else:
+            raise InputError(f"{path}: no weights for {key} (not an rtstyle {info.arch} export?)")
+        if value.numel() != tensor.numel():
+            raise InputError(f"{path}: {key} has {value.numel()} values, a {info.arch} net needs {tensor.numel()}")
+        loaded[key] = value.reshape(tensor.shape)
+    net.load_state_dict(loaded)
+    io = net.io_layers() if hasattr(net, "io_layers") else None
+    if io is not None:
+        _unfold_frame_format(io.first, io.last, io.shuffle)
+    info_dict = {"arch": info.arch, "styles": list(info.styles), "tier": info.tier, "recipe": info.recipe}
+    return info_dict, net.eval()
+
+
+@torch.no_grad()
+def _unfold_frame_format(first: nn.Conv2d, last: nn.Conv2d, shuffle: int = 1, scale: float = 255.0) -> None:
+    """Undo :func:`rtstyle.nets.layers.fold_frame_format`: BGR [0, scale] back to RGB [0, 1]."""
+    first.weight.copy_(first.weight.flip(1) * scale)
+    r2 = shuffle * shuffle
+    order = torch.arange(3 * r2).reshape(3, r2).flip(0).reshape(-1)  # the permutation is its own inverse
+    last.weight.copy_(last.weight[order] / scale)
+    if last.bias is not None:
+        last.bias.copy_(last.bias[order] / scale)

@@ -11,7 +11,7 @@ import typer
 def eval_command(
     model: str = typer.Argument(..., help="Style name or .onnx file"),
     style_image: Path = typer.Option(..., "--style-image", help="The painting the style was trained on."),
-    photos: Path = typer.Option(..., "--photos", help="Folder of photos to evaluate on."),
+    photos: list[Path] = typer.Option(..., "--photos", help="Folder of photos to evaluate on (repeatable)."),
     only: Path | None = typer.Option(
         None, "--only", help="List file: evaluate only these photos (e.g. tools/holdout_photos.txt)."
     ),

@@ -11,7 +11,9 @@ def train_command(
     style_image: list[Path] = typer.Option(
         ..., "--style-image", help="Painting to learn; repeat for a multi-style network."
     ),
-    data: Path = typer.Option(..., "--data", help="Folder of training photos (searched recursively)."),
+    data: list[Path] = typer.Option(
+        ..., "--data", help="Folder of training photos (searched recursively); repeat for several folders."
+    ),
     name: str = typer.Option(..., "--name", help="Model name (file name and, for one style, the style name)."),
     style_name: list[str] = typer.Option([], "--style-name", help="Style name per style image (multi-style)."),
     display_name: list[str] = typer.Option([], "--display-name", help="Display name per style image."),
@@ -20,16 +22,29 @@ def train_command(
     steps: int = typer.Option(3000, "--steps", min=1),
     batch: int = typer.Option(4, "--batch", min=1),
     size: int = typer.Option(256, "--size", min=16, help="Training crop size in pixels."),
-    style_size: int = typer.Option(
-        512, "--style-size", min=16, help="Long side of the style image: sets the stroke scale."
+    style_size: list[int] = typer.Option(
+        [512], "--style-size", min=16, help="Long side of the style image: sets the stroke scale (once, or per style)."
     ),
     lr: float = typer.Option(1e-3, "--lr"),
     content_weight: float = typer.Option(1e5, "--content-weight"),
-    style_weight: float = typer.Option(1e10, "--style-weight"),
+    style_weight: list[float] = typer.Option(
+        [1e10], "--style-weight", help="Weight of the Gram style loss (once, or once per style image)."
+    ),
+    precision: str = typer.Option(
+        "auto", "--precision", help="auto (bf16 where the CPU or GPU does it natively), fp32 or bf16."
+    ),
     tv_weight: float = typer.Option(0.0, "--tv-weight"),
     content_layer: str = typer.Option("relu2_2", "--content-layer"),
     stability_weight: float = typer.Option(
         0.0, "--stability-weight", help="Temporal stability: output change under input noise and small shifts."
+    ),
+    init_from: str | None = typer.Option(
+        None,
+        "--init-from",
+        help="Start from a trained network: a style name, an .onnx file or a .pt checkpoint of the same --arch.",
+    ),
+    identity_steps: int = typer.Option(
+        0, "--identity-steps", min=0, help="Warm start: the first N steps teach the net to reproduce its input."
     ),
     teacher: str | None = typer.Option(
         None, "--teacher", help="Distil from this model (style name, .onnx or .pt checkpoint)."
@@ -59,7 +74,7 @@ def train_command(
 
     cfg = TrainConfig(
         style_images=[str(p) for p in style_image],
-        data=str(data),
+        data=[str(d) for d in data],
         name=name,
         style_names=style_name,
         display_names=display_name,
@@ -68,13 +83,16 @@ def train_command(
         steps=steps,
         batch=batch,
         size=size,
-        style_size=style_size,
+        style_size=style_size[0] if len(style_size) == 1 else list(style_size),
         lr=lr,
         content_weight=content_weight,
-        style_weight=style_weight,
+        style_weight=style_weight[0] if len(style_weight) == 1 else list(style_weight),
+        precision=precision,
         tv_weight=tv_weight,
         content_layer=content_layer,
         stability_weight=stability_weight,
+        init_from=init_from,
+        identity_steps=identity_steps,
         teacher=teacher,
         teacher_weight=teacher_weight,
         seed=seed,

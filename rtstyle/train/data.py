@@ -1,7 +1,8 @@
-"""Training photos: found recursively, decoded once, kept in memory (on the GPU when they fit)."""
+"""Training photos: found recursively in one or more folders, decoded once, kept in memory (on the GPU when they fit)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,21 +14,39 @@ from rtstyle.errors import InputError
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def find_images(root: str | Path, holdout: set[str] | None = None) -> list[Path]:
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"training data folder not found: {root}")
+def _roots(roots: str | Path | Sequence[str | Path]) -> list[Path]:
+    return [Path(roots)] if isinstance(roots, (str, Path)) else [Path(r) for r in roots]
+
+
+def relative_name(path: Path, root: Path) -> str:
+    """How a photo is named in a held-out list: its path relative to the data folder, with ``/``."""
+    return path.relative_to(root).as_posix()
+
+
+def find_images(roots: str | Path | Sequence[str | Path], holdout: set[str] | None = None) -> list[Path]:
+    """Every image under the folders ``roots`` (recursively), less those whose relative path is in ``holdout``."""
     holdout = holdout or set()
-    found = sorted(
-        p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTS and p.is_file() and p.name not in holdout
-    )
-    if not found:
-        raise InputError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) found under {root}")
+    found: list[Path] = []
+    for root in _roots(roots):
+        if not root.is_dir():
+            raise InputError(f"training data folder not found: {root}")
+        here = sorted(
+            p
+            for p in root.rglob("*")
+            if p.suffix.lower() in IMAGE_EXTS and p.is_file() and relative_name(p, root) not in holdout
+        )
+        if not here:
+            raise InputError(f"no images ({', '.join(sorted(IMAGE_EXTS))}) found under {root}")
+        found += here
     return found
 
 
 def read_holdout(path: str | Path | None) -> set[str]:
-    """A holdout list: one file name per line (``#`` comments allowed); matched on the file's name."""
+    """A held-out list: one photo per line, as its path relative to the data folder given (``#`` comments).
+
+    ``bsds500_test_100007.jpg`` names a photo at the top of a folder, ``selfies/selfies_12.jpg`` one in a
+    subfolder; so two folders' photos with the same file name cannot be confused.
+    """
     if path is None:
         return set()
     p = Path(path)
@@ -37,7 +56,7 @@ def read_holdout(path: str | Path | None) -> set[str]:
     for line in p.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            names.add(Path(line).name)
+            names.add(Path(line.replace("\\", "/")).as_posix().removeprefix("./"))
     return names
 
 
@@ -74,9 +93,13 @@ class PhotoSet:
     """
 
     def __init__(
-        self, root: str | Path, size: int, holdout: set[str] | None = None, device: torch.device | str = "cpu"
+        self,
+        roots: str | Path | Sequence[str | Path],
+        size: int,
+        holdout: set[str] | None = None,
+        device: torch.device | str = "cpu",
     ) -> None:
-        paths = find_images(root, holdout)
+        paths = find_images(roots, holdout)
         self.size = size
         self.images: list[torch.Tensor] = []
         self.skipped: list[Path] = []
@@ -87,11 +110,25 @@ class PhotoSet:
                 continue
             self.images.append(torch.from_numpy(rgb).permute(2, 0, 1).contiguous())
         if not self.images:
-            raise InputError(f"none of the {len(paths)} images under {root} could be read")
+            where = ", ".join(str(r) for r in _roots(roots))
+            raise InputError(f"none of the {len(paths)} images under {where} could be read")
         self.device = torch.device(device)
         if self.device.type != "cpu":
             self.images = [t.to(self.device) for t in self.images]
-        self.paths = [p for p in paths if p not in set(self.skipped)]
+        skipped = set(self.skipped)
+        self.paths = [p for p in paths if p not in skipped]
+        self.roots = _roots(roots)
+
+    def subsets(self) -> dict[str, int]:
+        """Photos per subset, for the model card: ``folder/subfolder`` for nested photos, else ``folder/prefix``
+        (the file name up to its first ``_``, as in ``photos/bsds500_test_100007.jpg``)."""
+        counts: dict[str, int] = {}
+        for p in self.paths:
+            root = next(r for r in self.roots if p.is_relative_to(r))
+            rel = p.relative_to(root)
+            key = f"{root.name}/{rel.parts[0]}" if len(rel.parts) > 1 else f"{root.name}/{rel.name.split('_')[0]}"
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def __len__(self) -> int:
         return len(self.images)

@@ -26,12 +26,13 @@ from rtstyle.errors import InputError, RtstyleError
 from rtstyle.nets import build_net, get_arch
 from rtstyle.train.data import PhotoSet, load_rgb, read_holdout, to_tensor
 from rtstyle.train.losses import PerceptualLoss, load_vgg
+from rtstyle.train.precision import autocast, resolve_precision
 
 
 @dataclass
 class TrainConfig:
     style_images: list[str]
-    data: str
+    data: list[str]  # photo folders
     name: str
     display_names: list[str] = field(default_factory=list)
     licenses: list[str] = field(default_factory=list)
@@ -40,13 +41,15 @@ class TrainConfig:
     steps: int = 3000
     batch: int = 4
     size: int = 256
-    style_size: int = 512
+    style_size: int | list[int] = 512  # long side of the style image: one for all, or one per style image
     lr: float = 1e-3
     content_weight: float = 1e5
-    style_weight: float = 1e10
+    style_weight: float | list[float] = 1e10  # one for all, or one per style image
     tv_weight: float = 0.0
     content_layer: str = "relu2_2"
     stability_weight: float = 0.0
+    init_from: str | None = None  # start from a trained net: a checkpoint, .onnx file or style name
+    identity_steps: int = 0  # warm start: the first steps train the net to reproduce its input (content kept)
     stability_noise: float = 0.02
     stability_shift: int = 4
     teacher: str | None = None
@@ -64,17 +67,26 @@ class TrainConfig:
     export_dir: str | None = None  # default: the user's model directory
     log_every: int = 10
     progress: bool = True
+    card_notes: list[str] = field(default_factory=list)  # extra lines for the model card (e.g. data terms)
+    precision: str = "auto"  # auto, fp32 or bf16 (autocast); see rtstyle.train.precision
+    channels_last: bool | None = None  # None: where it measured faster (CUDA, and the CPU under bf16)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, (str, Path)):
+            self.data = [str(self.data)]
 
     def recipe(self) -> dict[str, Any]:
         keep = (
-            "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer "
+            "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer identity_steps "
             "stability_weight stability_noise stability_shift teacher_weight seed"
         ).split()
         r = {k: getattr(self, k) for k in keep}
         r["style_images"] = [Path(p).name for p in self.style_images]
-        r["data"] = Path(self.data).name
+        r["data"] = [Path(d).name for d in self.data]
+        r["precision"] = self.precision
         r["holdout"] = Path(self.holdout).name if self.holdout else None
         r["teacher"] = Path(self.teacher).name if self.teacher else None
+        r["init_from"] = Path(self.init_from).name if self.init_from else None
         r["optimizer"] = "Adam"
         return r
 
@@ -88,6 +100,17 @@ class TrainResult:
     seconds: float
     last_losses: dict[str, float]
     images_per_second: float
+
+
+def per_style(value: Any, n: int, option: str) -> list:
+    """One value for every style, or a list with one per style image."""
+    if not isinstance(value, (list, tuple)):
+        return [value] * n
+    if len(value) == 1:
+        return list(value) * n
+    if len(value) != n:
+        raise RtstyleError(f"give one {option} for all styles or one per style image ({len(value)} for {n})")
+    return list(value)
 
 
 def pick_device(device: str) -> torch.device:
@@ -115,6 +138,44 @@ def _style_entries(cfg: TrainConfig) -> list[StyleEntry]:
     if len(displays) != n or len(licenses) != n:
         raise RtstyleError("give one --display-name and one --license per style image (or none)")
     return [StyleEntry(a, b, c) for a, b, c in zip(names, displays, licenses, strict=True)]
+
+
+def _source_net(spec: str, arch: str) -> tuple[nn.Module, list[str]]:
+    """A trained network and its style names from a checkpoint (.pt), a model file (.onnx) or a style name."""
+    from rtstyle.export import import_onnx, load_checkpoint, net_from_checkpoint
+    from rtstyle.nets import get_arch
+
+    path = Path(spec)
+    if path.suffix == ".pt":
+        ckpt = load_checkpoint(path)
+        return net_from_checkpoint(ckpt), [s["name"] for s in ckpt.get("styles", [])]
+    if path.suffix != ".onnx":
+        from rtstyle.catalog import resolve
+
+        path = Path(resolve(spec, tier=get_arch(arch).tier).file)
+    info, net = import_onnx(path)
+    return net, [s.name for s in info["styles"]]
+
+
+@torch.no_grad()
+def init_weights(net: nn.Module, spec: str, arch: str, style_names: list[str]) -> str:
+    """Start ``net`` from a trained network (``--init-from``): every convolution is copied; each style's
+    instance-norm row comes from the source's style of the same name, or is the mean of the source's rows."""
+    src, src_names = _source_net(spec, arch)
+    src_arch = getattr(src, "arch_name", arch)
+    if src_arch != arch:
+        raise InputError(f"--init-from {spec}: it is a {src_arch} network, this run trains {arch}")
+    target = net.state_dict()
+    rows = [src_names.index(n) if n in src_names else None for n in style_names]
+    for key, value in src.state_dict().items():
+        if key.endswith(("norm.weight", "norm.bias")) and value.dim() == 2:
+            mean = value.mean(0)
+            target[key] = torch.stack([value[r] if r is not None else mean for r in rows])
+        else:
+            target[key] = value
+    net.load_state_dict(target)
+    kept = [n for n, r in zip(style_names, rows, strict=True) if r is not None]
+    return f"initialised from {spec}" + (f" (styles kept: {', '.join(kept)})" if kept else "")
 
 
 class _Teacher:
@@ -221,9 +282,11 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
     for p in cfg.style_images:
         if not Path(p).is_file():
             raise InputError(f"style image not found: {p}")
+    style_sizes = per_style(cfg.style_size, len(cfg.style_images), "--style-size")
+    style_weights = per_style(cfg.style_weight, len(cfg.style_images), "--style-weight")
     style_imgs = []
-    for p in cfg.style_images:
-        rgb = load_rgb(p, max_side=cfg.style_size)
+    for p, side in zip(cfg.style_images, style_sizes, strict=True):
+        rgb = load_rgb(p, max_side=side)
         if rgb is None:
             raise InputError(f"cannot read style image {p}")
         style_imgs.append(to_tensor(rgb).to(device))
@@ -236,13 +299,20 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
     vgg = load_vgg(cfg.vgg_weights, download=cfg.download_vgg).to(device)
     holdout = read_holdout(cfg.holdout)
     photos = PhotoSet(cfg.data, cfg.size, holdout, device=device if device.type == "cuda" else "cpu")
-    loss_fn = PerceptualLoss(
-        vgg, style_imgs, cfg.content_layer, cfg.content_weight, cfg.style_weight, cfg.tv_weight
-    ).to(device)
+    loss_fn = PerceptualLoss(vgg, style_imgs, cfg.content_layer, cfg.content_weight, style_weights, cfg.tv_weight).to(
+        device
+    )
     num_styles = len(styles)
-    net = build_net(cfg.arch, num_styles).to(device)
+    net = build_net(cfg.arch, num_styles)
+    init_note = None
+    if cfg.init_from and not cfg.resume:  # a resume continues from its checkpoint instead
+        init_note = init_weights(net, cfg.init_from, cfg.arch, [s.name for s in styles])
+    net = net.to(device)
     teacher = _Teacher(cfg.teacher, device, num_styles) if cfg.teacher else None
-    channels_last = device.type == "cuda"
+    precision = resolve_precision(cfg.precision, device)
+    channels_last = (
+        cfg.channels_last if cfg.channels_last is not None else (device.type == "cuda" or precision == "bf16")
+    )
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
         loss_fn = loss_fn.to(memory_format=torch.channels_last)
@@ -263,6 +333,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
         torch.set_rng_state(ckpt["torch_rng"])
         step, elapsed, history = ckpt["step"], ckpt["elapsed"], ckpt.get("history", [])
         phases = _phases_after_resume(ckpt, cfg)
+        init_note = ckpt.get("init")
         if not (cfg.style_names or cfg.display_names or cfg.licenses) and ckpt.get("styles"):
             styles = [StyleEntry(**s) for s in ckpt["styles"]]  # a resume keeps the names unless given again
     model: nn.Module = net
@@ -301,14 +372,13 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
                 "phases": phases,
                 "vgg": vgg.source,
                 "data_images": len(photos),
+                "data_subsets": photos.subsets(),
+                "init": init_note,
                 "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
             },
             ckpt_path,
         )
 
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
-    )
     progress = None
     if is_main and cfg.progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -335,10 +405,15 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
             style = F.one_hot(sidx, num_styles).float()
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with autocast:
+            with autocast(device, precision):
                 y = model(x, style)
-                loss, terms = loss_fn(y.float(), x, sidx)
-                if cfg.stability_weight > 0:
+                warm = step < cfg.identity_steps  # warm start: learn to reproduce the photo first
+                if warm:
+                    loss = F.mse_loss(y.float(), x)
+                    terms = {"identity": loss}
+                else:
+                    loss, terms = loss_fn(y.float(), x, sidx)
+                if cfg.stability_weight > 0 and not warm:
                     noise = torch.randn(x.shape, generator=gen).to(device) * cfg.stability_noise
                     y_noisy = model((x + noise).clamp(0, 1), style)
                     s = cfg.stability_shift
@@ -351,7 +426,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
                     )
                     terms["stability"] = cfg.stability_weight * stab
                     loss = loss + terms["stability"]
-                if teacher is not None:
+                if teacher is not None and not warm:
                     target = teacher(x, style)
                     terms["teacher"] = cfg.teacher_weight * F.mse_loss(y.float(), target.float())
                     loss = loss + terms["teacher"]
@@ -424,7 +499,11 @@ def export_run(
         "",
         f"- steps: {ckpt['step']} at batch {cfg.batch}, {cfg.size} px crops; style image at {cfg.style_size} px",
         f"- training time: {ckpt['elapsed'] / 60:.1f} min",
-        f"- data: {n_images} photos from `{Path(cfg.data).name}` ({n_skipped} unreadable skipped)",
+        f"- data: {n_images} photos from {', '.join(f'`{Path(d).name}`' for d in cfg.data)} "
+        f"({n_skipped} unreadable skipped)",
+        *[f"  - `{k}`: {v} photos" for k, v in sorted(ckpt.get("data_subsets", {}).items())],
+        *([f"- {ckpt['init']}"] if ckpt.get("init") else []),
+        *[f"- {note}" for note in cfg.card_notes],
         f"- final losses: {json.dumps(recipe['final_losses'])}",
         *[
             f"- phase: steps {p['from_step']}-{p['to_step']} with "

@@ -107,6 +107,7 @@ class PerceptualLoss(nn.Module):
     """Content (at ``content_layer``), Gram style over the four style layers, and total variation.
 
     ``style_images``: one ``[1, 3, h, w]`` RGB tensor in [0, 1] per style; their Grams are precomputed.
+    ``style_weight``: one weight for every style, or one per style (each painting has its own balance).
     """
 
     def __init__(
@@ -115,7 +116,7 @@ class PerceptualLoss(nn.Module):
         style_images: list[torch.Tensor],
         content_layer: str = "relu2_2",
         content_weight: float = 1e5,
-        style_weight: float = 1e10,
+        style_weight: float | list[float] = 1e10,
         tv_weight: float = 0.0,
     ) -> None:
         super().__init__()
@@ -123,7 +124,11 @@ class PerceptualLoss(nn.Module):
             raise RtstyleError(f"unknown content layer {content_layer!r} (choose from {', '.join(LAYERS)})")
         self.vgg = vgg
         self.content_layer = content_layer
-        self.cw, self.sw, self.tw = content_weight, style_weight, tv_weight
+        self.cw, self.tw = content_weight, tv_weight
+        weights = [float(style_weight)] * len(style_images) if isinstance(style_weight, (int, float)) else style_weight
+        if len(weights) != len(style_images):
+            raise RtstyleError(f"{len(weights)} style weights for {len(style_images)} style images")
+        self.register_buffer("style_w", torch.tensor(weights, dtype=torch.float32))  # [S]
         with torch.no_grad():
             grams = [{n: gram(f)[0] for n, f in vgg(img, STYLE_LAYERS).items()} for img in style_images]
         for n in STYLE_LAYERS:  # [S, C, C] per layer
@@ -140,7 +145,10 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             fx = self.vgg(x, (self.content_layer,))[self.content_layer]
         content = F.mse_loss(fy[self.content_layer].float(), fx.float())
-        style = sum(F.mse_loss(gram(fy[n]), self.target_grams(n)[style_idx]) for n in STYLE_LAYERS)
+        per_sample = sum(
+            ((gram(fy[n]) - self.target_grams(n)[style_idx]) ** 2).mean(dim=(1, 2)) for n in STYLE_LAYERS
+        )  # [B]: each sample against its own style's Grams, weighted by that style's weight
+        style = (self.style_w[style_idx] * per_sample).mean()
         tv = total_variation(y.float())
-        terms = {"content": self.cw * content, "style": self.sw * style, "tv": self.tw * tv}
+        terms = {"content": self.cw * content, "style": style, "tv": self.tw * tv}
         return terms["content"] + terms["style"] + terms["tv"], terms

@@ -1,0 +1,209 @@
+"""Training on the CPU: precision, several photo folders with relative held-out paths, per-style weights,
+the identity warm start, and starting from a shipped model file (the ONNX importer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+cv2 = pytest.importorskip("cv2")
+
+from rtstyle.contract import StyleEntry  # noqa: E402
+from rtstyle.errors import InputError, RtstyleError  # noqa: E402
+from rtstyle.evaluate import eval_photos  # noqa: E402
+from rtstyle.export import export_onnx, import_onnx  # noqa: E402
+from rtstyle.nets import build_net  # noqa: E402
+from rtstyle.train.data import PhotoSet, find_images, read_holdout  # noqa: E402
+from rtstyle.train.loop import TrainConfig, init_weights, per_style, train  # noqa: E402
+from rtstyle.train.losses import RANDOM_FOR_TESTS, PerceptualLoss, load_vgg  # noqa: E402
+from rtstyle.train.precision import autocast, native_bf16, resolve_precision  # noqa: E402
+
+
+def _img(path: Path, seed: int, size: tuple[int, int] = (40, 48)) -> Path:
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), rng.integers(0, 255, (*size, 3), dtype=np.uint8))
+    return path
+
+
+@pytest.fixture()
+def two_folders(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = tmp_path / "photos", tmp_path / "photos_more"
+    for i in range(4):
+        _img(a / f"scene_{i}.jpg", i)
+        _img(b / "selfies" / f"scene_{i}.jpg", 10 + i)  # same file names as in a, in a subfolder
+    _img(b / "rooms" / "room_0.jpg", 20)
+    return a, b
+
+
+@pytest.fixture()
+def styles(tmp_path: Path) -> list[Path]:
+    return [_img(tmp_path / f"style{i}.png", 100 + i) for i in range(2)]
+
+
+def _cfg(tmp_path: Path, data: list[Path], styles: list[Path], **kw) -> TrainConfig:
+    base = dict(
+        style_images=[str(p) for p in styles],
+        data=[str(d) for d in data],
+        name="t",
+        arch="tiny",
+        steps=3,
+        batch=2,
+        size=32,
+        style_size=40,
+        vgg_weights=RANDOM_FOR_TESTS,
+        device="cpu",
+        out_dir=str(tmp_path / "run"),
+        export_dir=str(tmp_path / "models"),
+        checkpoint_every=0,
+        preview_every=0,
+        progress=False,
+        export=False,
+        precision="fp32",
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_precision_auto_follows_the_hardware():
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    assert resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("auto", cpu) == ("bf16" if native_bf16(cpu) else "fp32")
+    with pytest.raises(RtstyleError, match="unknown precision"):
+        resolve_precision("fp8", cpu)
+
+
+def test_bf16_autocast_runs_convolutions_in_bf16_and_keeps_losses_fp32(styles):
+    cpu = torch.device("cpu")
+    vgg = load_vgg(RANDOM_FOR_TESTS)
+    style = torch.rand(1, 3, 40, 40)
+    loss_fn = PerceptualLoss(vgg, [style])
+    net = build_net("tiny")
+    x = torch.rand(2, 3, 32, 32)
+    with autocast(cpu, "bf16"):
+        feats = vgg(x, ("relu1_2",))
+        y = net(x, torch.ones(2, 1))
+        loss, terms = loss_fn(y.float(), x, torch.zeros(2, dtype=torch.long))
+    assert feats["relu1_2"].dtype == torch.bfloat16
+    assert loss.dtype == torch.float32 and all(t.dtype == torch.float32 for t in terms.values())
+    with autocast(cpu, "fp32"):
+        assert vgg(x, ("relu1_2",))["relu1_2"].dtype == torch.float32
+
+
+def test_bf16_training_step_runs_and_records_its_precision(tmp_path, two_folders, styles):
+    result = train(_cfg(tmp_path, list(two_folders), styles[:1], precision="bf16", steps=2))
+    ckpt = torch.load(result.checkpoint, weights_only=False)
+    assert ckpt["recipe"]["precision"] == "bf16"
+    assert all(torch.isfinite(v).all() for v in ckpt["net"].values())
+
+
+def test_several_folders_and_held_out_paths_relative_to_each(tmp_path, two_folders):
+    a, b = two_folders
+    listing = tmp_path / "holdout.txt"
+    listing.write_text("# comment\nscene_0.jpg\nselfies/scene_1.jpg  # a face\n./rooms/room_0.jpg\n")
+    held = read_holdout(listing)
+    assert held == {"scene_0.jpg", "selfies/scene_1.jpg", "rooms/room_0.jpg"}
+    found = find_images([a, b], held)
+    names = {p.relative_to(tmp_path).as_posix() for p in found}
+    # photos/scene_0 is held out, photos_more/selfies/scene_0 (same file name, other folder) is not
+    assert "photos/scene_0.jpg" not in names and "photos_more/selfies/scene_0.jpg" in names
+    assert "photos_more/selfies/scene_1.jpg" not in names and "photos/scene_1.jpg" in names
+    assert "photos_more/rooms/room_0.jpg" not in names
+    assert len(found) == 4 + 5 - 3
+    # eval takes several folders and picks exactly the held-out photos
+    picked = eval_photos([a, b], listing)
+    assert {p.relative_to(tmp_path).as_posix() for p in picked} == {
+        "photos/scene_0.jpg",
+        "photos_more/selfies/scene_1.jpg",
+        "photos_more/rooms/room_0.jpg",
+    }
+    photos = PhotoSet([a, b], 32, held)
+    assert photos.subsets() == {"photos/scene": 3, "photos_more/selfies": 3}
+    with pytest.raises(InputError, match="not found"):
+        find_images([a, tmp_path / "missing"])
+
+
+def test_card_lists_the_photo_subsets(tmp_path, two_folders, styles):
+    result = train(_cfg(tmp_path, list(two_folders), styles[:1], export=True, card_notes=["terms: research only"]))
+    card = result.card.read_text()
+    assert "`photos_more/selfies`: 4 photos" in card and "`photos/scene`: 4 photos" in card
+    assert "terms: research only" in card
+
+
+def test_per_style_weights_and_sizes(tmp_path, two_folders, styles):
+    assert per_style(3.0, 2, "--x") == [3.0, 3.0]
+    assert per_style([1.0, 2.0], 2, "--x") == [1.0, 2.0]
+    with pytest.raises(RtstyleError, match="one per style image"):
+        per_style([1.0, 2.0, 3.0], 2, "--x")
+    vgg = load_vgg(RANDOM_FOR_TESTS)
+    imgs = [torch.rand(1, 3, 40, 40), torch.rand(1, 3, 40, 40)]
+    y, x = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    sidx = torch.tensor([0, 1])
+    _, one = PerceptualLoss(vgg, imgs, style_weight=1.0)(y, x, sidx)
+    _, tens = PerceptualLoss(vgg, imgs, style_weight=[10.0, 10.0])(y, x, sidx)
+    _, first = PerceptualLoss(vgg, imgs, style_weight=[1.0, 0.0])(y, x, torch.tensor([0, 0]))
+    _, zero = PerceptualLoss(vgg, imgs, style_weight=[1.0, 0.0])(y, x, torch.tensor([1, 1]))
+    assert torch.allclose(tens["style"], 10 * one["style"])
+    assert first["style"] > 0 and zero["style"] == 0
+    result = train(_cfg(tmp_path, list(two_folders), styles, style_weight=[1e10, 1e9], style_size=[40, 24]))
+    assert result.steps == 3
+    with pytest.raises(RtstyleError, match="one per style image"):
+        train(_cfg(tmp_path / "x", list(two_folders), styles, style_weight=[1.0, 2.0, 3.0]))
+
+
+def test_identity_warm_start_learns_to_reproduce_the_input(tmp_path, two_folders, styles):
+    result = train(_cfg(tmp_path, list(two_folders), styles[:1], steps=4, identity_steps=3, log_every=1, lr=1e-2))
+    ckpt = torch.load(result.checkpoint, weights_only=False)
+    hist = ckpt["history"]
+    assert set(hist[0]) >= {"identity"} and "style" not in hist[0]
+    assert "style" in hist[-1] and "identity" not in hist[-1]  # step 4 is past the warm start
+    assert ckpt["recipe"]["identity_steps"] == 3
+
+
+@pytest.mark.parametrize("num_styles", [1, 3])
+def test_onnx_import_gives_back_the_trained_weights(tmp_path, num_styles):
+    torch.manual_seed(num_styles)
+    net = build_net("tiny", num_styles)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    entries = [StyleEntry(f"s{i}", f"S{i}") for i in range(num_styles)]
+    path = export_onnx(net, tmp_path / "m.onnx", entries, "tiny", "full", {}, 64)
+    info, back = import_onnx(path)
+    assert info["arch"] == "tiny" and [s.name for s in info["styles"]] == [e.name for e in entries]
+    for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6), k
+
+
+def test_init_from_model_file_maps_styles_by_name(tmp_path, two_folders, styles):
+    torch.manual_seed(0)
+    src = build_net("tiny", 3)
+    with torch.no_grad():
+        for p in src.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    path = export_onnx(src, tmp_path / "zoo.onnx", [StyleEntry(n, n) for n in "abc"], "tiny", "full", {}, 64)
+    net = build_net("tiny", 2)
+    note = init_weights(net, str(path), "tiny", ["c", "new"])
+    assert "c" in note
+    s, d = src.state_dict(), net.state_dict()
+    assert torch.allclose(d["down.0.conv.weight"], s["down.0.conv.weight"], atol=1e-6)
+    assert torch.allclose(d["down.1.norm.weight"][0], s["down.1.norm.weight"][2], atol=1e-6)  # "c" kept
+    assert torch.allclose(d["down.1.norm.weight"][1], s["down.1.norm.weight"].mean(0), atol=1e-6)  # new: mean
+    # a run started from it records where it came from, and refuses another architecture
+    result = train(_cfg(tmp_path, list(two_folders), styles, style_names=["c", "new"], init_from=str(path)))
+    assert "initialised from" in torch.load(result.checkpoint, weights_only=False)["init"]
+    with pytest.raises(InputError, match="johnson"):
+        init_weights(build_net("johnson"), str(path), "johnson", ["c"])
+
+
+def test_import_refuses_a_file_that_is_not_a_model(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(InputError):
+        import_onnx(bad)
+    with pytest.raises(InputError, match="not found"):
+        import_onnx(tmp_path / "missing.onnx")
