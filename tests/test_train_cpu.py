@@ -207,3 +207,14 @@ def test_import_refuses_a_file_that_is_not_a_model(tmp_path):
         import_onnx(bad)
     with pytest.raises(InputError, match="not found"):
         import_onnx(tmp_path / "missing.onnx")
+
+
+def test_every_style_gets_equal_turns():
+    from rtstyle.train.loop import style_indices
+
+    gen = torch.Generator().manual_seed(0)
+    full = style_indices(9, 9, gen)
+    assert sorted(full.tolist()) == list(range(9))  # a batch of the zoo's size holds each style once
+    counts = torch.bincount(torch.cat([style_indices(9, 8, gen) for _ in range(900)]), minlength=9)
+    assert counts.min() > 0.9 * counts.float().mean()
+    assert style_indices(1, 4, gen).tolist() == [0, 0, 0, 0]

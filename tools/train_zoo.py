@@ -8,15 +8,22 @@ fp32 instead of ~60 MB for nine single-style files). The fast tier is distilled 
 one multi-style file. Both land in ``--models-dir`` (default: the repository's ``models/``) with their model cards;
 ``--eval`` then writes contact sheets and the distance table into ``docs/styles/``.
 
-Training needs a CUDA GPU to finish in reasonable time; on the 2-core CPU use ``--steps`` and ``--size`` to make a
-short proof run (``--smoke``). Every step is resumable: checkpoints go to ``--out-dir`` every ``--checkpoint-every``
-steps, and ``--resume`` continues from them.
+On a CUDA GPU the full tier is one run of ``RECIPES["full"]``. Without one (``--device cpu``, or ``auto`` where
+torch sees no CUDA) it follows ``CPU_SCHEDULE``: phases of 128 px crops at batch 9 (each style once per batch),
+bf16 autocast where the CPU does it natively, an identity warm start, and a style weight per painting; each phase
+is one ``rtstyle train --resume`` up to its step count, so an interrupted campaign continues where it stopped:
+
+    nohup python tools/train_zoo.py --tier full --device cpu --resume > runs/zoo/full.log 2>&1 &
+
+Checkpoints go to ``--out-dir`` every ``--checkpoint-every`` steps. ``--smoke`` is a tiny proof run (20 steps,
+batch 2, 64 px); ``--print`` shows the commands without running them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -31,11 +38,13 @@ class ZooStyle:
     name: str  # CLI name
     display_name: str
     license: str
+    cpu_style_weight: float = 5e9  # the CPU schedule's style weight for this painting (content weight: 2e5)
 
 
 ZOO = [
-    ZooStyle("mosaic.jpg", "mosaic", "Mosaic", "unknown provenance (classic fast-neural-style demo image)"),
-    ZooStyle("candy.jpg", "candy", "Candy", "unknown provenance (classic fast-neural-style demo image)"),
+    # mosaic and candy: the published models paint them heavily (content distance 2.96 and 2.14), so a higher weight
+    ZooStyle("mosaic.jpg", "mosaic", "Mosaic", "unknown provenance (classic fast-neural-style demo image)", 1e10),
+    ZooStyle("candy.jpg", "candy", "Candy", "unknown provenance (classic fast-neural-style demo image)", 1e10),
     ZooStyle("starry_night.jpg", "starry-night", "The Starry Night (Van Gogh)", "public domain"),
     ZooStyle("the_scream.jpg", "scream", "The Scream (Munch)", "public domain"),
     ZooStyle("great_wave.jpg", "wave", "The Great Wave off Kanagawa (Hokusai)", "public domain"),
@@ -78,8 +87,61 @@ RECIPES = {
 }
 
 
-def train_args(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[str]:
-    r = dict(RECIPES[tier])
+# The CPU schedule of the full tier (2-core CPU with bf16: ~5.5 img/s at 128 px). Each phase runs up to "until"
+# steps (cumulative); a phase's other keys are rtstyle train options. The first 200 steps learn to reproduce the
+# photo (identity warm start), so the net starts from the content and the style is added to it. 128 px crops:
+# 256 px costs ~5x more per image on this CPU (tools/train_speed.py). Per-style style weights: ZooStyle.
+CPU_SCHEDULE = {
+    "full": [
+        {
+            "until": 6000,
+            "arch": "johnson",
+            "batch": 9,
+            "size": 128,
+            "style_size": 512,  # rtstyle eval's style-image size: the strokes it measures
+            "lr": 1e-3,
+            "content_weight": 2e5,
+            "identity_steps": 200,
+            "precision": "auto",
+        },
+    ],
+}
+
+# Terms of the shared training photos (../shared/assets/README.md), for the model cards.
+DATA_TERMS = (
+    "training photos: photos/ (BSDS500, ImageNet samples, Urban100: research-use data sets) and photos_more/ "
+    "(Places365 rooms: non-commercial research and education; selfies (Selfie Data Set): research data set; "
+    "UTKFace: non-commercial research only; CCP fashion: Apache-2.0); the held-out photos of "
+    "tools/holdout_photos.txt were never trained on"
+)
+
+
+def use_cpu_schedule(device: str) -> bool:
+    if device == "cpu":
+        return True
+    if device == "auto":
+        import torch
+
+        return not torch.cuda.is_available()
+    return False
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step a checkpoint reached (0 when there is none)."""
+    if not path.is_file():
+        return 0
+    import torch
+
+    return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
+
+
+def train_args(
+    tier: str, a: argparse.Namespace, styles: list[ZooStyle], phase: dict | None = None, resume: bool = False
+) -> list[str]:
+    r = dict(RECIPES[tier]) if phase is None else {k: v for k, v in phase.items() if k != "until"}
+    if phase is not None:
+        r["steps"] = phase["until"]
+        r.pop("stability_weight", None)
     for key in ("steps", "batch", "size", "style_size"):
         if getattr(a, key) is not None:
             r[key] = getattr(a, key)
@@ -88,12 +150,16 @@ def train_args(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list
     if a.fast_arch and tier == "fast":
         r["arch"] = a.fast_arch
     out_dir = Path(a.out_dir) / tier
+    data = ["--data", str(Path(a.assets) / "photos")]
+    if (Path(a.assets) / "photos_more").is_dir():
+        data += ["--data", str(Path(a.assets) / "photos_more")]
     args = [
         "train",
         "--name",
         f"zoo-{tier}",
-        "--data",
-        str(Path(a.assets) / "photos"),
+        *data,
+        "--card-note",
+        DATA_TERMS,
         "--holdout",
         str(ROOT / "tools" / "holdout_photos.txt"),
         "--device",
@@ -118,6 +184,9 @@ def train_args(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list
             "--license",
             s.license,
         ]
+    if phase is not None and "style_weight" not in r:
+        for s in styles:
+            args += ["--style-weight", str(s.cpu_style_weight)]
     for key, value in r.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     args += [
@@ -126,9 +195,24 @@ def train_args(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list
     ]
     if tier == "fast":
         args += ["--teacher", str(Path(a.out_dir) / "full" / "checkpoint.pt")]
-    if a.resume and (out_dir / "checkpoint.pt").is_file():
+    if resume or (a.resume and (out_dir / "checkpoint.pt").is_file()):
         args.append("--resume")
     return args
+
+
+def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[list[str]]:
+    """The rtstyle commands for one tier: one run on a GPU, or the CPU schedule's phases not yet done."""
+    if tier != "full" or not use_cpu_schedule(a.device) or a.smoke:
+        return [train_args(tier, a, styles)]
+    ckpt = Path(a.out_dir) / tier / "checkpoint.pt"
+    done = checkpoint_step(ckpt) if a.resume else 0
+    out = []
+    for phase in CPU_SCHEDULE[tier]:
+        if done >= phase["until"] and a.steps is None:
+            continue
+        resume = (a.resume and ckpt.is_file()) or bool(out)
+        out.append(train_args(tier, a, styles, phase, resume=resume))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,14 +258,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tiers = ["full", "fast"] if a.tier == "both" else [a.tier]
     for tier in tiers:
-        cmd = [sys.executable, "-m", "rtstyle", *train_args(tier, a, styles)]
-        if a.print:
-            print(" ".join(cmd))
-            continue
-        print(f"== {tier} tier: {len(styles)} styles", flush=True)
-        rc = subprocess.call(cmd)
-        if rc != 0:
-            return rc
+        for args in commands(tier, a, styles):
+            cmd = [sys.executable, "-m", "rtstyle", *args]
+            if a.print:
+                print(shlex.join(cmd))
+                continue
+            print(f"== {tier} tier: {len(styles)} styles", flush=True)
+            rc = subprocess.call(cmd)
+            if rc != 0:
+                return rc
     if a.eval and not a.print:
         report = {}
         for s in styles:

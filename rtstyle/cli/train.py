@@ -52,6 +52,9 @@ def train_command(
     teacher_weight: float = typer.Option(
         1e9, "--teacher-weight", help="Weight of the MSE to the teacher's output (its MSE starts near 0.1)."
     ),
+    card_note: list[str] = typer.Option(
+        [], "--card-note", help="A line for the model card (e.g. the terms of the training photos); repeatable."
+    ),
     holdout: Path | None = typer.Option(None, "--holdout", help="File listing photos to exclude (one name per line)."),
     vgg_weights: str | None = typer.Option(
         None, "--vgg-weights", help="VGG-16 conv weights (state dict of features[:23])."
@@ -98,6 +101,7 @@ def train_command(
         seed=seed,
         device=device,
         holdout=str(holdout) if holdout else None,
+        card_notes=list(card_note),
         vgg_weights=vgg_weights,
         download_vgg=download_vgg,
         out_dir=str(out_dir) if out_dir else None,

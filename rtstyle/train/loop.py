@@ -113,6 +113,16 @@ def per_style(value: Any, n: int, option: str) -> list:
     return list(value)
 
 
+def style_indices(num_styles: int, batch: int, gen: torch.Generator) -> torch.Tensor:
+    """The style of each sample: every style equally often (a batch of ``num_styles`` holds each once), in a
+    random order; a batch smaller than the zoo takes the styles after a random offset, so all get equal turns."""
+    if num_styles == 1:
+        return torch.zeros(batch, dtype=torch.long)
+    order = torch.randperm(num_styles, generator=gen)
+    start = int(torch.randint(num_styles, (1,), generator=gen))
+    return order[(torch.arange(batch) + start) % num_styles]
+
+
 def pick_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -401,7 +411,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
         while step < cfg.steps:
             t0 = time.perf_counter()
             x = photos.batch(cfg.batch, gen).to(device, non_blocking=True)
-            sidx = torch.randint(num_styles, (cfg.batch,), generator=gen).to(device)
+            sidx = style_indices(num_styles, cfg.batch, gen).to(device)
             style = F.one_hot(sidx, num_styles).float()
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)

@@ -1,0 +1,254 @@
+"""The zoo's quality report: every style against its bar, on held-out scene photos and on held-out faces.
+
+    python tools/zoo_report.py models/zoo-full.onnx                      # table on stdout
+    python tools/zoo_report.py runs/zoo/full/checkpoint.pt --limit 12    # a quick look at a training checkpoint
+    python tools/zoo_report.py models/zoo-full.onnx --write-docs         # sheets + table in docs/styles/
+
+Distances are ``rtstyle eval``'s (rtstyle.evaluate): the scene row on the photos of ``tools/holdout_photos.txt``
+that lie in ``ASSETS/photos``, the faces row on those that lie in ``ASSETS/photos_more`` (selfies, faces, rooms).
+The bar (issue 10): style and content distance each at most 1.10x a published feed-forward model of the same
+painting measured the same way; for paintings with no published model, style <= 0.25 and content <= 1.3.
+``--write-docs`` writes a contact sheet per style (the painting, four scene photos and two faces, stylized),
+the zoo picture for the README (every style on three photos), ``docs/styles/eval.json`` and the table between
+the markers in ``docs/styles/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+HOLDOUT = ROOT / "tools" / "holdout_photos.txt"
+VGG_FILE = Path("vgg16") / "vgg16_imagenet_features_to_relu4_3_fp16.pth"
+MARK_START, MARK_END = "<!-- zoo-table:start -->", "<!-- zoo-table:end -->"
+MARGIN = 1.10
+
+
+@dataclass(frozen=True)
+class Bar:
+    style: float
+    content: float
+    source: str  # where the bar comes from
+
+
+# Published feed-forward models measured with rtstyle eval's definitions on held-out scene photos (issue 10).
+ANCHORS = {
+    "mosaic": (0.207, 2.96, "pytorch/examples"),
+    "candy": (0.157, 2.14, "pytorch/examples"),
+    "udnie": (0.127, 1.03, "pytorch/examples"),
+    "scream": (0.276, 0.91, "lengstrom/fast-style-transfer"),
+    "wave": (0.238, 1.32, "lengstrom/fast-style-transfer"),
+    "shipwreck": (0.273, 0.86, "lengstrom/fast-style-transfer"),
+}
+ABSOLUTE = Bar(0.25, 1.3, "no published model: absolute bar")
+
+
+def bar_for(style: str) -> Bar:
+    if style in ANCHORS:
+        s, c, src = ANCHORS[style]
+        return Bar(round(s * MARGIN, 4), round(c * MARGIN, 4), f"1.10x {src} ({s} / {c})")
+    return ABSOLUTE
+
+
+def _zoo_styles() -> dict[str, str]:
+    """Style name -> style image file name, from tools/train_zoo.py (the one list of the zoo)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_zoo", ROOT / "tools" / "train_zoo.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return {s.name: s.file for s in mod.ZOO}
+
+
+def model_file(spec: str, work: Path) -> Path:
+    """An .onnx file as it is; a training checkpoint (.pt) exported to a temporary file first."""
+    path = Path(spec)
+    if path.suffix != ".pt":
+        return path
+    from rtstyle.export import export_checkpoint
+
+    return export_checkpoint(path, work / f"{path.parent.name or 'checkpoint'}.onnx")
+
+
+def pick(files: list[Path], n: int) -> list[Path]:
+    """``n`` evenly spaced photos (the same ones every time)."""
+    if len(files) <= n:
+        return files
+    return [files[int(i)] for i in np.linspace(0, len(files) - 1, n).round().astype(int)]
+
+
+def stylize_rgb(stylizer, rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(stylizer(np.ascontiguousarray(rgb[:, :, ::-1]))[:, :, ::-1])
+
+
+def zoo_picture(model: Path, styles: list[str], style_files: dict[str, Path], photos: list[Path], out: Path) -> Path:
+    """Rows: the photos, then one row per style (its painting, then the photos stylized)."""
+    import cv2
+
+    from rtstyle.engine import Stylizer
+    from rtstyle.evaluate import PHOTO_SHORT_SIDE
+    from rtstyle.train.data import load_rgb
+
+    cell = 224
+
+    def fit(img: np.ndarray) -> np.ndarray:
+        h, w = img.shape[:2]
+        s = cell / min(h, w)
+        img = cv2.resize(img, (max(cell, round(w * s)), max(cell, round(h * s))), interpolation=cv2.INTER_AREA)
+        y, x = (img.shape[0] - cell) // 2, (img.shape[1] - cell) // 2
+        return img[y : y + cell, x : x + cell]
+
+    rgbs = [load_rgb(p, short_side=PHOTO_SHORT_SIDE) for p in photos]
+    blank = np.full((cell, cell, 3), 255, np.uint8)
+    rows = [np.concatenate([blank, *[fit(r) for r in rgbs]], 1)]
+    stylizer = Stylizer(str(model), device="cpu")
+    for name in styles:
+        stylizer.set_style(name)
+        painting = load_rgb(style_files[name], max_side=512)
+        rows.append(np.concatenate([fit(painting), *[fit(stylize_rgb(stylizer, r)) for r in rgbs]], 1))
+    sheet = np.concatenate(rows, 0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), sheet[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return out
+
+
+def style_sheet(model: Path, name: str, painting: Path, photos: list[Path], out: Path) -> Path:
+    from rtstyle.engine import Stylizer
+    from rtstyle.evaluate import PHOTO_SHORT_SIDE, STYLE_LONG_SIDE, contact_sheet
+    from rtstyle.train.data import load_rgb
+
+    stylizer = Stylizer(str(model), device="cpu")
+    stylizer.set_style(name)
+    pairs = []
+    for p in photos:
+        rgb = load_rgb(p, short_side=PHOTO_SHORT_SIDE)
+        pairs.append((rgb, stylize_rgb(stylizer, rgb)))
+    return contact_sheet(load_rgb(painting, max_side=STYLE_LONG_SIDE), pairs, out)
+
+
+def markdown(rows: list[dict], model_label: str, command: str) -> str:
+    lines = [
+        f"Model: `{model_label}`. Measured with `{command}` (nothing else ran on the machine unless noted).",
+        "",
+        "| style | scene: style distance | bar | scene: content distance | bar | bars met | "
+        "faces: style / content | bar from | sheet |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ok = "yes" if r["style_ok"] and r["content_ok"] else "**no**"
+        faces = f"{r['faces_style']:.3f} / {r['faces_content']:.3f}" if r.get("faces_style") is not None else "-"
+        sheet = f"[{r['name']}.jpg]({r['name']}.jpg)" if r.get("sheet") else "-"
+        lines.append(
+            f"| {r['name']} | {r['style']:.3f} | {r['bar_style']:.3f} | {r['content']:.3f} | {r['bar_content']:.3f} "
+            f"| {ok} | {faces} | {r['bar_source']} | {sheet} |"
+        )
+    met = sum(1 for r in rows if r["style_ok"] and r["content_ok"])
+    lines += ["", f"Bars met: {met} of {len(rows)} styles."]
+    return "\n".join(lines)
+
+
+def write_table(readme: Path, table: str) -> None:
+    text = readme.read_text() if readme.is_file() else "# Styles: quality figures\n"
+    block = f"{MARK_START}\n{table}\n{MARK_END}"
+    if MARK_START in text and MARK_END in text:
+        head, rest = text.split(MARK_START, 1)
+        text = head + block + rest.split(MARK_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n## The zoo against its bars\n\n" + block + "\n"
+    readme.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model", help="a multi-style .onnx file or a training checkpoint (.pt)")
+    ap.add_argument("--assets", default=str(ROOT.parent / "shared" / "assets"))
+    ap.add_argument("--styles", default=None, help="comma list (default: every zoo style the model holds)")
+    ap.add_argument("--limit", type=int, default=None, help="at most N photos per row (a quick look)")
+    ap.add_argument("--no-faces", action="store_true", help="the scene row only")
+    ap.add_argument("--write-docs", action="store_true", help="sheets, zoo picture, eval.json, README table")
+    ap.add_argument("--docs", default=str(ROOT / "docs" / "styles"))
+    ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    ap.add_argument("--vgg-weights", default=None, help="VGG-16 weights (default: ASSETS/vgg16/...)")
+    a = ap.parse_args(argv)
+
+    from rtstyle.catalog import read_model_info
+    from rtstyle.errors import RtstyleError
+    from rtstyle.evaluate import eval_photos, evaluate
+
+    assets = Path(a.assets)
+    vgg = Path(a.vgg_weights) if a.vgg_weights else assets / VGG_FILE
+    zoo = _zoo_styles()
+    try:
+        if str(vgg) != "random-for-tests" and not vgg.is_file():
+            raise RtstyleError(f"VGG-16 weights not found: {vgg} (pass --assets)")
+        with tempfile.TemporaryDirectory(prefix="rtstyle-zoo-report-") as tmp:
+            model = model_file(a.model, Path(tmp))
+            held = [s.name for s in read_model_info(model).styles]
+            want = a.styles.split(",") if a.styles else [s for s in zoo if s in held]
+            missing = [s for s in want if s not in held or s not in zoo]
+            if missing or not want:
+                raise RtstyleError(f"{a.model} has no zoo style {', '.join(missing) or '(none)'}; it holds {held}")
+            scene = eval_photos(assets / "photos", HOLDOUT, a.limit)
+            faces = [] if a.no_faces else eval_photos(assets / "photos_more", HOLDOUT, a.limit)
+            rows = []
+            t0 = time.perf_counter()
+            for name in want:
+                painting = assets / "styles" / zoo[name]
+                r = evaluate(model, painting, scene, vgg_weights=str(vgg), style=name)
+                bar = bar_for(name)
+                row = {
+                    "name": name,
+                    "style": round(r.style_distance, 4),
+                    "content": round(r.content_distance, 4),
+                    "photos": r.photos,
+                    "bar_style": bar.style,
+                    "bar_content": bar.content,
+                    "bar_source": bar.source,
+                    "style_ok": r.style_distance <= bar.style,
+                    "content_ok": r.content_distance <= bar.content,
+                }
+                if faces:
+                    f = evaluate(model, painting, faces, vgg_weights=str(vgg), style=name)
+                    row.update(faces_style=round(f.style_distance, 4), faces_content=round(f.content_distance, 4))
+                    row["faces_photos"] = f.photos
+                if a.write_docs:
+                    shown = pick(scene, 4) + pick(faces, 2)
+                    row["sheet"] = str(style_sheet(model, name, painting, shown, Path(a.docs) / f"{name}.jpg"))
+                rows.append(row)
+                print(
+                    f"{name:13s} scene style {row['style']:.3f} (bar {bar.style:.3f}) content {row['content']:.3f} "
+                    f"(bar {bar.content:.3f})"
+                    + (f"  faces {row['faces_style']:.3f} / {row['faces_content']:.3f}" if faces else "")
+                    + ("  MET" if row["style_ok"] and row["content_ok"] else ""),
+                    flush=True,
+                )
+            if a.write_docs:
+                pics = pick(scene, 2) + pick(faces, 1)
+                styles_files = {n: assets / "styles" / zoo[n] for n in want}
+                zoo_picture(model, want, styles_files, pics, Path(a.docs) / "zoo.jpg")
+                command = "python tools/zoo_report.py " + " ".join(argv if argv is not None else sys.argv[1:])
+                table = markdown(rows, Path(a.model).name, command)
+                write_table(Path(a.docs) / "README.md", table)
+                (Path(a.docs) / "eval.json").write_text(
+                    json.dumps({"model": Path(a.model).name, "rows": rows}, indent=2)
+                )
+            if a.json:
+                Path(a.json).write_text(json.dumps({"model": a.model, "rows": rows}, indent=2))
+            print(f"{len(rows)} styles in {time.perf_counter() - t0:.0f} s", flush=True)
+    except RtstyleError as exc:
+        print(f"zoo_report: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
