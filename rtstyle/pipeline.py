@@ -1,5 +1,10 @@
-"""source -> stylize -> smooth -> sinks, with decoding overlapped with inference (and sinks encoding in their own
-threads). The CLI commands only wire a Pipeline up.
+"""source -> stylize -> smooth -> sinks: the one frame loop of rtstyle.
+
+``Pipeline.frames()`` yields each finished frame on the caller's thread (``rtstyle video``, ``rtstyle demo`` and
+``rtstyle webcam`` all run on it; the webcam shows the window between two frames and changes style, strength,
+mirror and smoothing through the ``before`` hook); ``Pipeline.run()`` only consumes it. Decoding is overlapped
+with inference, and the smoother's motion analysis, the blend and the sinks run beside the network, here and
+nowhere else (sinks encode in their own threads).
 
 Interfaces used here:
   source:   ``rtstyle.sources.Source`` (``read() -> (frame, t) | None``, ``close()``)
@@ -10,6 +15,8 @@ Interfaces used here:
   sinks:    ``rtstyle.sinks.Sink`` (``write(frame, t)``, ``close()``, ``abort()``, ``wants_hud``)
   hud:      ``hud(frame, status: dict) -> frame`` draws on a copy for sinks with ``wants_hud``;
             status keys: fps, latency_ms, frames, style, provider, smoothing.
+  before:   ``before(frame) -> frame``, called on the caller's thread with each frame just before it is
+            stylized: the place for live changes (switch style, strength, smoothing mode; mirror the frame).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,8 +85,29 @@ class _Reader(threading.Thread):
         self._put(_END)
 
 
+@dataclass
+class Finished:
+    """One finished frame, as :meth:`Pipeline.frames` yields it (already written to the sinks)."""
+
+    frames: int  # frames finished so far, this one included
+    total: int | None  # frames expected (source length or max_frames), None when unknown
+    input: np.ndarray  # the frame the stylizer saw (after ``before``)
+    output: np.ndarray  # stylized and smoothed: what the sinks without HUD got
+    hud: np.ndarray | None  # what the sinks with ``wants_hud`` got, when a HUD was drawn
+    timestamp: float  # the source's timestamp (seconds)
+    latency: float  # seconds from read to finished
+    fps: float  # frames finished per second since the start
+
+
 class Pipeline:
-    """Run frames from a source through a stylizer (and optional smoother) into sinks."""
+    """Run frames from a source through a stylizer (and optional smoother) into sinks.
+
+    ``live`` (default: the source's ``is_live``) is for a camera or a stream seen by a person: the newest frame
+    is read when the stylizer is ready for it (no read-ahead) and each frame is finished as soon as it is
+    stylized (lowest latency). Otherwise (a file) frames are read ahead and frame t-1 is finished while frame t
+    is stylized (highest throughput). ``keep_on_interrupt``: Ctrl-C closes the sinks normally (a live recording
+    keeps what it has) instead of aborting them.
+    """
 
     def __init__(
         self,
@@ -89,6 +117,9 @@ class Pipeline:
         sinks: Sequence[Sink] = (),
         hud: Callable[[np.ndarray, dict[str, Any]], np.ndarray] | None = None,
         queue_size: int = 4,
+        *,
+        live: bool | None = None,
+        keep_on_interrupt: bool = False,
     ) -> None:
         self.source = source
         self.stylizer = stylizer
@@ -96,17 +127,23 @@ class Pipeline:
         self.sinks = list(sinks)
         self.hud = hud
         self.queue_size = max(1, queue_size)
+        self.live = bool(getattr(source, "is_live", False)) if live is None else bool(live)
+        self.keep_on_interrupt = keep_on_interrupt
         self._stop = threading.Event()
         self.status: dict[str, Any] = {}
+        self.stats = RunStats()
+        self.end: str | None = None  # why frames() ended: "source", "stop" or "max_frames"
+        self.source_error: RtstyleError | None = None  # the error a failing source raised, when it did
+        self.close_errors: list[str] = []  # sinks that failed to close (finalise) at the end
 
     def stop(self) -> None:
-        """Ask a running ``run`` to finish after the current frame (thread-safe; e.g. a quit hotkey)."""
+        """Ask a running loop to finish after the current frame (thread-safe; e.g. a quit hotkey)."""
         self._stop.set()
 
     def _describe(self, key: str) -> str:
         return str(getattr(self.stylizer, key, "") or "")
 
-    def _write(self, frame: np.ndarray, t: float) -> None:
+    def _write(self, frame: np.ndarray, t: float) -> np.ndarray | None:
         hud_frame = None
         for sink in self.sinks:
             if sink.wants_hud and self.hud is not None:
@@ -115,50 +152,80 @@ class Pipeline:
                 sink.write(hud_frame, t)
             else:
                 sink.write(frame, t)
+        return hud_frame
 
     def _finish(self, ok: bool) -> None:
         for sink in self.sinks:
-            with contextlib.suppress(Exception):
+            try:
                 if ok:
                     sink.close()
                 else:
                     sink.abort()
+            except Exception as exc:  # noqa: BLE001 - reported through close_errors, the other sinks still close
+                if ok:
+                    self.close_errors.append(str(exc) or type(exc).__name__)
 
     def run(
         self,
         progress: Callable[[int, int | None, float], None] | None = None,
         max_frames: int | None = None,
     ) -> RunStats:
-        """Process until the source ends, ``max_frames`` are done or ``stop()`` is called.
+        """Process until the source ends, ``max_frames`` are done or ``stop()`` is called: :meth:`frames`, consumed.
 
-        ``progress(frames_done, total_or_None, fps)`` is called after each frame. On Ctrl-C every sink is
-        aborted and ``KeyboardInterrupt`` re-raised; when the source fails mid-run the sinks are closed
-        (recordings finalised) and a ``DeviceError`` raised; on a normal end the sinks are closed.
+        ``progress(frames_done, total_or_None, fps)`` is called after each frame.
+        """
+        frames = self.frames(max_frames=max_frames)
+        for done in frames:
+            if progress is None:
+                continue
+            try:
+                progress(done.frames, done.total, done.fps)
+            except BaseException as exc:  # wind the loop down as if it had raised there
+                frames.throw(exc)
+        return self.stats
+
+    def frames(
+        self,
+        max_frames: int | None = None,
+        before: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> Iterator[Finished]:
+        """Yield each finished frame (already written to the sinks) on the caller's thread.
+
+        Ends when the source ends, ``max_frames`` are done or ``stop()`` is called (``self.end`` says which);
+        then the sinks are closed and ``self.stats`` holds the run's summary. On Ctrl-C every sink is aborted
+        (closed with ``keep_on_interrupt``) and ``KeyboardInterrupt`` re-raised; when the source fails mid-run the
+        sinks are closed (recordings finalised) and a ``DeviceError`` (or the source's own ``RtstyleError``)
+        raised; any other error aborts the sinks. A consumer that stops iterating early (``break``, or
+        ``close()`` on the generator) gets the sinks closed as after ``stop()``; one that wants them aborted on its
+        own error throws it in (``frames.throw(exc)``), as :meth:`run` does.
 
         While the stylizer works on frame t, a worker thread finishes frame t-1 (smoothing blend, HUD, sinks)
         and then analyses the motion of frame t (``smoother.prepare``), so inference, optical flow and writing
         overlap on the cores. The order of every smoother call is the same as one frame after the other. When
-        no next frame is waiting (a live source faster than it delivers), frame t-1 is finished at once rather
-        than held back for frame t.
+        no next frame is waiting (a live source, or one faster than it delivers), frame t-1 is finished at once
+        rather than held back for frame t.
         """
         self._stop.clear()
+        self.end = None
+        self.source_error = None
+        self.close_errors = []
         if self.smoother is not None and hasattr(self.smoother, "reset"):
             self.smoother.reset()
         split = self.smoother is not None and hasattr(self.smoother, "prepare") and hasattr(self.smoother, "blend")
         q: queue.Queue = queue.Queue(maxsize=self.queue_size)
         reader_stop = threading.Event()
-        reader = _Reader(self.source, q, reader_stop)
+        reader = None if self.live else _Reader(self.source, q, reader_stop)
         total = getattr(self.source, "frame_count", None)
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
-        stats = RunStats(provider=self._describe("provider"), style=self._describe("style"))
+        stats = self.stats = RunStats(provider=self._describe("provider"), style=self._describe("style"))
         t0 = time.perf_counter()
         latency_sum = 0.0
         pending: tuple[Any, np.ndarray, np.ndarray, float, float] | None = None  # frame t-1, stylized, not written
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtstyle-post")
         job: Future | None = None
 
-        def finish(p: tuple[Any, np.ndarray, np.ndarray, float, float]) -> None:
+        def finish(p: tuple[Any, np.ndarray, np.ndarray, float, float]) -> Finished:
             nonlocal latency_sum
             motion, frame, out, t, t_read = p
             if split:
@@ -178,46 +245,71 @@ class Pipeline:
                 "provider": self._describe("provider"),
                 "smoothing": getattr(self.smoother, "mode", "off" if self.smoother is None else "on"),
             }
-            self._write(out, t)
-            if progress is not None:
-                progress(stats.frames, total, fps)
+            hud_frame = self._write(out, t)
+            return Finished(stats.frames, total, frame, out, hud_frame, t, latency, fps)
 
         def post(p: tuple[Any, np.ndarray, np.ndarray, float, float] | None, frame: np.ndarray) -> Any:
-            if p is not None:
-                finish(p)
-            return self.smoother.prepare(frame) if split else None
+            done = finish(p) if p is not None else None
+            return done, (self.smoother.prepare(frame) if split else None)
 
-        reader.start()
+        def next_item() -> Any:
+            if reader is not None:
+                return q.get()
+            try:
+                item = self.source.read()
+            except BaseException as exc:  # the same path as an error handed over by the reader thread
+                return exc
+            return _END if item is None else (item[0], item[1], time.perf_counter())
+
+        if reader is not None:
+            reader.start()
         try:
             started = 0
-            while not self._stop.is_set() and (max_frames is None or started < max_frames):
-                if pending is not None and q.empty():
-                    finish(pending)  # nothing to overlap with: do not hold this frame back
-                    pending = None
-                    if self._stop.is_set():  # e.g. stop() from the progress callback just called
-                        break
-                item = q.get()
+            while True:
+                if self._stop.is_set():
+                    self.end = "stop"
+                    break
+                if max_frames is not None and started >= max_frames:
+                    self.end = "max_frames"
+                    break
+                if pending is not None and (reader is None or q.empty()):
+                    p, pending = pending, None
+                    yield finish(p)  # nothing to overlap with: do not hold this frame back
+                    continue  # (stop() may have been called meanwhile)
+                item = next_item()
                 if item is _END:
+                    self.end = "source"
                     break
                 if isinstance(item, BaseException):
                     self._source_failed(item)
                 frame, t, t_read = item
+                if before is not None:
+                    frame = before(frame)
                 started += 1
                 job = worker.submit(post, pending, frame)
                 pending = None
                 out = self.stylizer(frame)
-                motion = job.result()
+                done, motion = job.result()
                 job = None
                 pending = (motion, frame, out, t, t_read)
-            if pending is not None and not self._stop.is_set():  # after stop(), the frame in flight is dropped
-                finish(pending)
-                pending = None
+                if done is not None:
+                    yield done
+            if pending is not None and self.end != "stop":  # after stop(), the frame in flight is dropped
+                p, pending = pending, None
+                yield finish(p)
+        except GeneratorExit:  # the consumer stopped iterating: like stop()
+            self._settle(job)
+            self.end = self.end or "stop"
+            self._finish(ok=True)
+            stats.sink_stats = {s.name: dict(s.stats) for s in self.sinks}
+            raise
         except KeyboardInterrupt:
             self._settle(job)
-            self._finish(ok=False)
+            self._finish(ok=self.keep_on_interrupt)
             raise
         except _SourceFailure as failure:
             self._settle(job)
+            self.source_error = failure.error
             with contextlib.suppress(Exception):
                 if pending is not None:
                     finish(pending)  # the last good frame belongs in the finalised recording
@@ -232,14 +324,14 @@ class Pipeline:
             reader_stop.set()
             with contextlib.suppress(Exception):
                 self.source.close()
-            reader.join(timeout=2.0)
+            if reader is not None:
+                reader.join(timeout=2.0)
+            stats.seconds = time.perf_counter() - t0
+            stats.fps = stats.frames / stats.seconds if stats.seconds > 0 else 0.0
+            stats.mean_latency_ms = 1000.0 * latency_sum / stats.frames if stats.frames else 0.0
+            stats.provider = self._describe("provider") or stats.provider
         self._finish(ok=True)
-        stats.seconds = time.perf_counter() - t0
-        stats.fps = stats.frames / stats.seconds if stats.seconds > 0 else 0.0
-        stats.mean_latency_ms = 1000.0 * latency_sum / stats.frames if stats.frames else 0.0
-        stats.provider = self._describe("provider") or stats.provider
         stats.sink_stats = {s.name: dict(s.stats) for s in self.sinks}
-        return stats
 
     @staticmethod
     def _settle(job: Future | None) -> None:

@@ -229,3 +229,61 @@ def test_a_failing_sink_aborts_the_run():
     with pytest.raises(OSError, match="disk full"):
         Pipeline(FakeSource(10), invert, sinks=[sink]).run()
     assert sink.aborted and not sink.closed
+
+
+def test_frames_yields_on_the_callers_thread_with_a_before_hook():
+    import threading
+
+    sink, seen = ListSink(), []
+
+    def mirror(frame):
+        seen.append(threading.current_thread().name)
+        return np.ascontiguousarray(frame[:, ::-1])
+
+    p = Pipeline(FakeSource(5), invert, sinks=[sink])
+    done = [(f.frames, threading.current_thread().name) for f in p.frames(before=mirror)]
+    assert done == [(i, "MainThread") for i in range(1, 6)] and set(seen) == {"MainThread"}
+    assert p.end == "source" and sink.closed and p.stats.frames == 5
+    assert np.array_equal(sink.frames[0], 255 - synthetic_frame(36, 64, 0)[:, ::-1])
+
+
+def test_live_frames_are_finished_before_the_next_read():
+    reads, finished = [], []
+
+    class Live(FakeSource):
+        is_live = True
+
+        def read(self):
+            reads.append(len(finished))
+            return super().read()
+
+    p = Pipeline(Live(4), invert, sinks=[ListSink()])
+    assert p.live
+    for f in p.frames():
+        finished.append(f.frames)
+    assert reads == [0, 1, 2, 3, 4] and p.end == "source"
+
+
+def test_breaking_out_closes_the_sinks_and_max_frames_is_an_end():
+    sink = ListSink()
+    p = Pipeline(FakeSource(20), invert, sinks=[sink])
+    for f in p.frames():
+        if f.frames == 2:
+            break
+    assert p.end == "stop" and sink.closed and not sink.aborted
+    sink2 = ListSink()
+    p2 = Pipeline(FakeSource(20), invert, sinks=[sink2])
+    assert [f.frames for f in p2.frames(max_frames=3)] == [1, 2, 3] and p2.end == "max_frames"
+
+
+def test_keep_on_interrupt_closes_the_sinks():
+    class Interrupting(FakeSource):
+        def read(self):
+            if self.i == 3:
+                raise KeyboardInterrupt
+            return super().read()
+
+    sink = ListSink()
+    with pytest.raises(KeyboardInterrupt):
+        Pipeline(Interrupting(10), invert, sinks=[sink], live=True, keep_on_interrupt=True).run()
+    assert sink.closed and not sink.aborted and len(sink.frames) == 3
