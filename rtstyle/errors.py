@@ -1,6 +1,19 @@
-"""Errors that the CLI turns into one clear line and a non-zero exit."""
+"""Errors that the CLI turns into one clear line and a non-zero exit, and the notices printed on the way."""
 
 from __future__ import annotations
+
+import sys
+
+_NOTICED: set[str] = set()
+
+
+def notice(message: str, once: bool = False) -> None:
+    """Tell the user something on stderr (``rtstyle: notice: ...``); ``once``: not again in this process."""
+    if once:
+        if message in _NOTICED:
+            return
+        _NOTICED.add(message)
+    print(f"rtstyle: notice: {message}", file=sys.stderr, flush=True)
 
 
 class RtstyleError(Exception):

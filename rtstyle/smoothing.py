@@ -36,11 +36,26 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("flow", "ema", "off")
+from rtstyle.choices import SMOOTH_MODES
+from rtstyle.errors import InputError
+
+MODES = SMOOTH_MODES  # the one list of smoothing modes (rtstyle.choices)
 
 _THUMB_WIDTH = 64  # scene-cut detector works on thumbnails this wide
 _MIN_FLOW_SIDE = 32  # DIS needs this much (tested up to aspect 12)
 _MAX_ASPECT = 10.0  # beyond this (a strip, not a picture) flow mode passes frames through
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` when it is a smoothing mode, else an ``InputError`` naming the choices (one line)."""
+    if mode not in MODES:
+        raise InputError(f"--smooth must be one of {', '.join(MODES)}, not {mode!r}")
+    return mode
+
+
+def make_smoother(mode: str) -> Smoother | None:
+    """A :class:`Smoother` in ``mode``, or None for ``off`` (the pipeline then skips smoothing altogether)."""
+    return None if check_mode(mode) == "off" else Smoother(mode=mode)
 
 
 def _as_bgr_u8(name: str, img: np.ndarray) -> np.ndarray:

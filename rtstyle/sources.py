@@ -246,6 +246,29 @@ class UrlSource(Source):
         self._decoder.close()
 
 
+class Prepended(Source):
+    """``source`` with ``first``, an item already read from it (to learn the frame size), put back in front."""
+
+    def __init__(self, first: tuple[np.ndarray, float], source: Source) -> None:
+        self._first: tuple[np.ndarray, float] | None = first
+        self.source = source
+        self.width, self.height = int(first[0].shape[1]), int(first[0].shape[0])
+        # duck-typed sources (tests, tools) may lack the optional attributes
+        self.fps = getattr(source, "fps", 0.0)
+        self.frame_count = getattr(source, "frame_count", None)
+        self.is_live = getattr(source, "is_live", False)
+        self.description = getattr(source, "description", "")
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        if self._first is not None:
+            item, self._first = self._first, None
+            return item
+        return self.source.read()
+
+    def close(self) -> None:
+        self.source.close()
+
+
 def _quiet_opencv(cv2: Any) -> None:
     """OpenCV prints multi-line warnings for devices it cannot open; the CLI says it in one line instead."""
     try:
@@ -263,6 +286,17 @@ def _bgr(frame: np.ndarray) -> np.ndarray:
     if frame.shape[2] == 4:
         return np.ascontiguousarray(frame[:, :, :3])
     return frame
+
+
+def camera_spec(text: str) -> int | str:
+    """``"0"`` -> camera index 0; anything else (file, URL, /dev/video2) stays a string."""
+    text = text.strip()
+    return int(text) if text.isdigit() else text
+
+
+def is_camera(spec: int | str) -> bool:
+    """True for a camera index or a ``/dev/videoN`` node (not a file or URL)."""
+    return isinstance(spec, int) or str(spec).startswith("/dev/video")
 
 
 def is_url(spec: str) -> bool:

@@ -11,7 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rtstyle.cli import webcam as webcam_cli
+from rtstyle.cli.options import parse_styles
+from rtstyle.pipeline import live
+from rtstyle.pipeline.live import LiveOptions, run_live
+from rtstyle.sources import camera_spec
+from rtstyle.streaming.options import StreamOptions
 
 # Runs the real entry point (error handling included) with only the commands under test registered,
 # so these tests do not depend on the other command modules.
@@ -66,18 +70,18 @@ def count_frames(path: Path) -> tuple[int, str]:
 
 
 def test_parse_styles_and_camera_spec() -> None:
-    assert webcam_cli.parse_styles(["a,b", "c", "a", " d , "]) == ["a", "b", "c", "d"]
-    assert webcam_cli.parse_styles(None) == []
-    assert webcam_cli.camera_spec("0") == 0
-    assert webcam_cli.camera_spec(" 2 ") == 2
-    assert webcam_cli.camera_spec("clip.mp4") == "clip.mp4"
-    assert webcam_cli.camera_spec("rtsp://host/x") == "rtsp://host/x"
+    assert parse_styles(["a,b", "c", "a", " d , "]) == ["a", "b", "c", "d"]
+    assert parse_styles(None) == []
+    assert camera_spec("0") == 0
+    assert camera_spec(" 2 ") == 2
+    assert camera_spec("clip.mp4") == "clip.mp4"
+    assert camera_spec("rtsp://host/x") == "rtsp://host/x"
 
 
 def test_snapshot_names_are_unique(tmp_path: Path) -> None:
-    a = webcam_cli.snapshot_path(tmp_path)
+    a = live.snapshot_path(tmp_path)
     a.write_bytes(b"x")
-    b = webcam_cli.snapshot_path(tmp_path)
+    b = live.snapshot_path(tmp_path)
     assert a != b and a.parent == b.parent == tmp_path
     assert re.fullmatch(r"rtstyle-\d{8}-\d{6}-\d{3}(-\d+)?\.png", b.name)
 
@@ -106,7 +110,7 @@ def test_no_display_without_outputs_is_one_line(models_dir: Path, clip: Path, tm
     assert "Traceback" not in res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
-    assert lines[0] == f"rtstyle: error: {webcam_cli.NO_DISPLAY}"
+    assert lines[0] == f"rtstyle: error: {live.NO_DISPLAY}"
 
 
 def test_no_display_with_record_runs_headless(models_dir: Path, clip: Path, tmp_path: Path) -> None:
@@ -176,21 +180,15 @@ class FakeWindow:
 def test_window_loop_hotkeys(
     models_dir: Path, clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    import rtstyle.window as window_mod
-
-    monkeypatch.setattr(window_mod, "has_display", lambda: True)
-    monkeypatch.setattr(window_mod, "WindowSink", FakeWindow)
     FakeWindow.instances.clear()
     # hide the HUD, switch 'red' -> 'blue', snapshot, fullscreen, blend blue+red, then quit.
     FakeWindow.keys = [ord("h"), -1, ord("n"), 13, ord("f"), ord("b"), ord("q")]
     snaps = tmp_path / "snaps"
-    code = webcam_cli.run_webcam(
-        camera=str(clip), styles=["red", "blue"], device="cpu", tier=None, max_side=None, scale=None,
-        strength=1.0, preserve_color=False, smooth="off", width=None, height=None, fps=None, mjpg=False,
-        as_fast_as_possible=True, mirror=False, fullscreen=False, record=None, crf=23, preset="ultrafast",
-        no_window=False, max_frames=None, snapshot_dir=snaps, stream_options=webcam_cli._stream_options(
-            False, None, None, None, 80, None, None, None, False),
+    opts = LiveOptions(
+        camera=str(clip), styles=["red", "blue"], device="cpu", smooth="off", realtime=False, crf=23,
+        preset="ultrafast", snapshot_dir=snaps,
     )  # fmt: skip
+    code = run_live(opts, window_factory=FakeWindow, display=lambda: True)
     assert code == 0
     win = FakeWindow.instances[0]
     assert win.closed
@@ -239,16 +237,11 @@ class FakeLiveSource:
 
 
 def _run_live(source: FakeLiveSource, record: Path, monkeypatch: pytest.MonkeyPatch) -> int:
-    import rtstyle.sources
-
-    monkeypatch.setattr(rtstyle.sources, "open_source", lambda spec, **kw: source)
-    return webcam_cli.run_webcam(
-        camera="0", styles=["alpha"], device="cpu", tier=None, max_side=None, scale=None,
-        strength=0.8, preserve_color=True, smooth="flow", width=None, height=None, fps=None, mjpg=False,
-        as_fast_as_possible=False, mirror=True, fullscreen=False, record=record, crf=23, preset="ultrafast",
-        no_window=True, max_frames=None, snapshot_dir=None, stream_options=webcam_cli._stream_options(
-            False, None, None, None, 80, None, None, None, False),
+    opts = LiveOptions(
+        camera="0", styles=["alpha"], device="cpu", strength=0.8, preserve_color=True, smooth="flow",
+        mirror=True, record=record, crf=23, preset="ultrafast", window=False,
     )  # fmt: skip
+    return run_live(opts, open_source=lambda spec, **kw: source)
 
 
 def test_camera_lost_mid_run_keeps_a_valid_recording(
@@ -278,8 +271,6 @@ def test_streaming_outputs_get_no_hud_unless_asked(
     models_dir: Path, monkeypatch: pytest.MonkeyPatch, hud_on_output: bool
 ) -> None:
     pyvirtualcam = pytest.importorskip("pyvirtualcam")
-    import rtstyle.sources
-    import rtstyle.window as window_mod
 
     received: list[np.ndarray] = []
 
@@ -301,21 +292,15 @@ def test_streaming_outputs_get_no_hud_unless_asked(
 
     monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", dict(pyvirtualcam.camera.BACKENDS))
     pyvirtualcam.register_backend("rtstyle-test", Backend)
-    monkeypatch.setattr(window_mod, "has_display", lambda: True)
-    monkeypatch.setattr(window_mod, "WindowSink", FakeWindow)
     FakeWindow.instances.clear()
     FakeWindow.keys = []
     source = FakeLiveSource(3, size=(360, 640), live=False)
-    monkeypatch.setattr(rtstyle.sources, "open_source", lambda spec, **kw: source)
-    opts = webcam_cli._stream_options(
-        True, None, None, None, 80, None, None, None, hud_on_output, vcam_backend="rtstyle-test"
-    )
-    code = webcam_cli.run_webcam(
-        camera="x.mp4", styles=["alpha"], device="cpu", tier=None, max_side=None, scale=None,
-        strength=1.0, preserve_color=False, smooth="off", width=None, height=None, fps=None, mjpg=False,
-        as_fast_as_possible=True, mirror=False, fullscreen=False, record=None, crf=23, preset="ultrafast",
-        no_window=False, max_frames=None, snapshot_dir=None, stream_options=opts,
+    stream = StreamOptions(virtual_cam=True, hud_on_output=hud_on_output, vcam_backend="rtstyle-test")
+    opts = LiveOptions(
+        camera="x.mp4", styles=["alpha"], device="cpu", smooth="off", realtime=False, crf=23, preset="ultrafast",
+        stream=stream,
     )  # fmt: skip
+    code = run_live(opts, open_source=lambda spec, **kw: source, window_factory=FakeWindow, display=lambda: True)
     assert code == 0
     shown = FakeWindow.instances[0].shown
     assert len(shown) == 3 and received

@@ -1,8 +1,8 @@
 """Entry point: builds the typer app from one module per command and turns user errors into one line.
 
-Each command module imports only typer (and the standard library) at module level; numpy, cv2,
-onnxruntime and torch are imported inside the command functions, so ``rtstyle --help`` stays fast.
-Each module defines ``register(app: typer.Typer) -> None``.
+Each command module imports only typer, ``rtstyle.cli.options`` and the standard library at module level; the
+library (numpy, cv2, onnxruntime, torch) is imported inside the command functions, so ``rtstyle --help`` stays
+fast. Each module defines ``register(app: typer.Typer) -> None``. Shell completion: ``rtstyle --install-completion``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+
+from rtstyle.errors import Interrupted, RtstyleError
 
 # Order here is the order in ``rtstyle --help``.
 COMMAND_MODULES = (
@@ -36,18 +38,12 @@ def build_app() -> typer.Typer:
         name="rtstyle",
         help="Real-time neural style transfer for video files, webcams and live streams.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"rtstyle.cli.{name}")
-        except ModuleNotFoundError as exc:  # a command whose module is absent from this build
-            if exc.name != f"rtstyle.cli.{name}":
-                raise
-            continue
-        module.register(app)
+        importlib.import_module(f"rtstyle.cli.{name}").register(app)
     for info in app.registered_commands:
         info.callback = _interruptible(info.callback)
     return app
@@ -60,17 +56,31 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from rtstyle.errors import RtstyleError
-
     app = build_app()
     try:
-        app(args=argv, prog_name="rtstyle", standalone_mode=True)
+        code = app(args=argv, prog_name="rtstyle", standalone_mode=False)
     except RtstyleError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except MemoryError:
         fail("out of memory: try a smaller --max-side", 3)
+    except Exception as exc:
+        if not _is_usage_error(exc):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `rtstyle`: the help, as before
+            exc.show()  # type: ignore[attr-defined]
+            raise SystemExit(exc.exit_code) from None  # type: ignore[attr-defined]
+        # A bad option value (a choice not offered, a number out of range) is one line too, like every error.
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        fail(f"{exc.format_message()}{hint}", int(getattr(exc, "exit_code", 2)))  # type: ignore[attr-defined]
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A typer/click command-line error (bad option value, unknown option, missing argument)."""
+    return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
 
 
 def _interruptible(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -78,8 +88,6 @@ def _interruptible(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from rtstyle.errors import Interrupted
-
         try:
             return fn(*args, **kwargs)
         except KeyboardInterrupt:
