@@ -1,4 +1,5 @@
-"""Pure numpy/cv2 helpers around the network: strength blend, colour preservation, resizing, channel layouts."""
+"""Pure numpy/cv2 helpers around the network: strength blend, colour preservation, resizing, channel layouts, and
+the parsers of what the user says about them (sizes ``WxH``, style blends)."""
 
 from __future__ import annotations
 
@@ -109,4 +110,27 @@ def parse_blend(spec: str) -> dict[str, float]:
         raise InputError(f"--blend {spec!r}: use NAME_A:NAME_B:T with T in 0..1, or a=0.7,b=0.3") from None
     if not out or any(not n for n in out) or any(w < 0 for w in out.values()) or sum(out.values()) <= 0:
         raise InputError(f"--blend {spec!r}: style names must be given and weights must be >= 0 and not all 0")
+    return out
+
+
+def parse_size(text: str, what: str = "size", lo: int = 1, hi: int | None = None) -> tuple[int, int]:
+    """``"1280x720"`` (or ``1280*720``) -> ``(1280, 720)``; an ``InputError`` naming ``what`` otherwise."""
+    parts = text.strip().lower().replace("*", "x").split("x")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        w, h = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise InputError(f"{what}: {text.strip()!r} is not WIDTHxHEIGHT (e.g. 640x360)") from None
+    if min(w, h) < lo or (hi is not None and max(w, h) > hi):
+        bounds = f"{lo}..{hi}" if hi is not None else f"at least {lo}"
+        raise InputError(f"{what}: {text.strip()!r} is out of range ({bounds} pixels a side)")
+    return w, h
+
+
+def parse_sizes(text: str, what: str = "--sizes") -> list[tuple[int, int]]:
+    """``"640x360,1280x720"`` -> ``[(640, 360), (1280, 720)]``."""
+    out = [parse_size(part, what) for part in text.split(",") if part.strip()]
+    if not out:
+        raise InputError(f"{what} lists no size")
     return out

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
+
+from rtstyle.errors import OutputError
 
 
 def default_mode() -> int:
@@ -29,3 +32,25 @@ def same_file(a: Path, b: Path) -> bool:
     except OSError:
         pass
     return a.resolve() == b.resolve()
+
+
+def check_output_path(
+    out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None] = (), example: str = "out.mp4"
+) -> Path:
+    """``out`` as a Path when it can be written and is none of ``inputs``; else one-line ``OutputError``.
+
+    The one check every command makes before any work (so OUT == IN is refused and the input never touched)."""
+    p = Path(out)
+    for inp in inputs:
+        if inp is not None and same_file(p, Path(inp)):
+            raise OutputError(f"{p}: OUT is the same file as IN; choose another output name (the input is untouched)")
+    if p.is_dir():
+        raise OutputError(f"{p}: is a folder; give a file name such as {p / example}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{p}: folder {parent} is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise OutputError(f"{p}: exists and is not writable")
+    return p

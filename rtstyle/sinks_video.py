@@ -20,29 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from rtstyle.errors import OutputError
-from rtstyle.files import same_file
+from rtstyle.files import check_output_path
 from rtstyle.media import Encoder, even_size, probe
 from rtstyle.sinks import Sink
 
 _STOP = object()
-
-
-def check_output_path(out: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...] = ()) -> Path:
-    """OutputError (one line) unless ``out`` can be written and is none of ``inputs``."""
-    p = Path(out)
-    for inp in inputs:
-        if inp is not None and same_file(p, Path(inp)):
-            raise OutputError(f"{p}: output is the input file; choose another output name (input left untouched)")
-    if p.is_dir():
-        raise OutputError(f"{p}: is a folder; give a file name such as {p / 'out.mp4'}")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{p}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{p}: folder {parent} is not writable")
-    if p.exists() and not os.access(p, os.W_OK):
-        raise OutputError(f"{p}: exists and is not writable")
-    return p
 
 
 def temp_path_for(out: Path) -> Path:

@@ -59,7 +59,7 @@ def test_doctor_json(models_dir, no_shipped, capsys):
 
 
 def test_bench_json(test_model, capsys):
-    from rtstyle.cli.bench import parse_sizes
+    from rtstyle.adjust import parse_sizes
 
     assert parse_sizes("64x36, 20x10") == [(64, 36), (20, 10)]
     args = ["bench", "--model", test_model, "--sizes", "64x36,5x3", "--device", "cpu", "--frames", "3"]
@@ -134,7 +134,7 @@ def test_random_johnson_export(tmp_path, monkeypatch):
     export = pytest.importorskip("rtstyle.export")
     import inspect
 
-    from rtstyle.cli.bench import bench_model, export_random_johnson
+    from rtstyle.bench import bench_model, export_random_johnson
 
     real_sig = inspect.signature(export.export_onnx)
     seen = {}

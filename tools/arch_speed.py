@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rtstyle.cli.bench import parse_sizes
+from rtstyle.adjust import parse_sizes
 from rtstyle.contract import StyleEntry
 from rtstyle.engine import session_options
 from rtstyle.export import export_onnx

@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from rtstyle.cli.bench import bench_model, parse_sizes
+    from rtstyle.adjust import parse_sizes
+    from rtstyle.bench import bench_model
     from rtstyle.contract import StyleEntry
     from rtstyle.engine import physical_cores
     from rtstyle.export import export_onnx

@@ -31,7 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from rtstyle.cli.bench import parse_sizes
+from rtstyle.adjust import parse_sizes
 from rtstyle.contract import INPUT_FRAME
 from rtstyle.engine import session_options
 from rtstyle.errors import InputError

@@ -40,6 +40,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rtstyle.engine import Stylizer  # noqa: E402
+from rtstyle.pipeline import Pipeline  # noqa: E402
+from rtstyle.sinks import Sink  # noqa: E402
+from rtstyle.sources import FileSource, Prepended  # noqa: E402
+from rtstyle.streaming import StreamOptions, make_output_sinks  # noqa: E402
+from rtstyle.streaming.mjpeg import MjpegServerSink  # noqa: E402
+
 ALL_SINKS = ["none", "mjpeg1", "mjpeg3", "push", "vcam"]
 
 
@@ -47,7 +54,10 @@ ALL_SINKS = ["none", "mjpeg1", "mjpeg3", "push", "vcam"]
 
 
 class LoopingSource:
-    """Frames from a video file (rtstyle.sources.FileSource when present, else OpenCV), looped; or synthetic."""
+    """Frames from a video file (rtstyle.sources.FileSource), looped; or synthetic. A ``rtstyle.sources.Source``."""
+
+    is_live = True  # paced like a camera with --realtime; never ends
+    frame_count = None
 
     def __init__(self, path: str | None, size: tuple[int, int] | None, realtime: bool) -> None:
         self.path, self.size, self.realtime = path, size, realtime
@@ -70,29 +80,13 @@ class LoopingSource:
             self.description = f"{Path(path).name} ({self.fps:g} fps)"
 
     def _open(self) -> None:
-        try:
-            from rtstyle.sources import FileSource
-
-            self._src = FileSource(self.path)
-            self.fps = float(self._src.fps or 30.0)
-            self._kind = "rtstyle"
-        except ImportError:
-            import cv2
-
-            self._src = cv2.VideoCapture(self.path)
-            if not self._src.isOpened():
-                raise SystemExit(f"cannot open {self.path}") from None
-            self.fps = float(self._src.get(cv2.CAP_PROP_FPS) or 30.0)
-            self._kind = "cv2"
+        self._src = FileSource(self.path)
+        self.fps = float(self._src.fps or 30.0)
 
     def _read_file(self) -> np.ndarray:
         for _ in range(2):
-            if self._kind == "rtstyle":
-                item = self._src.read()
-                frame = None if item is None else item[0]
-            else:
-                ok, frame = self._src.read()
-                frame = frame if ok else None
+            item = self._src.read()
+            frame = None if item is None else item[0]
             if frame is not None:
                 return frame
             self.close()
@@ -119,7 +113,7 @@ class LoopingSource:
 
     def close(self) -> None:
         if self._src is not None:
-            (self._src.close if self._kind == "rtstyle" else self._src.release)()
+            self._src.close()
             self._src = None
 
 
@@ -133,13 +127,55 @@ def make_stylizer(spec: str, device: str) -> tuple[Any, str]:
             return cv2.addWeighted(out, 0.8, np.full_like(out, (40, 0, 80)), 0.2, 0)
 
         return cheap, "cheap OpenCV filter"
-    from rtstyle.engine import Stylizer
-
     st = Stylizer(spec, device=device)
     return st, f"{spec} on {st.provider}"
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
+
+
+class _Timed:
+    """The stylizer, timed per call."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn, self.seconds = fn, []
+        self.provider = getattr(fn, "provider", "")
+        self.style = getattr(fn, "style", "")
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = self.fn(frame)
+        self.seconds.append(time.perf_counter() - t0)
+        return out
+
+
+class _TimedSink(Sink):
+    """A sink whose ``write()`` time (the cost the loop pays) and closing time are measured."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink, self.name, self.wants_hud = sink, sink.name, False
+        self.write_s: list[float] = []
+        self.close_s = 0.0
+        self.stats_at_close: dict[str, float] = {}
+
+    def write(self, frame: np.ndarray, timestamp: float) -> None:
+        t0 = time.perf_counter()
+        self.sink.write(frame, timestamp)
+        self.write_s.append(time.perf_counter() - t0)
+
+    def close(self) -> None:
+        self.stats_at_close = dict(self.sink.stats)
+        t0 = time.perf_counter()
+        self.sink.close()
+        self.close_s = time.perf_counter() - t0
+
+    def abort(self) -> None:
+        self.stats_at_close = dict(self.sink.stats)
+        self.sink.abort()
+
+    @property
+    def stats(self) -> dict[str, float]:
+        return self.sink.stats
 
 
 def rss_mb() -> float:
@@ -270,8 +306,6 @@ def fake_vcam_backend() -> str:
 
 
 def run_mode(mode: str, args: argparse.Namespace, source: LoopingSource, stylize: Any, seconds: float) -> dict:
-    from rtstyle.streaming import StreamOptions, make_output_sinks
-
     frame0, _ = source.read()
     size = (frame0.shape[1], frame0.shape[0])
     fps = source.fps
@@ -302,8 +336,6 @@ def run_mode(mode: str, args: argparse.Namespace, source: LoopingSource, stylize
         raise SystemExit(f"unknown sink configuration {mode!r} (use {', '.join(ALL_SINKS)})")
     sinks = make_output_sinks(opts, size, fps)
     if mode.startswith("mjpeg"):
-        from rtstyle.streaming.mjpeg import MjpegServerSink
-
         kw = {} if args.stall_timeout is None else {"send_timeout": args.stall_timeout}
         sinks.append(MjpegServerSink(0, jpeg_quality=args.jpeg_quality, serve_fps=args.serve_fps, **kw))
         server = sinks[0]
@@ -313,9 +345,10 @@ def run_mode(mode: str, args: argparse.Namespace, source: LoopingSource, stylize
             stalled = StalledViewer(server)
         server.wait_viewers(n_viewers + (1 if stalled else 0), timeout=10)
 
-    stylize_s: list[float] = []
-    write_s: list[float] = []
-    frames = 0
+    timed = _Timed(stylize)
+    timed_sinks = [_TimedSink(s) for s in sinks]
+    # the frame loop every rtstyle command runs on, in live mode (newest frame, each finished at once)
+    pipeline = Pipeline(Prepended((frame0, 0.0), source), timed, None, timed_sinks, live=True)
     rss0 = rss_mb()
     t_start = time.monotonic()
     t_end = t_start + seconds
@@ -324,11 +357,13 @@ def run_mode(mode: str, args: argparse.Namespace, source: LoopingSource, stylize
     last_t = t_start
     if args.duration:
         print(f"{'t_s':>6} {'rss_mb':>8} {'fps':>6} {'viewers':>7} {'dropped':>7} {'stalled_conns':>13}", flush=True)
-    frame = frame0
-    while True:
+    frames = 0
+    for done in pipeline.frames():
+        frames = done.frames
         now = time.monotonic()
         if now >= t_end:
-            break
+            pipeline.stop()
+            continue
         if args.duration and now >= next_report:
             st = sinks[0].stats if sinks else {}
             fps_now = (frames - last_frames) / (now - last_t)
@@ -339,24 +374,11 @@ def run_mode(mode: str, args: argparse.Namespace, source: LoopingSource, stylize
             )
             next_report += args.rss_every
             last_frames, last_t = frames, now
-        if frames:
-            frame, _ = source.read()
-        t0 = time.perf_counter()
-        out = stylize(frame)
-        t1 = time.perf_counter()
-        ts = frames / fps
-        for s in sinks:
-            s.write(out, ts)
-        t2 = time.perf_counter()
-        stylize_s.append(t1 - t0)
-        write_s.append(t2 - t1)
-        frames += 1
-    elapsed = time.monotonic() - t_start
-    sink_stats = {s.name: s.stats for s in sinks}
-    t0 = time.perf_counter()
-    for s in sinks:
-        s.close()
-    close_s = time.perf_counter() - t0
+    elapsed = time.monotonic() - t_start  # the loop closed the sinks: their stats are taken before closing
+    sink_stats = {s.name: s.stats_at_close for s in timed_sinks}
+    close_s = sum(s.close_s for s in timed_sinks)
+    stylize_s, write_s = timed.seconds, [sum(w) for w in zip(*(s.write_s for s in timed_sinks), strict=True)]
+    write_s = write_s or [0.0] * len(stylize_s)
     if stalled:
         stalled.close()
     received = []

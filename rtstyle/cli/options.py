@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -91,3 +91,28 @@ def parse_styles(values: list[str] | None) -> list[str]:
             if name and name not in out:
                 out.append(name)
     return out
+
+
+def stylize_options(
+    style: str | None,
+    device: Enum,
+    tier: Enum | None,
+    max_side: int | None = None,
+    scale: float | None = None,
+    strength: float = 1.0,
+    preserve_color: bool = False,
+    blend: str | None = None,
+) -> Any:
+    """The stylizing options as ``rtstyle.pipeline.jobs.StylizeOptions`` (imported here, when a command runs)."""
+    from rtstyle.pipeline.jobs import StylizeOptions
+
+    return StylizeOptions(
+        style=style,
+        device=device.value,
+        tier=tier.value if tier is not None else None,
+        max_side=max_side,
+        scale=scale,
+        strength=strength,
+        preserve_color=preserve_color,
+        blend=blend,
+    )

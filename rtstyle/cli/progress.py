@@ -1,12 +1,30 @@
-"""The progress bar every long-running command shows (frames, fps, ETA on stderr)."""
+"""The progress bar every long-running command shows (frames, fps, ETA on stderr; nothing when not a terminal)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
-def run_with_progress(pipeline: Any, label: str, max_frames: int | None = None) -> Any:
-    """Run a pipeline under a rich progress bar (frames, fps, ETA) on stderr."""
+class _Bar:
+    """A ``rtstyle.pipeline.jobs.Progress`` drawn with rich."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar, self.task = bar, None
+
+    def start(self, label: str) -> None:
+        self.task = self.bar.add_task(label, total=None, fps=0.0)
+
+    def __call__(self, done: int, total: int | None, fps: float) -> None:
+        if self.task is None:
+            self.start("")
+        self.bar.update(self.task, completed=done, total=total, fps=fps)
+
+
+@contextmanager
+def progress_bar() -> Iterator[_Bar]:
+    """A progress bar on stderr for the duration of the ``with`` block (transient: gone when it ends)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -21,9 +39,4 @@ def run_with_progress(pipeline: Any, label: str, max_frames: int | None = None) 
         transient=True,
         disable=not console.is_terminal,
     ) as bar:
-        task = bar.add_task(label, total=None, fps=0.0)
-
-        def progress(done: int, total: int | None, fps: float) -> None:
-            bar.update(task, completed=done, total=total, fps=fps)
-
-        return pipeline.run(progress=progress, max_frames=max_frames)
+        yield _Bar(bar)

@@ -26,14 +26,10 @@ def stream_options(
     push_bitrate: str | None = None,
 ) -> Any:
     """The streaming flags as ``rtstyle.streaming.StreamOptions`` (``--vcam-size`` parsed: one line when bad)."""
-    from rtstyle.errors import InputError
-    from rtstyle.streaming.common import parse_size
+    from rtstyle.adjust import parse_size
     from rtstyle.streaming.options import StreamOptions
 
-    try:
-        size = parse_size(vcam_size) if vcam_size else None
-    except ValueError as exc:
-        raise InputError(f"--vcam-size: {exc}") from None
+    size = parse_size(vcam_size, "--vcam-size", lo=2, hi=8192) if vcam_size else None
     return StreamOptions(
         virtual_cam=virtual_cam,
         vcam_size=size,

@@ -22,9 +22,10 @@ import numpy as np
 from rtstyle import catalog
 from rtstyle.engine import Stylizer
 from rtstyle.errors import DeviceError, InputError, OutputError, RtstyleError, notice
+from rtstyle.files import check_output_path
 from rtstyle.pipeline.loop import Pipeline
 from rtstyle.sinks import Sink
-from rtstyle.sinks_video import VideoFileSink, check_output_path
+from rtstyle.sinks_video import VideoFileSink
 from rtstyle.smoothing import Smoother, check_mode
 from rtstyle.sources import Prepended, Source, camera_spec, is_camera, open_source
 from rtstyle.streaming import make_output_sinks

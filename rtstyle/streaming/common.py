@@ -68,14 +68,3 @@ def letterbox(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     x0, y0 = (w - nw) // 2, (h - nh) // 2
     out[y0 : y0 + nh, x0 : x0 + nw] = resized
     return out
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"1280x720"`` -> ``(1280, 720)``; raises ValueError on anything else."""
-    parts = text.lower().replace("*", "x").split("x")
-    if len(parts) != 2:
-        raise ValueError(f"size must look like WIDTHxHEIGHT, got {text!r}")
-    w, h = int(parts[0]), int(parts[1])
-    if w < 2 or h < 2 or w > 8192 or h > 8192:
-        raise ValueError(f"size out of range: {text!r}")
-    return w, h

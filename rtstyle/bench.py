@@ -1,0 +1,117 @@
+"""Timing: ms per frame of a model file (``StyleSession.run``: uint8 BGR frame in, uint8 frame out, host<->device
+copies included on CUDA) and the end-to-end fps of the video job; used by ``rtstyle bench`` and the figure tools.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtstyle.engine import StyleSession
+from rtstyle.errors import RtstyleError
+from rtstyle.pipeline.jobs import StylizeOptions, stylize_video
+
+
+def export_random_johnson(folder: Path, fp16: bool = False, arch: str = "johnson") -> Path:
+    """A contract-v1 model of the named architecture with random weights (seeded), written into ``folder``."""
+    try:  # the training extra: imported here, where it is needed
+        import torch
+
+        from rtstyle.contract import StyleEntry
+        from rtstyle.export import export_onnx
+        from rtstyle.nets import build_net
+    except ImportError as exc:
+        raise RtstyleError(
+            f"--random-johnson needs the training extra (torch): pip install rtstyle[train] ({exc.name} missing); "
+            "or pass an exported model with --model"
+        ) from None
+    torch.manual_seed(0)
+    net = build_net(arch)
+    name = f"random-{arch}" + (".fp16" if fp16 else "")
+    return export_onnx(
+        net,
+        folder / f"{name}.onnx",
+        [StyleEntry(f"random-{arch}", f"Random {arch}", "none")],
+        arch=arch,
+        tier="full",
+        recipe={"weights": "random", "seed": 0},
+        working_size=512,
+        fp16=fp16,
+        check=False,
+    )
+
+
+def bench_model(
+    path: Path, device: str, sizes: list[tuple[int, int]], frames: int = 20, warmup: int = 3, threads: int | None = None
+) -> list[dict[str, Any]]:
+    """Per-size timing rows for one model file on one device (a row with ``error`` when it cannot run)."""
+    try:
+        sess = StyleSession(path, device, threads=threads)
+    except RtstyleError as exc:
+        return [{"model": path.name, "device": device, "size": f"{w}x{h}", "error": str(exc)} for w, h in sizes]
+    rows = []
+    rng = np.random.default_rng(0)
+    for w, h in sizes:
+        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        row: dict[str, Any] = {
+            "model": path.name,
+            "arch": sess.info.arch,
+            "precision": sess.info.precision,
+            "device": device,
+            "provider": sess.provider,
+            "threads": threads if device == "cpu" else None,
+            "size": f"{w}x{h}",
+        }
+        try:
+            for _ in range(max(0, warmup)):
+                sess.run(frame)
+            times = []
+            for _ in range(max(1, frames)):
+                t0 = time.perf_counter()
+                sess.run(frame)
+                times.append((time.perf_counter() - t0) * 1000.0)
+        except RtstyleError as exc:
+            row["error"] = str(exc)
+            rows.append(row)
+            continue
+        med = statistics.median(times)
+        row.update(
+            ms_median=round(med, 2),
+            ms_min=round(min(times), 2),
+            ms_p90=round(sorted(times)[int(0.9 * (len(times) - 1))], 2),
+            fps=round(1000.0 / med, 2) if med > 0 else None,
+            frames=len(times),
+        )
+        rows.append(row)
+    return rows
+
+
+def bench_video(path: Path, video: Path, device: str, smooth: str = "flow", max_frames: int | None = None) -> dict:
+    """End-to-end fps of ``rtstyle video`` itself on ``video`` (decode, stylize, smooth, H.264 + audio) into a
+    temporary file that is deleted afterwards."""
+    row: dict[str, Any] = {"model": path.name, "device": device, "video": str(video), "smooth": smooth}
+    try:
+        with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
+            r = stylize_video(
+                video,
+                Path(tmp) / "out.mp4",
+                StylizeOptions(style=str(path), device=device),
+                smooth=smooth,
+                max_frames=max_frames,
+            )
+    except RtstyleError as exc:
+        row["error"] = str(exc)
+        return row
+    row.update(
+        provider=r.stats.provider,
+        frames=r.stats.frames,
+        seconds=round(r.stats.seconds, 2),
+        fps=round(r.stats.fps, 2),
+        audio=r.audio_mode,
+    )
+    return row

@@ -1,0 +1,188 @@
+"""The jobs the commands run, as library calls: stylize a picture, a video file, the generated demo clip.
+
+Each checks its input and output before any work (one-line ``RtstyleError``s), runs, and returns what happened;
+the CLI only maps options onto them and prints the result. A job that runs the frame loop reports progress to an
+optional :class:`Progress` (the CLI's progress bar).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from rtstyle.choices import X264_PRESETS
+from rtstyle.demo_clip import write_demo_clip
+from rtstyle.engine import Stylizer
+from rtstyle.errors import InputError, OutputError, notice
+from rtstyle.files import check_output_path
+from rtstyle.images import read_image, write_image
+from rtstyle.media import check_readable
+from rtstyle.pipeline.loop import Pipeline, RunStats
+from rtstyle.sinks_video import VideoFileSink
+from rtstyle.smoothing import make_smoother
+from rtstyle.sources import FileSource
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+
+
+class Progress(Protocol):
+    """Told what runs (``start``) and then, after each frame, how far it got."""
+
+    def start(self, label: str) -> None: ...
+
+    def __call__(self, done: int, total: int | None, fps: float) -> None: ...
+
+
+@dataclass
+class StylizeOptions:
+    """How to stylize: what :class:`rtstyle.Stylizer` takes, shared by every job."""
+
+    style: str | None = None
+    device: str = "auto"
+    tier: str | None = None
+    max_side: int | None = None
+    scale: float | None = None
+    strength: float = 1.0
+    preserve_color: bool = False
+    blend: str | None = None
+
+    def stylizer(self) -> Stylizer:
+        return Stylizer(
+            self.style,
+            device=self.device,
+            tier=self.tier,
+            max_side=self.max_side,
+            scale=self.scale,
+            strength=self.strength,
+            preserve_color=self.preserve_color,
+            blend=self.blend,
+        )
+
+
+@dataclass
+class ImageResult:
+    path: Path
+    width: int
+    height: int
+    style: str
+    provider: str
+
+
+@dataclass
+class VideoResult:
+    stats: RunStats
+    audio_mode: str | None  # "copy", "aac" (re-encoded) or None (no audio)
+
+
+def _run(pipeline: Pipeline, label: str, progress: Progress | None, max_frames: int | None = None) -> RunStats:
+    if progress is not None:
+        progress.start(label)
+    return pipeline.run(progress=progress, max_frames=max_frames)
+
+
+def stylize_image(inp: Path, out: Path, how: StylizeOptions | None = None) -> ImageResult:
+    """Stylize one picture (EXIF orientation applied, alpha kept, grayscale accepted) into ``out``, whose extension
+    picks the format; ``inp`` is never touched."""
+    check_output_path(out, (inp,), example="out.png")
+    if out.suffix == "":
+        raise OutputError(f"{out} has no file extension: name it .png, .jpg, .webp, ...")
+    img = read_image(inp)
+    stylizer = (how or StylizeOptions()).stylizer()
+    result = stylizer(img)
+    write_image(out, result)
+    h, w = result.shape[:2]
+    return ImageResult(out, w, h, stylizer.style, stylizer.provider)
+
+
+def stylize_video(
+    inp: Path,
+    out: Path,
+    how: StylizeOptions | None = None,
+    smooth: str = "flow",
+    crf: int = 18,
+    preset: str = "veryfast",
+    audio: bool = True,
+    max_frames: int | None = None,
+    progress: Progress | None = None,
+) -> VideoResult:
+    """Stylize a video file into an H.264 MP4 with the input's timing (VFR kept), size and audio.
+
+    Decoding (ffmpeg + reader thread), inference, smoothing and encoding (ffmpeg in its own thread) overlap. The
+    output is written to ``.OUT.part.mp4`` and renamed at the end: Ctrl-C or an error never leaves a half-written
+    OUT, and OUT == IN is refused before any work."""
+    smoother = make_smoother(smooth)
+    if preset not in X264_PRESETS:
+        raise InputError(f"--preset must be one of {', '.join(X264_PRESETS)}, not {preset!r}")
+    if not 0 <= crf <= 51:
+        raise InputError(f"--crf must be in 0..51 (lower = better), not {crf}")
+    check_readable(inp)
+    check_output_path(out, (inp,))
+    stylizer = (how or StylizeOptions()).stylizer()
+    source = FileSource(inp)
+    sink = None
+    try:
+        stylizer.check_size(source.width, source.height)  # refuse frames too large before writing anything
+        sink = VideoFileSink(
+            out,
+            source.fps,
+            (source.width, source.height),
+            audio_from=inp if audio else None,
+            crf=crf,
+            preset=preset,
+            timescale=source.info.timescale,
+            input_path=inp,
+            shortest=max_frames is not None,
+        )
+        if source.info.rotation:
+            notice(f"input is rotated {source.info.rotation} degrees: written upright")
+        if source.info.sar != 1:
+            notice(f"non-square pixels (SAR {source.info.sar}): written with square pixels")
+        if out.suffix.lower() not in VIDEO_SUFFIXES:
+            notice(f"{out.name}: written as MP4 (H.264) whatever the extension")
+        for note in sink.notes:
+            notice(note)
+        pipeline = Pipeline(source, stylizer, smoother, [sink])
+        stats = _run(pipeline, f"{inp.name} [{stylizer.style}]", progress, max_frames)
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    finally:
+        source.close()
+    if sink.failed or not out.exists():
+        raise OutputError(f"{out}: {sink.failed or 'the encoder wrote nothing'}")
+    info = source.info
+    promised = round(info.duration * info.fps) if info.duration and info.fps else 0
+    if max_frames is None and stats.frames < 0.9 * promised - 1:
+        notice(f"{inp.name}: only {stats.frames} of about {promised} frames could be read (truncated or damaged?)")
+    return VideoResult(stats, sink.audio_mode)
+
+
+def stylize_demo(
+    out: Path,
+    how: StylizeOptions | None = None,
+    seconds: float = 4.0,
+    smooth: str = "flow",
+    keep_clip: Path | None = None,
+    progress: Progress | None = None,
+) -> tuple[RunStats, str]:
+    """Generate the sample clip (no camera, download or third-party media), stylize it into ``out``; returns the
+    run's stats and the style used."""
+    smoother = make_smoother(smooth)
+    if out.suffix.lower() not in (*VIDEO_SUFFIXES, ".mkv"):
+        raise OutputError(f"{out}: the demo writes a video; name it .mp4")
+    check_output_path(out)
+    stylizer = (how or StylizeOptions()).stylizer()
+    with tempfile.TemporaryDirectory(prefix="rtstyle-demo-") as tmp:
+        clip = Path(tmp) / "sample.mp4"
+        notice(f"generating a {seconds:g} s sample clip ...")
+        write_demo_clip(clip, seconds=seconds)
+        if keep_clip is not None:
+            shutil.copyfile(clip, keep_clip)
+        source = FileSource(clip)
+        sink = VideoFileSink(out, source.fps or 25.0, (source.width, source.height))
+        pipeline = Pipeline(source, stylizer, smoother, [sink])
+        return _run(pipeline, f"stylizing with {stylizer.style}", progress), stylizer.style
