@@ -15,13 +15,13 @@ __version__ = "0.1.0"
 __all__ = ["Stylizer", "Smoother", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rtstyle.engine import Stylizer
+    from rtstyle.runtime.stylizer import Stylizer
     from rtstyle.smoothing import Smoother
 
 
 def __getattr__(name: str) -> Any:
     if name == "Stylizer":
-        from rtstyle.engine import Stylizer
+        from rtstyle.runtime.stylizer import Stylizer
 
         return Stylizer
     if name == "Smoother":

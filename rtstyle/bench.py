@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from rtstyle.engine import StyleSession
 from rtstyle.errors import RtstyleError
 from rtstyle.pipeline.jobs import StylizeOptions, stylize_video
+from rtstyle.runtime.session import StyleSession
 
 
 def export_random_johnson(folder: Path, fp16: bool = False, arch: str = "johnson") -> Path:

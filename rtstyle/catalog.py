@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import difflib
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from rtstyle import contract
-from rtstyle.errors import ContractError, InputError, RtstyleError, StyleNotFound
+from rtstyle import contract, errors
+from rtstyle.errors import ContractError, InputError, RtstyleError, StyleNotFound, notice
+from rtstyle.runtime.hardware import resolve_device
+from rtstyle.runtime.session import describe_session, load_session
 
 DEFAULT_STYLE = "mosaic"
 
@@ -198,9 +199,7 @@ def read_model_info(path: Path) -> contract.ModelInfo:
     if info is not None:
         _INFO_CACHE[key] = info
         return info
-    import onnxruntime as ort
-
-    from rtstyle.engine import describe_session, load_session
+    import onnxruntime as ort  # only for a file the fast reader cannot read: `rtstyle styles` stays light
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -212,13 +211,11 @@ def read_model_info(path: Path) -> contract.ModelInfo:
     return info
 
 
-_NOTICED: set[str] = set()
+_NOTICED = errors._NOTICED  # the notices already given once (tests clear it)
 
 
 def _notice(message: str) -> None:
-    if message not in _NOTICED:
-        _NOTICED.add(message)
-        print(f"rtstyle: notice: {message}", file=sys.stderr)
+    notice(message, once=True)
 
 
 def _scan_dir(folder: Path, source: str) -> list[Style]:
@@ -278,8 +275,6 @@ def list_styles() -> list[Style]:
 
 def _preferred_tier(device: str) -> str:
     if device == "auto":
-        from rtstyle.engine import resolve_device
-
         try:
             device = resolve_device("auto")
         except RtstyleError:

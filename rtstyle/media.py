@@ -40,6 +40,7 @@ from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 
 from rtstyle.errors import InputError, OutputError
@@ -58,11 +59,12 @@ def _detached() -> dict:
 
 @lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
-    """Path of the bundled ffmpeg executable (``IMAGEIO_FFMPEG_EXE`` overrides, as in imageio-ffmpeg)."""
-    try:
-        import imageio_ffmpeg
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise InputError("imageio-ffmpeg is not installed; it provides the ffmpeg binary") from exc
+    """The ffmpeg every part of rtstyle runs (decoding, encoding, ``--push``): ``RTSTYLE_FFMPEG`` when set (e.g. a
+    system ffmpeg with ALSA or a hardware encoder), else the one bundled with imageio-ffmpeg (``IMAGEIO_FFMPEG_EXE``
+    overrides that, as in imageio-ffmpeg)."""
+    chosen = os.environ.get("RTSTYLE_FFMPEG")
+    if chosen:
+        return chosen
     try:
         return imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError as exc:  # pragma: no cover

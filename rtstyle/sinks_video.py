@@ -17,8 +17,10 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
+from rtstyle.adjust import to_bgr
 from rtstyle.errors import OutputError
 from rtstyle.files import check_output_path
 from rtstyle.media import Encoder, even_size, probe
@@ -148,13 +150,11 @@ class VideoFileSink(Sink):
             self._t0 = now
         ts = (now - self._t0) if self.timestamps == "wallclock" else float(timestamp)
         if (frame.shape[1], frame.shape[0]) != self.size:
-            import cv2
-
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
         else:
             frame = frame.copy()
         if frame.ndim == 2:
-            frame = np.repeat(frame[:, :, None], 3, axis=2)
+            frame = to_bgr(frame)[0]
         item = (frame, ts)
         if not self.lossless:
             try:

@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from rtstyle.choices import SMOOTH_MODES
@@ -225,8 +226,6 @@ class Smoother:
         if self._mode == "off":
             return Motion("off", self._generation)
 
-        import cv2
-
         grey = cv2.cvtColor(input_frame, cv2.COLOR_BGR2GRAY)
         h, w = grey.shape
         flowable = max(h, w) <= _MAX_ASPECT * min(h, w)  # no reliable flow on strips
@@ -255,8 +254,6 @@ class Smoother:
         return motion
 
     def _build_maps(self, motion: Motion, out_size: tuple[int, int]) -> None:
-        import cv2
-
         assert motion.back is not None and motion.w_small is not None
         H, W = out_size
         back, w_prev = motion.back, motion.w_small
@@ -279,8 +276,6 @@ class Smoother:
         motion.w_prev, motion.w_new, motion.out_size = w_prev, w_new, (H, W)
 
     def _blend(self, motion: Motion, stylized: np.ndarray) -> np.ndarray:
-        import cv2
-
         if motion.kind == "off" or self._mode == "off":
             self._prev_out = None
             return stylized.copy()
@@ -312,8 +307,6 @@ class Smoother:
 
     # ------------------------------------------------------------------ helpers
     def _thumb(self, grey: np.ndarray) -> np.ndarray:
-        import cv2
-
         h, w = grey.shape
         tw = min(_THUMB_WIDTH, w)
         th = max(1, round(h * tw / w))
@@ -330,8 +323,6 @@ class Smoother:
     def _flow_size(self, grey: np.ndarray) -> np.ndarray:
         """Grey image at flow size: long side ``flow_side``, but short side at least 32 px (smaller images
         crash OpenCV's DIS at some aspect ratios)."""
-        import cv2
-
         h, w = grey.shape
         s = min(1.0, self.flow_side / max(h, w))
         if min(h, w) * s < _MIN_FLOW_SIDE:
@@ -362,8 +353,6 @@ class Smoother:
 
     def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Flow field f with a(x) ~ b(x + f(x))."""
-        import cv2
-
         if self._dis is None:
             preset = (
                 cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST if self.preset == "ultrafast" else cv2.DISOPTICAL_FLOW_PRESET_FAST
@@ -373,8 +362,6 @@ class Smoother:
 
     def _reliability(self, cur: np.ndarray, prev: np.ndarray, back: np.ndarray) -> np.ndarray:
         """Soft mask in [0, 1] at flow size: 1 where prev warped by ``back`` explains cur."""
-        import cv2
-
         h, w = cur.shape
         cur_f = cur.astype(np.float32)
         layers = [prev.astype(np.float32), np.ones((h, w), np.float32)]

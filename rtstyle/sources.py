@@ -10,8 +10,10 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
+from rtstyle.adjust import to_bgr
 from rtstyle.errors import DeviceError, InputError
 
 
@@ -115,8 +117,6 @@ class CameraSource(Source):
         lost_after: float = 2.0,
         first_frame_timeout: float = 5.0,
     ) -> None:
-        import cv2
-
         self.index = index
         self.is_live = True
         self.frame_count = None
@@ -281,11 +281,7 @@ def _quiet_opencv(cv2: Any) -> None:
 
 def _bgr(frame: np.ndarray) -> np.ndarray:
     """Camera frames as uint8 BGR HxWx3 (some drivers give gray or BGRA)."""
-    if frame.ndim == 2:
-        return np.repeat(frame[:, :, None], 3, axis=2)
-    if frame.shape[2] == 4:
-        return np.ascontiguousarray(frame[:, :, :3])
-    return frame
+    return to_bgr(frame)[0]
 
 
 def camera_spec(text: str) -> int | str:

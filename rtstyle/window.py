@@ -15,8 +15,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
+from rtstyle.choices import SMOOTH_MODES
+from rtstyle.errors import DeviceError
 from rtstyle.sinks import Sink
 
 # --------------------------------------------------------------------------------------------- display
@@ -41,8 +44,6 @@ def _wayland_ok() -> bool:
     """Whether this OpenCV build can open a window on Wayland without X11 (GTK can; a Qt without its plugin not)."""
     import re
     from pathlib import Path
-
-    import cv2
 
     m = re.search(r"GUI:\s*(\S+)", cv2.getBuildInformation())
     gui = m.group(1).upper() if m else ""
@@ -98,8 +99,6 @@ def hud_lines(
 
 def _hud_font(shape: tuple[int, ...]) -> tuple[float, int, int]:
     """Font scale, thickness and line height for a frame of this shape (readable, small)."""
-    import cv2
-
     h, w = shape[:2]
     scale = float(np.clip(min(h, w) / 720.0 * 0.8, 0.35, 1.0))
     thickness = 1 if scale < 0.8 else 2
@@ -109,8 +108,6 @@ def _hud_font(shape: tuple[int, ...]) -> tuple[float, int, int]:
 
 def hud_rect(shape: tuple[int, ...], lines: Sequence[str]) -> tuple[int, int, int, int]:
     """``(x0, y0, x1, y1)`` of the HUD box (exclusive end) for a frame of this shape, clipped to the frame."""
-    import cv2
-
     scale, thickness, line_h = _hud_font(shape)
     text_w = max(cv2.getTextSize(s, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0][0] for s in lines)
     pad = max(3, int(6 * scale))
@@ -133,8 +130,6 @@ def draw_hud(
 
     ``frame`` itself is left untouched, so the recording and the streaming outputs stay clean.
     """
-    import cv2
-
     out = frame.copy()
     lines = hud_lines(fps, latency_ms, style, provider, extra)
     x0, y0, x1, y1 = hud_rect(out.shape, lines)
@@ -153,7 +148,7 @@ def draw_hud(
 
 # --------------------------------------------------------------------------------------------- hotkeys
 
-SMOOTH_CYCLE = ("flow", "ema", "off")
+SMOOTH_CYCLE = SMOOTH_MODES  # flow -> ema -> off (rtstyle.choices)
 STRENGTH_STEP = 0.1
 
 # Arrow keys as cv2.waitKeyEx reports them: GTK/X11, Qt, Windows, macOS.
@@ -260,8 +255,6 @@ class WindowSink(Sink):
     wants_hud = True
 
     def __init__(self, title: str = "rtstyle", fullscreen: bool = False) -> None:
-        import cv2
-
         self.title = title
         self._frame: np.ndarray | None = None
         self._closed = False
@@ -270,8 +263,6 @@ class WindowSink(Sink):
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
         except cv2.error:
-            from rtstyle.errors import DeviceError
-
             raise DeviceError(
                 "this OpenCV build cannot open windows (opencv-python-headless?): use --no-window with "
                 "--record/--serve/--virtual-cam/--push, or install opencv-python"
@@ -283,8 +274,6 @@ class WindowSink(Sink):
         self._frame = frame
 
     def set_fullscreen(self, on: bool) -> None:
-        import cv2
-
         if on == self._fullscreen or self._closed:
             return
         mode = cv2.WINDOW_FULLSCREEN if on else cv2.WINDOW_NORMAL
@@ -296,8 +285,6 @@ class WindowSink(Sink):
 
         Returns 27 (Esc) when the user closed the window with its close button.
         """
-        import cv2
-
         if self._closed:
             return 27
         if frame is not None:
@@ -311,16 +298,12 @@ class WindowSink(Sink):
         return key
 
     def _window_closed(self) -> bool:
-        import cv2
-
         try:
             return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1
         except cv2.error:
             return True
 
     def close(self) -> None:
-        import cv2
-
         if self._closed:
             return
         self._closed = True

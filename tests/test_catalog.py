@@ -98,7 +98,7 @@ def test_shipped_dir_found():
 def test_fast_metadata_reader_matches_onnxruntime(tmp_path):
     import onnxruntime as ort
 
-    from rtstyle.engine import describe_session
+    from rtstyle.runtime.session import describe_session
 
     for styles in (("one",), ("a", "b", "c")):
         p = make_contract_model(tmp_path / f"{len(styles)}.onnx", styles=styles, tier="fast", precision="fp16")

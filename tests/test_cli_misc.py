@@ -161,9 +161,9 @@ def test_multi_style_in_catalogue_lists_both(tmp_path, monkeypatch, no_shipped, 
 
 
 def test_bench_skips_cuda_with_reason(test_model, monkeypatch, capsys):
-    from rtstyle import engine
+    from rtstyle.runtime import hardware
 
-    monkeypatch.setattr(engine, "cuda_unavailable_reason", lambda: "libcudnn.so.9 missing")
+    monkeypatch.setattr(hardware, "cuda_unavailable_reason", lambda: "libcudnn.so.9 missing")
     args = ["bench", "--model", test_model, "--sizes", "8x8", "--frames", "1", "--warmup", "0"]
     code, out, _ = run_cli([*args, "--device", "cpu,cuda", "--json"], capsys)
     assert code == 0

@@ -123,7 +123,7 @@ def test_video_bad_options(tmp_path: Path, models_dir: Path, capsys: pytest.Capt
 def test_video_ctrl_c_leaves_no_output(
     tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rtstyle.engine import Stylizer
+    from rtstyle.runtime.stylizer import Stylizer
 
     clip = make_clip(tmp_path / "in.mp4", frames=30, audio="aac")
     out = tmp_path / "out.mp4"

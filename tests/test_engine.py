@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 from conftest import make_contract_model, synthetic_frame
 
-from rtstyle import engine
-from rtstyle.engine import StyleSession, Stylizer, describe_session
 from rtstyle.errors import ContractError, DeviceError, InputError, StyleNotFound
+from rtstyle.runtime import hardware
+from rtstyle.runtime import stylizer as stylizer_mod
+from rtstyle.runtime.session import StyleSession, describe_session
+from rtstyle.runtime.stylizer import Stylizer
 
 
 def test_single_style_model_runs_on_cpu(test_model, frame):
@@ -117,7 +119,7 @@ def test_strength_and_preserve_color(test_model, frame):
 
 
 def test_too_large_frame_refused(test_model, monkeypatch):
-    monkeypatch.setattr(engine, "MAX_PIXELS", 100 * 100)
+    monkeypatch.setattr(stylizer_mod, "MAX_PIXELS", 100 * 100)
     st = Stylizer(test_model, device="cpu")
     with pytest.raises(InputError, match="max-side"):
         st(np.zeros((200, 200, 3), np.uint8))
@@ -152,8 +154,8 @@ def test_contract_breaking_model(tmp_path):
 def test_device_checks(test_model, monkeypatch):
     with pytest.raises(DeviceError, match="unknown device"):
         Stylizer(test_model, device="tpu")
-    engine.cuda_unavailable_reason.cache_clear()
-    monkeypatch.setattr(engine, "cuda_unavailable_reason", lambda: "libcublas.so.13 is missing")
+    hardware.cuda_unavailable_reason.cache_clear()
+    monkeypatch.setattr(hardware, "cuda_unavailable_reason", lambda: "libcublas.so.13 is missing")
     with pytest.raises(DeviceError, match="libcublas"):
         Stylizer(test_model, device="cuda")
     st = Stylizer(test_model, device="auto")
@@ -161,13 +163,13 @@ def test_device_checks(test_model, monkeypatch):
 
 
 def test_cuda_reason_is_a_sentence_or_none():
-    engine.cuda_unavailable_reason.cache_clear()
-    r = engine.cuda_unavailable_reason()
+    hardware.cuda_unavailable_reason.cache_clear()
+    r = hardware.cuda_unavailable_reason()
     assert r is None or (isinstance(r, str) and "\n" not in r and r)
 
 
 def test_physical_cores_positive():
-    assert engine.physical_cores() >= 1
+    assert hardware.physical_cores() >= 1
 
 
 def test_io_binding_path_matches_plain_run(tmp_path):
@@ -185,10 +187,10 @@ def test_io_binding_path_matches_plain_run(tmp_path):
 
 def test_silent_cuda_fallback_detected(test_model, monkeypatch, capfd):
     """When the CUDA libraries seem fine but the session falls back, auto uses the CPU and cuda says why."""
-    engine.cuda_unavailable_reason.cache_clear()
-    if engine.cuda_unavailable_reason() is None:
+    hardware.cuda_unavailable_reason.cache_clear()
+    if hardware.cuda_unavailable_reason() is None:
         pytest.skip("CUDA really runs here")
-    monkeypatch.setattr(engine, "cuda_unavailable_reason", lambda: None)
+    monkeypatch.setattr(hardware, "cuda_unavailable_reason", lambda: None)
     st = Stylizer(test_model, device="auto")
     assert st.provider == "CPUExecutionProvider" and st.device == "cpu"
     with pytest.raises(DeviceError, match="fell back"):

@@ -162,7 +162,7 @@ def test_stop_from_progress():
 
 
 def test_with_real_stylizer(test_model):
-    from rtstyle.engine import Stylizer
+    from rtstyle.runtime.stylizer import Stylizer
 
     st = Stylizer(test_model, device="cpu")
     sink = ListSink()

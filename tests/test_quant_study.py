@@ -45,7 +45,7 @@ def test_calibration_skips_the_holdout(qs, tmp_path: Path) -> None:
 def test_quantized_files_are_int8_and_keep_the_contract(qs, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import onnx
 
-    from rtstyle.engine import StyleSession
+    from rtstyle.runtime.session import StyleSession
 
     d, holdout = photos(tmp_path)
     model = make_contract_model(tmp_path / "m.onnx", styles=("solo",))

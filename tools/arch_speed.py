@@ -3,7 +3,7 @@
 Each design is built with random (seeded) weights, exported through ``rtstyle.export.export_onnx`` (so the
 contract wrapper's uint8 BGR in/out, padding and cropping are timed too) with ``check=False``, and run in one
 onnxruntime CPU session (graph optimisation ORT_ENABLE_ALL, ORT_SEQUENTIAL, ``--threads`` intra-op threads, the
-same settings as ``rtstyle.engine.StyleSession``). Per cell: a few warm-up runs, then runs for ``--seconds``;
+same settings as ``rtstyle.runtime.session.StyleSession``). Per cell: a few warm-up runs, then runs for ``--seconds``;
 the median and the minimum are printed (the minimum is the steadier figure on a shared machine).
 
     python tools/arch_speed.py                              # the default designs at 640x360 and 1280x720
@@ -32,10 +32,10 @@ from torch import nn
 
 from rtstyle.adjust import parse_sizes
 from rtstyle.contract import StyleEntry
-from rtstyle.engine import session_options
 from rtstyle.export import export_onnx
 from rtstyle.nets import build_net
 from rtstyle.nets.fast import build_fast, count_macs
+from rtstyle.runtime.session import session_options
 
 
 def _johnson(channels: tuple[int, int, int], blocks: int) -> Callable[[], nn.Module]:
@@ -91,7 +91,7 @@ DEFAULT_DESIGNS = "wrapper-only,johnson,johnson-half,fast,fast-hq,fast-guided,fa
 
 
 def make_session(path: Path, threads: int, opt_level: str = "all", spinning: bool = False) -> Any:
-    """A CPU session with the runtime's settings (as ``rtstyle.engine.StyleSession``), unless the study varies them."""
+    """A CPU session with the runtime's settings (as ``rtstyle.runtime.session.StyleSession``), unless the study varies them."""
     import onnxruntime as ort
 
     opts = session_options("cpu", threads)

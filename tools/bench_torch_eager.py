@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     from rtstyle.adjust import parse_sizes
     from rtstyle.bench import bench_model
     from rtstyle.contract import StyleEntry
-    from rtstyle.engine import physical_cores
     from rtstyle.export import export_onnx
     from rtstyle.nets import build_net
+    from rtstyle.runtime.hardware import physical_cores
 
     threads = args.threads or physical_cores()
     torch.set_num_threads(threads)

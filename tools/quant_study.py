@@ -4,7 +4,7 @@ The model's convolutions are quantized statically with onnxruntime's quantizatio
 weights, uint8 activations, instance norms left in float: they are the sensitive part), calibrated on photos
 that are not in the held-out evaluation list. Two graph formats are made: QDQ (Quantize/DequantizeLinear pairs
 that onnxruntime fuses where it can) and QOperator (QLinearConv nodes). Each file, the float original included,
-runs in an onnxruntime CPU session with the runtime's own settings (``rtstyle.engine.StyleSession``: ORT_ENABLE_ALL,
+runs in an onnxruntime CPU session with the runtime's own settings (``rtstyle.runtime.session.StyleSession``: ORT_ENABLE_ALL,
 sequential, ``--threads`` intra-op threads, no spinning); the median and minimum ms per frame are printed per
 size, then onnxruntime's per-operator profile at the last size shows where the time goes.
 
@@ -33,8 +33,8 @@ import numpy as np
 
 from rtstyle.adjust import parse_sizes
 from rtstyle.contract import INPUT_FRAME
-from rtstyle.engine import session_options
 from rtstyle.errors import InputError
+from rtstyle.runtime.session import session_options
 from rtstyle.train.data import find_images, read_holdout
 
 

@@ -4,7 +4,7 @@
     python tools/smoothing_report.py MODEL CLIP [CLIP ...] [--max-frames 100] [--modes flow,ema] [--json]
                                      [--strip-dir docs/img] [--save-dir /tmp/smooth] [--max-side 0]
 
-MODEL is a style name or an ONNX path (run through ``rtstyle.engine.Stylizer`` on the CPU), or
+MODEL is a style name or an ONNX path (run through ``rtstyle.runtime.stylizer.Stylizer`` on the CPU), or
 ``synthetic:flicker`` (a stand-in "stylizer" that blurs the frame and adds per-frame low-frequency noise, to
 check the tooling without a trained model). Each clip is stylized frame by frame (raw = smoothing off), then
 smoothed with each mode; the table gives the warping error (Farneback flow, see tools/warp_error.py) of raw
@@ -61,10 +61,10 @@ def synthetic_flicker(sigma: float = 20.0, seed: int = 0) -> Stylize:
 
 
 def load_stylizer(model: str, device: str = "cpu", max_side: int = 0) -> Stylize:
-    """``synthetic:flicker``, or a catalogue style / ONNX path through ``rtstyle.engine.Stylizer``."""
+    """``synthetic:flicker``, or a catalogue style / ONNX path through ``rtstyle.runtime.stylizer.Stylizer``."""
     if model.startswith("synthetic:"):
         return with_max_side(synthetic_flicker(), max_side)
-    from rtstyle.engine import Stylizer
+    from rtstyle.runtime.stylizer import Stylizer
 
     return Stylizer(model, device=device, max_side=max_side or None)
 

@@ -16,7 +16,7 @@ Examples (the lead runs these; nothing here is asserted):
 
   python tools/stream_bench.py --input ../shared/assets/videos/moviepy_video_with_failing_audio.mp4 --seconds 20
   python tools/stream_bench.py --input VIDEO --realtime --seconds 20          # paced like a camera
-  python tools/stream_bench.py --style NAME --device cpu --seconds 20         # a real style through rtstyle.engine
+  python tools/stream_bench.py --style NAME --device cpu --seconds 20         # a real style through rtstyle.runtime
   python tools/stream_bench.py --input VIDEO --realtime --duration 600 --stalled-client   # RSS every 30 s
 """
 
@@ -40,8 +40,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rtstyle.engine import Stylizer  # noqa: E402
 from rtstyle.pipeline import Pipeline  # noqa: E402
+from rtstyle.runtime.stylizer import Stylizer  # noqa: E402
 from rtstyle.sinks import Sink  # noqa: E402
 from rtstyle.sources import FileSource, Prepended  # noqa: E402
 from rtstyle.streaming import StreamOptions, make_output_sinks  # noqa: E402

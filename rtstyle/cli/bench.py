@@ -51,20 +51,22 @@ def bench(
     """Time models: ms/frame (median after warm-up) and fps per model x resolution x provider."""
     import onnxruntime
 
-    from rtstyle import catalog, engine
+    from rtstyle import catalog
     from rtstyle.adjust import parse_sizes
     from rtstyle.bench import bench_model, bench_video, export_random_johnson
+    from rtstyle.choices import DEVICES
     from rtstyle.errors import DeviceError, InputError
+    from rtstyle.runtime import hardware
 
     size_list = parse_sizes(sizes)
     styles, models, tier_name = o.parse_styles(style), model or [], tier.value if tier is not None else None
     devices, skipped = [], {}
     for d in device.split(","):
         d = d.strip()
-        if d not in engine.DEVICES:
-            raise InputError(f"--device: {d!r} is not one of {', '.join(engine.DEVICES)}")
-        d = engine.resolve_device(d) if d == "auto" else d
-        reason = engine.cuda_unavailable_reason() if d == "cuda" else None
+        if d not in DEVICES:
+            raise InputError(f"--device: {d!r} is not one of {', '.join(DEVICES)}")
+        d = hardware.resolve_device(d) if d == "auto" else d
+        reason = hardware.cuda_unavailable_reason() if d == "cuda" else None
         if reason is not None:
             skipped[d] = f"CUDA cannot run: {reason}"
         elif d not in devices:
@@ -99,7 +101,7 @@ def bench(
                 if video is not None:
                     video_rows.append(bench_video(path, video, d, smooth.value, video_frames))
     result = {
-        "physical_cores": engine.physical_cores(),
+        "physical_cores": hardware.physical_cores(),
         "onnxruntime": onnxruntime.__version__,
         "frames": frames,
         "warmup": warmup,

@@ -22,10 +22,10 @@ def _provider_check(ep: str, model: bytes) -> tuple[bool, str]:
     """Create a tiny session asking for ``ep`` and report whether it is the one that runs."""
     import onnxruntime as ort
 
-    from rtstyle import engine
+    from rtstyle.runtime import hardware
 
     if ep == "CUDAExecutionProvider":
-        reason = engine.cuda_unavailable_reason()
+        reason = hardware.cuda_unavailable_reason()
         if reason is not None:
             return False, reason
     opts = ort.SessionOptions()
@@ -66,7 +66,8 @@ def gather() -> dict[str, Any]:
     """Everything doctor reports, as a dict."""
     import onnxruntime as ort
 
-    from rtstyle import __version__, catalog, engine
+    from rtstyle import __version__, catalog
+    from rtstyle.runtime import hardware
 
     info: dict[str, Any] = {
         "rtstyle": __version__,
@@ -74,7 +75,7 @@ def gather() -> dict[str, Any]:
         "platform": platform.platform(),
         "onnxruntime": ort.__version__,
         "onnxruntime_device": ort.get_device(),
-        "physical_cores": engine.physical_cores(),
+        "physical_cores": hardware.physical_cores(),
         "logical_cpus": os.cpu_count(),
     }
     try:
@@ -97,7 +98,7 @@ def gather() -> dict[str, Any]:
         checks[ep] = {"runs": ok, "why": why}
     info["providers"] = checks
     info["providers_running"] = [ep for ep, c in checks.items() if c["runs"]]
-    info["default_device"] = engine.resolve_device("auto")
+    info["default_device"] = hardware.resolve_device("auto")
     if sys.platform.startswith("linux"):
         disp = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
         info["display"] = disp or None

@@ -15,12 +15,12 @@ from typing import Protocol
 
 from rtstyle.choices import X264_PRESETS
 from rtstyle.demo_clip import write_demo_clip
-from rtstyle.engine import Stylizer
 from rtstyle.errors import InputError, OutputError, notice
 from rtstyle.files import check_output_path
 from rtstyle.images import read_image, write_image
 from rtstyle.media import check_readable
 from rtstyle.pipeline.loop import Pipeline, RunStats
+from rtstyle.runtime.stylizer import Stylizer
 from rtstyle.sinks_video import VideoFileSink
 from rtstyle.smoothing import make_smoother
 from rtstyle.sources import FileSource

@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 
 from rtstyle import catalog
-from rtstyle.engine import Stylizer
 from rtstyle.errors import DeviceError, InputError, OutputError, RtstyleError, notice
 from rtstyle.files import check_output_path
 from rtstyle.pipeline.loop import Pipeline
+from rtstyle.runtime.stylizer import Stylizer
 from rtstyle.sinks import Sink
 from rtstyle.sinks_video import VideoFileSink
 from rtstyle.smoothing import Smoother, check_mode

@@ -8,7 +8,7 @@ nowhere else (sinks encode in their own threads).
 
 Interfaces used here:
   source:   ``rtstyle.sources.Source`` (``read() -> (frame, t) | None``, ``close()``)
-  stylizer: any callable ``frame -> frame`` (``rtstyle.engine.Stylizer``; its ``provider``/``style`` are reported)
+  stylizer: any callable ``frame -> frame`` (``rtstyle.runtime.stylizer.Stylizer``; its ``provider``/``style`` are reported)
   smoother: ``reset()`` and ``smoother(input_frame, stylized_frame) -> frame`` (``rtstyle.smoothing.Smoother``);
             when it has ``prepare(frame) -> motion`` and ``blend(motion, stylized) -> frame``, the motion
             analysis runs in the worker thread beside inference

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import cv2
 import numpy as np
 
 
@@ -52,8 +53,6 @@ def letterbox(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     Returns ``frame`` itself when it already has that size.
     """
-    import cv2
-
     w, h = size
     fh, fw = frame.shape[:2]
     if (fw, fh) == (w, h):

@@ -8,13 +8,12 @@ an AAC track: silent by default (streaming services expect audio), a microphone 
 real time: it repeats the last frame when the pipeline is slower and skips frames when it is faster, so the
 stream's timestamps follow the wall clock. If ffmpeg dies (connection refused, bad URL, unknown microphone), the
 next ``write`` or ``close`` raises one :class:`~rtstyle.errors.DeviceError` line with ffmpeg's reason.
-The ffmpeg is the one bundled with ``imageio-ffmpeg`` unless ``RTSTYLE_FFMPEG`` names another executable.
+The ffmpeg is :func:`rtstyle.media.ffmpeg_exe`'s, as for decoding and encoding (``RTSTYLE_FFMPEG`` overrides).
 """
 
 from __future__ import annotations
 
 import collections
-import os
 import re
 import subprocess
 import threading
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from rtstyle.errors import DeviceError, OutputError
+from rtstyle.media import ffmpeg_exe
 from rtstyle.sinks import Sink
 from rtstyle.streaming.common import Mailbox, letterbox
 
@@ -172,11 +172,7 @@ class PushSink(Sink):
         self.fps = float(fps) if fps and fps > 0 else 30.0
         self.wants_hud = wants_hud
         if ffmpeg is None:
-            ffmpeg = os.environ.get("RTSTYLE_FFMPEG")  # e.g. a system ffmpeg with ALSA or a hardware encoder
-        if not ffmpeg:
-            import imageio_ffmpeg
-
-            ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+            ffmpeg = ffmpeg_exe()  # the same ffmpeg as decoding and encoding (RTSTYLE_FFMPEG applies to all)
         self.command = build_command(ffmpeg, url, self.size, self.fps, audio=audio, bitrate=bitrate, fmt=fmt)
         try:
             self._proc = subprocess.Popen(

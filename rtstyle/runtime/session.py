@@ -1,0 +1,185 @@
+"""One contract-v1 model file in one onnxruntime session (``StyleSession``), and the session settings every rtstyle
+session uses."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtstyle import contract
+from rtstyle.errors import ContractError, DeviceError, InputError
+from rtstyle.runtime import hardware
+from rtstyle.runtime.hardware import CPU_EP, CUDA_EP, _ort
+
+_ORT_TYPES = {
+    "tensor(uint8)": "uint8",
+    "tensor(int8)": "int8",
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+    "tensor(bool)": "bool",
+}
+
+
+def _specs(args: Any) -> list[contract.TensorSpec]:
+    return [
+        contract.TensorSpec(a.name, _ORT_TYPES.get(a.type, a.type), tuple(a.shape) if a.shape is not None else ())
+        for a in args
+    ]
+
+
+def describe_session(
+    session: Any,
+) -> tuple[list[contract.TensorSpec], list[contract.TensorSpec], dict[str, str], contract.ModelInfo]:
+    """The session's inputs, outputs and metadata as contract types, plus the validated :class:`ModelInfo`."""
+    inputs = _specs(session.get_inputs())
+    outputs = _specs(session.get_outputs())
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    return inputs, outputs, meta, contract.validate(inputs, outputs, meta)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] + ("..." if len(text) > 300 else "")
+
+
+def load_session(path: Path, providers: list[Any], options: Any) -> Any:
+    """Create an ``InferenceSession``; unreadable/corrupt files become one-line ``ContractError``s."""
+    ort = _ort()
+    if not path.is_file():
+        raise InputError(f"model file not found: {path}")
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own pybind exception types
+        raise ContractError(
+            f"{path.name} is not a readable ONNX model (truncated or corrupt?): {_one_line(exc)}"
+        ) from None
+
+
+def session_options(device: str, threads: int | None = None) -> Any:
+    """The onnxruntime ``SessionOptions`` of every rtstyle session (benchmarks and studies reuse them)."""
+    ort = _ort()
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    if device == "cpu":
+        opts.intra_op_num_threads = threads or hardware.physical_cores()
+        opts.inter_op_num_threads = 1
+        # Idle workers sleep instead of spinning: in a video or webcam loop the decoder, the encoder and the
+        # smoother's flow need those cores between two frames (end to end: 15 -> 20 fps on 2 cores).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
+class StyleSession:
+    """One contract-v1 model file in one onnxruntime session, on ``cuda`` or ``cpu`` (never ``auto`` here)."""
+
+    def __init__(
+        self, path: str | Path, device: str = "cpu", threads: int | None = None, io_binding: bool | None = None
+    ) -> None:
+        ort = _ort()
+        self.path = Path(path)
+        if device not in ("cuda", "cpu"):
+            raise DeviceError(f"StyleSession needs device 'cuda' or 'cpu', not {device!r}")
+        opts = session_options(device, threads)
+        if device == "cuda":
+            reason = hardware.cuda_unavailable_reason()
+            if reason is not None:
+                raise DeviceError(f"CUDA was asked for but cannot run: {reason}")
+            providers: list[Any] = [
+                (CUDA_EP, {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC"}),
+                CPU_EP,
+            ]
+        else:
+            providers = [CPU_EP]
+        if device == "cuda":
+            # A failed CUDA provider load is logged at error level before onnxruntime falls back to the CPU;
+            # the fallback is detected below and explained in one line, so keep the log quiet meanwhile.
+            with contextlib.suppress(Exception):
+                ort.set_default_logger_severity(4)
+            try:
+                self.session = load_session(self.path, providers, opts)
+            finally:
+                with contextlib.suppress(Exception):
+                    ort.set_default_logger_severity(3)
+        else:
+            self.session = load_session(self.path, providers, opts)
+        self.provider = self.session.get_providers()[0]
+        if device == "cuda" and self.provider != CUDA_EP:
+            raise DeviceError(
+                f"CUDA was asked for but onnxruntime fell back to {self.provider} "
+                "(CUDA/cuDNN libraries missing or no GPU; see `rtstyle doctor`; `pip install rtstyle[cuda]`)"
+            )
+        self.device = "cuda" if self.provider == CUDA_EP else "cpu"
+        self.inputs, self.outputs, self.meta, self.info = describe_session(self.session)
+        self._lock = threading.Lock()
+        # I/O binding (default on CUDA): input/output buffers on the device, reused while the frame size holds.
+        self.io_binding = self.device == "cuda" if io_binding is None else bool(io_binding)
+        self._bound: tuple[Any, ...] | None = None  # (shape, binding, in_value, out_value)
+
+    def __repr__(self) -> str:
+        return f"StyleSession({self.path.name!r}, provider={self.provider!r})"
+
+    def run(self, bgr: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Stylize one contiguous uint8 HxWx3 BGR frame; ``weights`` is the style vector for multi-style files."""
+        x = np.ascontiguousarray(bgr)[None]
+        feeds: dict[str, np.ndarray] = {contract.INPUT_FRAME: x}
+        if self.info.has_style_input:
+            if weights is None:
+                weights = np.eye(self.info.num_styles, dtype=np.float32)[0]
+            feeds[contract.INPUT_STYLE] = np.asarray(weights, np.float32)
+        with self._lock:
+            try:
+                if self.io_binding:
+                    out = self._run_bound(x, feeds.get(contract.INPUT_STYLE))
+                else:
+                    out = self.session.run([contract.OUTPUT_FRAME], feeds)[0]
+            except MemoryError:
+                raise
+            except Exception as exc:
+                msg = _one_line(exc)
+                low = msg.lower()
+                if self.device == "cuda" and any(k in low for k in ("cuda", "cudnn", "cublas")) and "memory" not in low:
+                    raise DeviceError(f"CUDA failed running {self.path.name}: {msg}") from None
+                if "alloc" in low or "memory" in low:
+                    raise InputError(
+                        f"out of memory stylizing a {x.shape[2]}x{x.shape[1]} frame: try --max-side 1280 or --scale 0.5"
+                    ) from None
+                raise ContractError(f"{self.path.name} failed to run: {msg}") from None
+        if out.shape != x.shape or out.dtype != np.uint8:
+            raise ContractError(
+                f"{self.path.name} breaks the model contract: returned {out.dtype} {list(out.shape)} "
+                f"for a {list(x.shape)} frame"
+            )
+        return out[0]
+
+    def _run_bound(self, x: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        """I/O-binding path (CUDA): input and output live on the device, the binding is reused while the size holds."""
+        ort = _ort()
+        if self._bound is None or self._bound[0] != x.shape:
+            binding = self.session.io_binding()
+            dev = self.device
+            x_dev = ort.OrtValue.ortvalue_from_numpy(x, dev, 0)
+            y_dev = ort.OrtValue.ortvalue_from_shape_and_type(list(x.shape), np.uint8, dev, 0)
+            binding.bind_ortvalue_input(contract.INPUT_FRAME, x_dev)
+            binding.bind_ortvalue_output(contract.OUTPUT_FRAME, y_dev)
+            self._bound = (x.shape, binding, x_dev, y_dev)
+        else:
+            _, binding, x_dev, y_dev = self._bound
+            x_dev.update_inplace(x)
+        if weights is not None:
+            binding.bind_cpu_input(contract.INPUT_STYLE, np.ascontiguousarray(weights, np.float32))
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+
+    def warm_up(self, long_side: int | None = None) -> None:
+        """One run at the working size (CUDA picks its kernels here, not on the first real frame)."""
+        side = int(long_side or self.info.working_size)
+        self.run(np.zeros((max(1, side * 9 // 16), side, 3), np.uint8))

@@ -1,0 +1,248 @@
+"""``Stylizer``: the user-facing stylization call (``rtstyle.Stylizer``).
+
+``Stylizer(style, device="auto")`` takes a catalogue name or a path to a contract-v1 ``.onnx`` file and maps a
+uint8 BGR frame to a stylized uint8 BGR frame of the same size, stateless per frame. ``device="auto"`` uses CUDA
+only when it really runs (onnxruntime silently falls back to CPU when CUDA/cuDNN libraries are missing), and
+``Stylizer.provider`` always names the provider that runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from rtstyle import adjust, catalog, contract
+from rtstyle.errors import DeviceError, InputError
+from rtstyle.runtime import hardware
+from rtstyle.runtime.session import StyleSession
+
+# Refuse a single pass above this many pixels (the stylization size, after --max-side/--scale).
+MAX_PIXELS = 4096 * 4096
+# Rough peak working memory per pixel of a Johnson-size network in fp32 (activations and scratch).
+BYTES_PER_PIXEL_ESTIMATE = 600
+
+
+def _fp16_sibling(path: Path) -> Path | None:
+    if path.name.endswith(".fp16.onnx"):
+        return None
+    sib = path.with_name(path.name[: -len(".onnx")] + ".fp16.onnx") if path.name.endswith(".onnx") else None
+    return sib if sib is not None and sib.is_file() else None
+
+
+def _is_path_like(style: str | Path) -> bool:
+    if isinstance(style, Path):
+        return True
+    return style.endswith(".onnx") or os.sep in style or (os.altsep is not None and os.altsep in style)
+
+
+class Stylizer:
+    """Stylize uint8 BGR frames with a contract-v1 model; stateless per frame.
+
+    ``style``: a catalogue name (``rtstyle styles``) or a path to an ``.onnx`` file. ``device``: ``auto`` (CUDA
+    when it really runs, else CPU), ``cuda`` (a ``DeviceError`` saying why when it cannot) or ``cpu``.
+    ``max_side``/``scale`` stylize at a smaller size and resize back, which makes the strokes larger relative to
+    the frame. ``strength`` blends with the original; ``preserve_color`` keeps the input's colours. ``blend``
+    mixes styles (``{name: weight}``): inside one multi-style file through its style input, across files by
+    mixing the outputs.
+    """
+
+    def __init__(
+        self,
+        style: str | Path | None = None,
+        device: str = "auto",
+        tier: str | None = None,
+        max_side: int | None = None,
+        scale: float | None = None,
+        strength: float = 1.0,
+        preserve_color: bool = False,
+        blend: Mapping[str, float] | str | None = None,
+        warm_up: bool = True,
+        threads: int | None = None,
+    ) -> None:
+        if tier is not None and tier not in contract.TIERS:
+            raise InputError(f"unknown tier {tier!r}: use one of {', '.join(contract.TIERS)}")
+        self.requested_device = device
+        self.device = hardware.resolve_device(device)
+        self.requested_tier = tier
+        self.max_side = max_side
+        self.scale = scale
+        adjust.working_size(16, 16, max_side, scale)  # validates both
+        self.strength = float(strength)
+        self.preserve_color = bool(preserve_color)
+        self._warm = warm_up
+        self._threads = threads
+        self._sessions: dict[Path, StyleSession] = {}
+        # Current selection: list of (session, weight vector or None, output mix weight).
+        self._parts: list[tuple[StyleSession, np.ndarray | None, float]] = []
+        self._label = ""
+        if blend is not None:
+            self.set_style(adjust.parse_blend(blend) if isinstance(blend, str) else blend, base=style)
+        else:
+            self.set_style(style)
+
+    # ------------------------------------------------------------------ model loading
+
+    def _session(self, path: Path) -> StyleSession:
+        path = path.resolve()
+        if path not in self._sessions:
+            try:
+                sess = StyleSession(
+                    (_fp16_sibling(path) or path) if self.device == "cuda" else path, self.device, threads=self._threads
+                )
+                if self._warm and sess.device == "cuda":
+                    sess.warm_up(self.max_side or sess.info.working_size)
+            except DeviceError:
+                if self.requested_device != "auto":
+                    raise
+                # auto: the libraries loaded but CUDA does not run (no GPU, driver mismatch): use the CPU.
+                self.device = "cpu"
+                sess = StyleSession(path, "cpu", threads=self._threads)
+            self._sessions[path] = sess
+        return self._sessions[path]
+
+    def _locate(self, name: str | Path | None) -> tuple[StyleSession, str | None]:
+        """(session, style name inside it or None for its first) for a catalogue name or a model path."""
+        if name is None:
+            st = catalog.default_style(tier=self.requested_tier, device=self.device)
+            return self._session(st.file), st.name
+        if _is_path_like(name):
+            return self._session(Path(name).expanduser()), None
+        # A style inside an already loaded file (e.g. the other half of a multi-style model).
+        for sess in self._sessions.values():
+            if name in sess.info.style_names and (self.requested_tier in (None, sess.info.tier)):
+                return sess, name
+        st = catalog.resolve(str(name), tier=self.requested_tier, device=self.device)
+        return self._session(st.file), st.name
+
+    def preload(self, names: list[str]) -> None:
+        """Load (and on CUDA warm up) these styles now so that switching to them later does not stall."""
+        for n in names:
+            self._locate(n)
+
+    def set_style(self, style: str | Path | Mapping[str, float] | None, base: str | Path | None = None) -> None:
+        """Switch to a style name / model path, or a blend ``{name: weight}`` (``base``: a model path the names
+        live in)."""
+        if isinstance(style, Mapping):
+            if not style:
+                raise InputError("an empty style blend")
+            base_sess = self._locate(base)[0] if base is not None and _is_path_like(base) else None
+            groups: dict[Path, tuple[StyleSession, dict[str, float]]] = {}
+            for name, w in style.items():
+                if base_sess is not None and name in base_sess.info.style_names:
+                    sess = base_sess
+                else:
+                    sess, _ = self._locate(name)
+                groups.setdefault(sess.path, (sess, {}))[1][name] = float(w)
+            total = sum(sum(g[1].values()) for g in groups.values())
+            if total <= 0:
+                raise InputError("style blend weights must add up to more than zero")
+            parts = []
+            for sess, sel in groups.values():
+                mix = sum(sel.values()) / total
+                vec = (
+                    np.asarray(contract.style_weights(sess.info, sel), np.float32)
+                    if sess.info.has_style_input
+                    else None
+                )
+                parts.append((sess, vec, mix))
+            self._parts = parts
+            self._label = "+".join(f"{n}:{w / total:.2f}" for n, w in style.items())
+            return
+        sess, name = self._locate(style)
+        if name is None:
+            name = sess.info.style_names[0]
+        vec = np.asarray(contract.style_weights(sess.info, name), np.float32) if sess.info.has_style_input else None
+        self._parts = [(sess, vec, 1.0)]
+        self._label = name
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def session(self) -> StyleSession:
+        return self._parts[0][0]
+
+    @property
+    def provider(self) -> str:
+        """The onnxruntime provider that really runs (``CUDAExecutionProvider`` or ``CPUExecutionProvider``)."""
+        return self.session.provider
+
+    @property
+    def info(self) -> contract.ModelInfo:
+        return self.session.info
+
+    @property
+    def tier(self) -> str:
+        return self.info.tier
+
+    @property
+    def style(self) -> str:
+        """The current style name, or a blend label such as ``a:0.70+b:0.30``."""
+        return self._label
+
+    @property
+    def style_names(self) -> list[str]:
+        """Names of the styles in the current model file."""
+        return self.info.style_names
+
+    @property
+    def model_path(self) -> Path:
+        return self.session.path
+
+    # ------------------------------------------------------------------ running
+
+    def check_size(self, width: int, height: int) -> tuple[int, int]:
+        """The stylization size for a ``width``x``height`` frame; ``InputError`` when it is too large to run."""
+        w, h = adjust.working_size(width, height, self.max_side, self.scale)
+        px = w * h
+        if px > MAX_PIXELS:
+            raise InputError(
+                f"a {w}x{h} frame is too large to stylize in one pass (limit {MAX_PIXELS / 1e6:.0f} megapixels): "
+                "use --max-side 2048 or --scale 0.5 (larger strokes) to stylize it smaller"
+            )
+        if self.device == "cpu":
+            avail = _mem_available()
+            need = px * BYTES_PER_PIXEL_ESTIMATE * len(self._parts)
+            if avail is not None and need > 0.8 * avail:
+                raise InputError(
+                    f"a {w}x{h} frame needs about {need / 2**30:.1f} GiB to stylize but {avail / 2**30:.1f} GiB is "
+                    "free: use --max-side or --scale to stylize it smaller"
+                )
+        return w, h
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """Stylize one frame: HxWx3 BGR (HxW gray -> BGR out; HxWx4 BGRA -> BGRA out, alpha kept)."""
+        bgr, alpha = adjust.to_bgr(frame)
+        h, w = bgr.shape[:2]
+        sw, sh = self.check_size(w, h)
+        small = adjust.resize(bgr, sw, sh)
+        out = None
+        for sess, vec, mix in self._parts:
+            y = sess.run(small, vec)
+            if len(self._parts) == 1:
+                out = y
+            else:
+                out = y.astype(np.float32) * mix if out is None else out + y.astype(np.float32) * mix
+        assert out is not None
+        if out.dtype != np.uint8:
+            out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        if (sw, sh) != (w, h):
+            out = adjust.resize(out, w, h)
+        if self.preserve_color:
+            out = adjust.preserve_color(bgr, out)
+        if self.strength < 1.0:
+            out = adjust.apply_strength(bgr, out, self.strength)
+        return adjust.with_alpha(out, alpha)
+
+
+def _mem_available() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
