@@ -188,7 +188,10 @@ class Smoother:
 
     def apply(self, input_frame: np.ndarray, stylize: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """``self(input_frame, stylize(input_frame))``, with the motion analysis of ``input_frame`` running in a
-        worker thread while ``stylize`` runs (both release the GIL: OpenCV and onnxruntime)."""
+        worker thread while ``stylize`` runs (both release the GIL: OpenCV and onnxruntime).
+
+        A thin per-frame wrapper for code that drives its own loop; a stream of frames is better served by
+        :class:`rtstyle.pipeline.Pipeline`, which also overlaps the blend, the outputs and the decoding."""
         _as_bgr_u8("input_frame", input_frame)
         if self._mode == "off":
             return stylize(input_frame)

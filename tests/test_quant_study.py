@@ -1,4 +1,4 @@
-"""tools/quant_study.py: int8 files that really are quantized, still run the contract, and calibrate off the holdout."""
+"""tools/studies/quant_study.py: int8 files that really are quantized, still run the contract, and calibrate off the holdout."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def qs():
-    spec = importlib.util.spec_from_file_location("quant_study", ROOT / "tools" / "quant_study.py")
+    spec = importlib.util.spec_from_file_location("quant_study", ROOT / "tools" / "studies" / "quant_study.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -16,7 +16,7 @@ echo "## 2. rtstyle bench: shipped styles, both tiers, CPU"
 rtstyle bench --style mosaic --tier full --sizes 640x360,1280x720 --device cpu --frames 5
 rtstyle bench --style mosaic --tier fast --sizes 640x360,1280x720 --device cpu --frames 30 || true
 echo "## 3. architecture table (random weights, one run)"
-python tools/arch_speed.py --designs johnson,fast,fast-hq,fast-guided --sizes 640x360,1280x720 --seconds 3
+python tools/studies/arch_speed.py --designs johnson,fast,fast-hq,fast-guided --sizes 640x360,1280x720 --seconds 3
 echo "## 4. rtstyle video end to end (decode, stylize, flow smoothing, H.264 veryfast + audio)"
 # fire2 has 25 frames: looped 8 times (stream copy, 200 frames) so that start-up does not dominate the 720p figure
 ffmpeg_exe=$(python -c "from rtstyle.media import ffmpeg_exe; print(ffmpeg_exe())")

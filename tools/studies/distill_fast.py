@@ -4,9 +4,9 @@ The recipe: the teacher's output as an MSE target (weighted so that it is the la
 plus the usual perceptual losses and the stability loss, a higher learning rate than the full tier (the net is
 small), and the full tier's crop and style sizes so the stroke scale matches the teacher's.
 
-    python tools/distill_fast.py --teacher runs/mosaic/checkpoint.pt --style-image ../shared/assets/styles/mosaic.jpg \\
+    python tools/studies/distill_fast.py --teacher runs/mosaic/checkpoint.pt --style-image ../shared/assets/styles/mosaic.jpg \\
         --data ../shared/assets/photos --name mosaic-fast --style-name mosaic       # prints, then runs the command
-    python tools/distill_fast.py ... --dry-run                               # only prints it
+    python tools/studies/distill_fast.py ... --dry-run                               # only prints it
 
 Sizes and weights default to the teacher checkpoint's recipe where it has one (size, style size, style weight,
 content weight, stability weight), so the student learns the same task as the teacher.

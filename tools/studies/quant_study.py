@@ -8,7 +8,7 @@ runs in an onnxruntime CPU session with the runtime's own settings (``rtstyle.ru
 sequential, ``--threads`` intra-op threads, no spinning); the median and minimum ms per frame are printed per
 size, then onnxruntime's per-operator profile at the last size shows where the time goes.
 
-    python tools/quant_study.py models/mosaic-fast.onnx --photos ../shared/assets/photos \
+    python tools/studies/quant_study.py models/mosaic-fast.onnx --photos ../shared/assets/photos \
         --holdout tools/holdout_photos.txt
 
 The quantized files are written to a temporary folder and deleted (``--keep DIR`` keeps them). They still say

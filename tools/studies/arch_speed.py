@@ -6,10 +6,10 @@ onnxruntime CPU session (graph optimisation ORT_ENABLE_ALL, ORT_SEQUENTIAL, ``--
 same settings as ``rtstyle.runtime.session.StyleSession``). Per cell: a few warm-up runs, then runs for ``--seconds``;
 the median and the minimum are printed (the minimum is the steadier figure on a shared machine).
 
-    python tools/arch_speed.py                              # the default designs at 640x360 and 1280x720
-    python tools/arch_speed.py --designs fast,johnson --sizes 640x360 --json speed.json
-    python tools/arch_speed.py --designs fast --ort-study   # onnxruntime settings compared on one design
-    python tools/arch_speed.py --list                       # every design it knows
+    python tools/studies/arch_speed.py                              # the default designs at 640x360 and 1280x720
+    python tools/studies/arch_speed.py --designs fast,johnson --sizes 640x360 --json speed.json
+    python tools/studies/arch_speed.py --designs fast --ort-study   # onnxruntime settings compared on one design
+    python tools/studies/arch_speed.py --list                       # every design it knows
 
 MACs count every convolution's multiply-accumulates at each size (norms and element-wise ops not counted).
 """
