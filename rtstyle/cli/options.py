@@ -9,7 +9,6 @@ the same spelling, short flag, default and help everywhere, and the choice optio
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -69,7 +68,6 @@ __all__ = [
     "DeviceOpt",
     "MaxFrames",
     "MaxSide",
-    "Path",
     "PreserveColor",
     "Preset",
     "Scale",
