@@ -187,7 +187,7 @@ def test_init_from_model_file_maps_styles_by_name(tmp_path, two_folders, styles)
             p.add_(torch.randn_like(p) * 0.1)
     path = export_onnx(src, tmp_path / "zoo.onnx", [StyleEntry(n, n) for n in "abc"], "tiny", "full", {}, 64)
     net = build_net("tiny", 2)
-    note = init_weights(net, str(path), "tiny", ["c", "new"])
+    note, _ = init_weights(net, str(path), "tiny", ["c", "new"])
     assert "c" in note
     s, d = src.state_dict(), net.state_dict()
     assert torch.allclose(d["down.0.conv.weight"], s["down.0.conv.weight"], atol=1e-6)
@@ -218,3 +218,18 @@ def test_every_style_gets_equal_turns():
     counts = torch.bincount(torch.cat([style_indices(9, 8, gen) for _ in range(900)]), minlength=9)
     assert counts.min() > 0.9 * counts.float().mean()
     assert style_indices(1, 4, gen).tolist() == [0, 0, 0, 0]
+
+
+def test_a_campaign_continues_from_its_exported_model(tmp_path, two_folders, styles):
+    """A new machine has no checkpoint: the run goes on from the committed model, step count and phases kept."""
+    first = train(_cfg(tmp_path / "a", list(two_folders), styles, steps=3, export=True, lr=1e-3))
+    train(_cfg(tmp_path / "a", list(two_folders), styles, steps=5, export=True, lr=5e-4, resume=True))
+    model = tmp_path / "a" / "models" / "t.onnx"
+    assert first.onnx == model
+    cont = train(
+        _cfg(tmp_path / "b", list(two_folders), styles, steps=7, lr=5e-4, init_from=str(model), continue_run=True)
+    )
+    ckpt = torch.load(cont.checkpoint, weights_only=False)
+    assert cont.steps == 7 and ckpt["step"] == 7
+    assert [(p["from_step"], p["to_step"], p["lr"]) for p in ckpt["phases"]] == [(0, 3, 1e-3), (3, 5, 5e-4)]
+    assert "continuing its run at step 5" in ckpt["init"]

@@ -99,3 +99,32 @@ def test_zoo_smoke_run_trains_both_tiers_into_one_multistyle_file_each(tmp_path)
         [*cmd[:2], "--assets", str(assets), "--styles", "picasso", "--print"], capture_output=True, text=True
     )
     assert bad.returncode == 2 and "unknown style 'picasso'" in bad.stderr
+
+
+def test_cpu_campaign_resumes_from_the_committed_model_on_a_new_machine(tmp_path):
+    """No checkpoint (a new machine): --resume continues from models/zoo-full.onnx, its steps and phases."""
+    from rtstyle.contract import StyleEntry
+    from rtstyle.export import export_onnx
+    from rtstyle.nets import build_net
+
+    zoo = _zoo_module()
+    models = tmp_path / "models"
+    names = [s.name for s in zoo.ZOO]
+    export_onnx(
+        build_net("tiny", len(names)),
+        models / "zoo-full.onnx",
+        [StyleEntry(n, n) for n in names],
+        "tiny",
+        "full",
+        {"steps_done": 300, "lr": 1e-3},
+        32,
+    )
+    base = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "full", "--device", "cpu", "--print"]
+    base += ["--models-dir", str(models), "--out-dir", str(tmp_path / "runs")]
+    r = subprocess.run([*base, "--resume"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"--init-from {models / 'zoo-full.onnx'} --continue" in r.stdout
+    assert "--identity-steps 200" in r.stdout and "--precision auto" in r.stdout
+    assert r.stdout.count("--style-weight") == len(names)  # one per painting
+    fresh = subprocess.run(base, capture_output=True, text=True, timeout=120)
+    assert "--init-from" not in fresh.stdout and "--resume" not in fresh.stdout

@@ -200,18 +200,36 @@ def train_args(
     return args
 
 
+def exported_step(model: Path) -> int:
+    """The step the committed model was exported at (0 when there is none)."""
+    if not model.is_file():
+        return 0
+    from rtstyle.catalog import read_model_info
+
+    return int(read_model_info(model).recipe.get("steps_done") or 0)
+
+
 def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[list[str]]:
-    """The rtstyle commands for one tier: one run on a GPU, or the CPU schedule's phases not yet done."""
+    """The rtstyle commands for one tier: one run on a GPU, or the CPU schedule's phases not yet done.
+
+    ``--resume`` continues from the checkpoint in ``--out-dir``; where there is none (a new machine), from the
+    committed model in ``--models-dir`` (``--init-from ... --continue``: its weights, step count and phases)."""
     if tier != "full" or not use_cpu_schedule(a.device) or a.smoke:
         return [train_args(tier, a, styles)]
     ckpt = Path(a.out_dir) / tier / "checkpoint.pt"
-    done = checkpoint_step(ckpt) if a.resume else 0
+    model = Path(a.models_dir) / f"zoo-{tier}.onnx"
+    done, start = 0, []
+    if a.resume and ckpt.is_file():
+        done = checkpoint_step(ckpt)
+    elif a.resume and exported_step(model) > 0:
+        done = exported_step(model)
+        start = ["--init-from", str(model), "--continue"]
     out = []
     for phase in CPU_SCHEDULE[tier]:
         if done >= phase["until"] and a.steps is None:
             continue
         resume = (a.resume and ckpt.is_file()) or bool(out)
-        out.append(train_args(tier, a, styles, phase, resume=resume))
+        out.append(train_args(tier, a, styles, phase, resume=resume) + ([] if out else start))
     return out
 
 

@@ -43,6 +43,11 @@ def train_command(
         "--init-from",
         help="Start from a trained network: a style name, an .onnx file or a .pt checkpoint of the same --arch.",
     ),
+    continue_run: bool = typer.Option(
+        False,
+        "--continue",
+        help="With --init-from MODEL.onnx: carry on that model's run (its step count and phases), e.g. on a new machine.",
+    ),
     identity_steps: int = typer.Option(
         0, "--identity-steps", min=0, help="Warm start: the first N steps teach the net to reproduce its input."
     ),
@@ -95,6 +100,7 @@ def train_command(
         content_layer=content_layer,
         stability_weight=stability_weight,
         init_from=init_from,
+        continue_run=continue_run,
         identity_steps=identity_steps,
         teacher=teacher,
         teacher_weight=teacher_weight,

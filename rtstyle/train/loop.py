@@ -49,6 +49,7 @@ class TrainConfig:
     content_layer: str = "relu2_2"
     stability_weight: float = 0.0
     init_from: str | None = None  # start from a trained net: a checkpoint, .onnx file or style name
+    continue_run: bool = False  # with init_from: carry on its step count and phases (a campaign on a new machine)
     identity_steps: int = 0  # warm start: the first steps train the net to reproduce its input (content kept)
     stability_noise: float = 0.02
     stability_shift: int = 4
@@ -150,28 +151,31 @@ def _style_entries(cfg: TrainConfig) -> list[StyleEntry]:
     return [StyleEntry(a, b, c) for a, b, c in zip(names, displays, licenses, strict=True)]
 
 
-def _source_net(spec: str, arch: str) -> tuple[nn.Module, list[str]]:
-    """A trained network and its style names from a checkpoint (.pt), a model file (.onnx) or a style name."""
+def _source_net(spec: str, arch: str) -> tuple[nn.Module, list[str], dict[str, Any]]:
+    """A trained network, its style names and recipe from a checkpoint (.pt), a model file (.onnx) or a style."""
     from rtstyle.export import import_onnx, load_checkpoint, net_from_checkpoint
     from rtstyle.nets import get_arch
 
     path = Path(spec)
     if path.suffix == ".pt":
+        from rtstyle.export import checkpoint_recipe
+
         ckpt = load_checkpoint(path)
-        return net_from_checkpoint(ckpt), [s["name"] for s in ckpt.get("styles", [])]
+        return net_from_checkpoint(ckpt), [s["name"] for s in ckpt.get("styles", [])], checkpoint_recipe(ckpt)
     if path.suffix != ".onnx":
         from rtstyle.catalog import resolve
 
         path = Path(resolve(spec, tier=get_arch(arch).tier).file)
     info, net = import_onnx(path)
-    return net, [s.name for s in info["styles"]]
+    return net, [s.name for s in info["styles"]], dict(info["recipe"])
 
 
 @torch.no_grad()
-def init_weights(net: nn.Module, spec: str, arch: str, style_names: list[str]) -> str:
+def init_weights(net: nn.Module, spec: str, arch: str, style_names: list[str]) -> tuple[str, dict[str, Any]]:
     """Start ``net`` from a trained network (``--init-from``): every convolution is copied; each style's
-    instance-norm row comes from the source's style of the same name, or is the mean of the source's rows."""
-    src, src_names = _source_net(spec, arch)
+    instance-norm row comes from the source's style of the same name, or is the mean of the source's rows.
+    Returns a note for the model card and the source's recipe."""
+    src, src_names, src_recipe = _source_net(spec, arch)
     src_arch = getattr(src, "arch_name", arch)
     if src_arch != arch:
         raise InputError(f"--init-from {spec}: it is a {src_arch} network, this run trains {arch}")
@@ -185,7 +189,18 @@ def init_weights(net: nn.Module, spec: str, arch: str, style_names: list[str]) -
             target[key] = value
     net.load_state_dict(target)
     kept = [n for n, r in zip(style_names, rows, strict=True) if r is not None]
-    return f"initialised from {spec}" + (f" (styles kept: {', '.join(kept)})" if kept else "")
+    note = f"initialised from {Path(spec).name}" + (f" (styles kept: {', '.join(kept)})" if kept else "")
+    return note, src_recipe
+
+
+def continued_phases(recipe: dict[str, Any]) -> list[dict[str, Any]]:
+    """The phases of a run continued from its exported model: its earlier phases plus its last one."""
+    phases = [dict(p) for p in recipe.get("phases", [])]
+    start = phases[-1]["to_step"] if phases else 0
+    last = {k: recipe[k] for k in PHASE_KEYS if k in recipe}
+    if recipe.get("steps_done", 0) > start:
+        phases.append({"from_step": start, "to_step": int(recipe["steps_done"]), **last})
+    return phases
 
 
 class _Teacher:
@@ -314,9 +329,9 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
     )
     num_styles = len(styles)
     net = build_net(cfg.arch, num_styles)
-    init_note = None
+    init_note, src_recipe = None, {}
     if cfg.init_from and not cfg.resume:  # a resume continues from its checkpoint instead
-        init_note = init_weights(net, cfg.init_from, cfg.arch, [s.name for s in styles])
+        init_note, src_recipe = init_weights(net, cfg.init_from, cfg.arch, [s.name for s in styles])
     net = net.to(device)
     teacher = _Teacher(cfg.teacher, device, num_styles) if cfg.teacher else None
     precision = resolve_precision(cfg.precision, device)
@@ -328,6 +343,11 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
     step, elapsed, history, phases = 0, 0.0, [], []
+    if cfg.continue_run and init_note is not None:  # the campaign goes on from its exported model
+        step = int(src_recipe.get("steps_done") or 0)
+        elapsed = float(src_recipe.get("train_seconds") or 0.0)
+        phases = continued_phases(src_recipe)
+        init_note += f", continuing its run at step {step} (optimizer state restarted)"
     if cfg.resume:
         if not ckpt_path.is_file():
             raise InputError(f"--resume: no checkpoint at {ckpt_path}")
