@@ -68,7 +68,7 @@ def evaluate(
     tier: str | None = None,
 ) -> EvalResult:
     """Style and content distances of ``model`` (name or .onnx path) over ``photos``."""
-    from rtstyle.engine import Stylizer
+    from rtstyle.runtime.stylizer import Stylizer
 
     stylize = Stylizer(str(model), device="cpu", tier=tier)
     if style is not None:

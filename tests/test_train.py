@@ -159,7 +159,7 @@ def test_fp16_export_keeps_instance_norm_in_fp32(tmp_path, data_dir, style_image
 
 
 def test_exported_model_runs_through_stylizer(tmp_path, data_dir, style_images):
-    from rtstyle.engine import Stylizer
+    from rtstyle.runtime.stylizer import Stylizer
 
     result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=2, export=True))
     stylize = Stylizer(str(result.onnx), device="cpu")

@@ -247,7 +247,7 @@ class FastNet(nn.Module):
         return y
 
 
-# Designs measured by tools/arch_speed.py; the registered ones are the entries of ``FAST_ARCHS``.
+# Designs measured by tools/studies/arch_speed.py; the registered ones are the entries of ``FAST_ARCHS``.
 DESIGNS: dict[str, dict] = {
     "fast": {"channels": (16, 32, 64), "blocks": 4, "stem": "patch", "up": "shuffle", "out_from": 4, "pad": "zeros"},
     "fast-hq": {"channels": (16, 32, 64), "blocks": 4, "stem": "conv", "up": "nearest", "out_from": 2},
