@@ -15,8 +15,8 @@ __version__ = "0.1.0"
 __all__ = ["Stylizer", "Smoother", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from rtstyle.pipeline.smoothing import Smoother
     from rtstyle.runtime.stylizer import Stylizer
-    from rtstyle.smoothing import Smoother
 
 
 def __getattr__(name: str) -> Any:
@@ -25,7 +25,7 @@ def __getattr__(name: str) -> Any:
 
         return Stylizer
     if name == "Smoother":
-        from rtstyle.smoothing import Smoother
+        from rtstyle.pipeline.smoothing import Smoother
 
         return Smoother
     raise AttributeError(f"module 'rtstyle' has no attribute {name!r}")

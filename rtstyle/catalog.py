@@ -12,11 +12,12 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from rtstyle import contract, errors
 from rtstyle.errors import ContractError, InputError, RtstyleError, StyleNotFound, notice
-from rtstyle.runtime.hardware import resolve_device
+from rtstyle.runtime.hardware import _ort, resolve_device
 from rtstyle.runtime.session import describe_session, load_session
 
 DEFAULT_STYLE = "mosaic"
@@ -59,8 +60,6 @@ class Style:
 def shipped_models_dir() -> Path | None:
     """The ``models/`` folder shipped in the package (``rtstyle.models``), or the repository's ``models/``."""
     try:
-        from importlib.resources import files
-
         p = Path(str(files("rtstyle.models")))
         if p.is_dir():
             return p
@@ -199,8 +198,7 @@ def read_model_info(path: Path) -> contract.ModelInfo:
     if info is not None:
         _INFO_CACHE[key] = info
         return info
-    import onnxruntime as ort  # only for a file the fast reader cannot read: `rtstyle styles` stays light
-
+    ort = _ort()  # only for a file the fast reader cannot read: `rtstyle styles` stays light
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     opts.log_severity_level = 3

@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 from conftest import make_contract_model
 from test_cli_image import assert_one_line_error, run_cli
 
 from rtstyle import catalog
+from rtstyle.adjust import parse_sizes
+from rtstyle.bench import bench_model, export_random_johnson
+from rtstyle.io.demo_clip import DemoClipSource, DemoScene, write_demo_clip
+from rtstyle.runtime import hardware
+from rtstyle.runtime.stylizer import Stylizer
 
 
 @pytest.fixture()
@@ -59,8 +66,6 @@ def test_doctor_json(models_dir, no_shipped, capsys):
 
 
 def test_bench_json(test_model, capsys):
-    from rtstyle.adjust import parse_sizes
-
     assert parse_sizes("64x36, 20x10") == [(64, 36), (20, 10)]
     args = ["bench", "--model", test_model, "--sizes", "64x36,5x3", "--device", "cpu", "--frames", "3"]
     code, out, _ = run_cli([*args, "--warmup", "1", "--json"], capsys)
@@ -80,9 +85,6 @@ def test_bench_bad_args(test_model, capsys):
 
 
 def test_bench_video(tmp_path, test_model, capsys):
-    pytest.importorskip("rtstyle.sinks_video")
-    from rtstyle.demo_clip import write_demo_clip
-
     clip = write_demo_clip(tmp_path / "clip.mp4", seconds=0.4, size=(96, 54))
     args = ["bench", "--model", test_model, "--sizes", "32x18", "--device", "cpu", "--frames", "1"]
     code, out, _ = run_cli([*args, "--video", clip, "--smooth", "off", "--json"], capsys)
@@ -92,9 +94,6 @@ def test_bench_video(tmp_path, test_model, capsys):
 
 
 def test_demo_writes_clip(tmp_path, models_dir, no_shipped, capsys):
-    pytest.importorskip("rtstyle.sinks_video")
-    import cv2
-
     out = tmp_path / "demo.mp4"
     code, stdout, _ = run_cli(["demo", "--out", out, "--seconds", "0.4", "--device", "cpu", "--smooth", "off"], capsys)
     assert code == 0 and str(out) in stdout
@@ -117,8 +116,6 @@ def test_demo_without_styles(tmp_path, no_shipped, monkeypatch, capsys):
 
 
 def test_demo_clip_deterministic():
-    from rtstyle.demo_clip import DemoClipSource, DemoScene
-
     a, b = DemoScene((160, 90)), DemoScene((160, 90))
     assert np.array_equal(a.frame(7), b.frame(7)) and not np.array_equal(a.frame(0), a.frame(12))
     src = DemoClipSource(seconds=0.2, size=(32, 18))
@@ -132,10 +129,6 @@ def test_random_johnson_export(tmp_path, monkeypatch):
     """The bench builds a Johnson-size net and calls the exporter with a signature it accepts (export faked)."""
     pytest.importorskip("torch")
     export = pytest.importorskip("rtstyle.export")
-    import inspect
-
-    from rtstyle.bench import bench_model, export_random_johnson
-
     real_sig = inspect.signature(export.export_onnx)
     seen = {}
 
@@ -161,8 +154,6 @@ def test_multi_style_in_catalogue_lists_both(tmp_path, monkeypatch, no_shipped, 
 
 
 def test_bench_skips_cuda_with_reason(test_model, monkeypatch, capsys):
-    from rtstyle.runtime import hardware
-
     monkeypatch.setattr(hardware, "cuda_unavailable_reason", lambda: "libcudnn.so.9 missing")
     args = ["bench", "--model", test_model, "--sizes", "8x8", "--frames", "1", "--warmup", "0"]
     code, out, _ = run_cli([*args, "--device", "cpu,cuda", "--json"], capsys)
@@ -175,10 +166,7 @@ def test_bench_skips_cuda_with_reason(test_model, monkeypatch, capsys):
 
 
 def test_demo_ctrl_c_leaves_nothing(tmp_path, models_dir, no_shipped, monkeypatch, capsys):
-    pytest.importorskip("rtstyle.sinks_video")
-    from rtstyle import engine
-
-    real_call = engine.Stylizer.__call__
+    real_call = Stylizer.__call__
     calls = {"n": 0}
 
     def interrupted(self, frame):
@@ -187,7 +175,7 @@ def test_demo_ctrl_c_leaves_nothing(tmp_path, models_dir, no_shipped, monkeypatc
             raise KeyboardInterrupt
         return real_call(self, frame)
 
-    monkeypatch.setattr(engine.Stylizer, "__call__", interrupted)
+    monkeypatch.setattr(Stylizer, "__call__", interrupted)
     out = tmp_path / "demo.mp4"
     code, _, err = run_cli(["demo", "--out", out, "--seconds", "0.4", "--device", "cpu", "--smooth", "off"], capsys)
     assert code == 130 and "Traceback" not in err

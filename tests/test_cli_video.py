@@ -14,8 +14,8 @@ import pytest
 from test_media import decode_all, make_clip, mkv_header, vfr_times
 
 from rtstyle.cli.main import main
-from rtstyle.media import probe
-from rtstyle.sinks_video import temp_path_for
+from rtstyle.io.probe import probe
+from rtstyle.io.sinks.video import temp_path_for
 
 FAST = ["--style", "alpha", "--device", "cpu", "--preset", "ultrafast"]
 

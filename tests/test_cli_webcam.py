@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from rtstyle.cli.options import parse_styles
+from rtstyle.io.sinks.outputs import StreamOptions
+from rtstyle.io.sources import camera_spec
 from rtstyle.pipeline import live
 from rtstyle.pipeline.live import LiveOptions, run_live
-from rtstyle.sources import camera_spec
-from rtstyle.streaming.options import StreamOptions
 
 # Runs the real entry point (error handling included) with only the commands under test registered,
 # so these tests do not depend on the other command modules.
@@ -304,7 +304,7 @@ def test_streaming_outputs_get_no_hud_unless_asked(
     assert code == 0
     shown = FakeWindow.instances[0].shown
     assert len(shown) == 3 and received
-    from rtstyle.window import hud_lines, hud_rect
+    from rtstyle.ui.hud import hud_lines, hud_rect
 
     x0, y0, x1, y1 = hud_rect(shown[0].shape, hud_lines(0, 0, "alpha", "CPU", {"smooth": "off", "strength": "1.0"}))
     for got in received:

@@ -15,8 +15,12 @@ import numpy as np
 import pytest
 
 from rtstyle.errors import InputError, OutputError
-from rtstyle.media import Decoder, even_size, ffmpeg_exe, mkv_header, parse_probe, probe
-from rtstyle.sinks_video import VideoFileSink, temp_path_for
+from rtstyle.io.decode import Decoder
+from rtstyle.io.encode import even_size
+from rtstyle.io.ffmpeg import ffmpeg_exe
+from rtstyle.io.matroska import mkv_header
+from rtstyle.io.probe import parse_probe, probe
+from rtstyle.io.sinks.video import VideoFileSink, temp_path_for
 
 # Timestamps of the VFR clip: irregular steps and a 0.5 s gap.
 VFR_EXPR = "(N*0.1+0.04*mod(N,2)+if(gte(N,6),0.5,0))/TB"

@@ -5,9 +5,9 @@ import pytest
 from conftest import synthetic_frame
 
 from rtstyle.errors import DeviceError, InputError
+from rtstyle.io.sinks.base import Sink
+from rtstyle.io.sources import Source
 from rtstyle.pipeline import Pipeline, RunStats
-from rtstyle.sinks import Sink
-from rtstyle.sources import Source
 
 
 class FakeSource(Source):
@@ -172,7 +172,7 @@ def test_with_real_stylizer(test_model):
 
 
 def test_with_real_smoother():
-    smoothing = pytest.importorskip("rtstyle.smoothing")
+    smoothing = pytest.importorskip("rtstyle.pipeline.smoothing")
     sink = ListSink()
     stats = Pipeline(FakeSource(6), invert, smoother=smoothing.Smoother(mode="ema"), sinks=[sink]).run()
     assert stats.frames == 6 and len(sink.frames) == 6
@@ -183,7 +183,7 @@ def test_with_real_smoother():
 def test_flow_smoothing_overlaps_inference_and_matches_frame_by_frame():
     import threading
 
-    from rtstyle.smoothing import Smoother
+    from rtstyle.pipeline.smoothing import Smoother
 
     class Panning(FakeSource):
         def read(self):

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rtstyle.smoothing import MODES, Smoother
+from rtstyle.pipeline.smoothing import MODES, Smoother
 
 H, W = 120, 200
 SHIFT = 2  # px per frame, to the left (camera pans right)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from test_media import make_clip, vfr_times
 
-import rtstyle.sources as sources
+import rtstyle.io.sources as sources
 from rtstyle.errors import DeviceError, InputError
-from rtstyle.sources import CameraSource, FileSource, UrlSource, open_source
+from rtstyle.io.sources import CameraSource, FileSource, UrlSource, open_source
 
 
 def read_all(src: sources.Source) -> list[tuple[np.ndarray, float]]:

@@ -15,8 +15,8 @@ import pytest
 from conftest import synthetic_frame
 
 from rtstyle.errors import OutputError
-from rtstyle.streaming import StreamOptions, make_output_sinks
-from rtstyle.streaming.mjpeg import BOUNDARY, MjpegServerSink, parse_address
+from rtstyle.io.sinks.mjpeg import BOUNDARY, MjpegServerSink, parse_address
+from rtstyle.io.sinks.outputs import StreamOptions, make_output_sinks
 
 
 class Viewer:

@@ -15,8 +15,10 @@ import pytest
 from conftest import synthetic_frame
 
 from rtstyle.errors import DeviceError, OutputError
-from rtstyle.streaming import StreamOptions, make_output_sinks
-from rtstyle.streaming.push import PushSink, audio_args, build_command, container_for, failure_reason, redact
+from rtstyle.io.encode import Encoder
+from rtstyle.io.sinks import mjpeg
+from rtstyle.io.sinks.outputs import StreamOptions, make_output_sinks
+from rtstyle.io.sinks.push import PushSink, audio_args, build_command, container_for, failure_reason, redact
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -195,8 +197,21 @@ def test_make_output_sinks_builds_push(tmp_path: Path) -> None:
         sink.abort()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="process sessions are POSIX")
+def test_ctrl_c_reaches_push_ffmpeg_as_it_reaches_the_encoder(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C goes to its foreground process group: push's ffmpeg, like the encoder's, runs in a
+    session of its own, so only rtstyle gets the signal and finishes (or stops) each ffmpeg itself."""
+    push = PushSink(str(tmp_path / "live.ts"), (64, 48), 15, audio="none")
+    encoder = Encoder(tmp_path / "rec.mp4", 64, 48, 15)
+    try:
+        for proc in (push._proc, encoder._proc):
+            assert os.getsid(proc.pid) == proc.pid != os.getsid(0)
+    finally:
+        push.abort()
+        encoder.kill()
+
+
 def test_make_output_sinks_closes_what_it_opened_when_one_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rtstyle.streaming import mjpeg
 
     closed = []
     original = mjpeg.MjpegServerSink.close

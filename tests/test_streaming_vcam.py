@@ -14,8 +14,8 @@ pyvirtualcam = pytest.importorskip("pyvirtualcam")
 
 from conftest import synthetic_frame  # noqa: E402
 
-from rtstyle.streaming import StreamOptions, make_output_sinks  # noqa: E402
-from rtstyle.streaming.vcam import VirtualCamSink, backend_hint, wait_sent  # noqa: E402
+from rtstyle.io.sinks.outputs import StreamOptions, make_output_sinks  # noqa: E402
+from rtstyle.io.sinks.vcam import VirtualCamSink, backend_hint, wait_sent  # noqa: E402
 
 
 class FakeBackend:

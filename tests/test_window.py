@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from conftest import synthetic_frame
 
-from rtstyle import window
-from rtstyle.window import Controls, draw_hud, has_display, hud_lines, hud_rect
+from rtstyle.ui import display
+from rtstyle.ui.controls import Controls
+from rtstyle.ui.display import has_display
+from rtstyle.ui.hud import draw_hud, hud_lines, hud_rect
 
 
 def test_style_keys_wrap_and_arrows() -> None:
@@ -104,31 +106,31 @@ def test_hud_text_content() -> None:
 
 
 def test_has_display_false_without_display_vars(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(window.sys, "platform", "linux")
+    monkeypatch.setattr(display.sys, "platform", "linux")
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert has_display() is False
 
 
 def test_has_display_false_for_unreachable_x_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(window.sys, "platform", "linux")
+    monkeypatch.setattr(display.sys, "platform", "linux")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setenv("DISPLAY", ":97")  # no X server listens there
-    if window.ctypes.util.find_library("X11") is None:
+    if display.ctypes.util.find_library("X11") is None:
         pytest.skip("libX11 not installed: the DISPLAY variable is trusted")
     assert has_display() is False
 
 
 def test_has_display_true_on_wayland_and_other_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(window.sys, "platform", "linux")
+    monkeypatch.setattr(display.sys, "platform", "linux")
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
-    monkeypatch.setattr(window, "_wayland_ok", lambda: True)
+    monkeypatch.setattr(display, "_wayland_ok", lambda: True)
     assert has_display() is True
     # An OpenCV whose GUI cannot talk Wayland (the wheel's Qt has only the X11 plugin) would abort: no display.
-    monkeypatch.setattr(window, "_wayland_ok", lambda: False)
+    monkeypatch.setattr(display, "_wayland_ok", lambda: False)
     assert has_display() is False
     monkeypatch.delenv("WAYLAND_DISPLAY")
     for platform in ("darwin", "win32"):
-        monkeypatch.setattr(window.sys, "platform", platform)
+        monkeypatch.setattr(display.sys, "platform", platform)
         assert has_display() is True

@@ -19,7 +19,7 @@ echo "## 3. architecture table (random weights, one run)"
 python tools/studies/arch_speed.py --designs johnson,fast,fast-hq,fast-guided --sizes 640x360,1280x720 --seconds 3
 echo "## 4. rtstyle video end to end (decode, stylize, flow smoothing, H.264 veryfast + audio)"
 # fire2 has 25 frames: looped 8 times (stream copy, 200 frames) so that start-up does not dominate the 720p figure
-ffmpeg_exe=$(python -c "from rtstyle.media import ffmpeg_exe; print(ffmpeg_exe())")
+ffmpeg_exe=$(python -c "from rtstyle.io.ffmpeg import ffmpeg_exe; print(ffmpeg_exe())")
 "$ffmpeg_exe" -v error -y -stream_loop 7 -i "$V720" -c copy "$T/fire2x8.mp4"
 e2e() {  # e2e IN TAG [rtstyle video options...]: the command's own fps line, plus the whole command's wall time
   local inp=$1 tag=$2; shift 2
@@ -29,7 +29,7 @@ e2e() {  # e2e IN TAG [rtstyle video options...]: the command's own fps line, pl
   t1=$(date +%s.%N)
   python - "$T/out_$tag.mp4" "$t0" "$t1" <<'PY'
 import sys
-from rtstyle.media import probe
+from rtstyle.io.probe import probe
 m = probe(sys.argv[1])
 wall = float(sys.argv[3]) - float(sys.argv[2])
 print(f"   proof: {m.video_codec} {m.width}x{m.height} frames={m.frame_count} audio={m.audio_codec}; "
@@ -49,7 +49,7 @@ import sys, time
 import cv2
 sys.path.insert(0, "tools")
 from warp_error import read_frames
-from rtstyle.smoothing import Smoother
+from rtstyle.pipeline.smoothing import Smoother
 cv2.setNumThreads(1)
 fr = read_frames(sys.argv[1], 120)
 s = Smoother()

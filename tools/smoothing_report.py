@@ -37,7 +37,7 @@ from warp_error import (  # noqa: E402
     write_png,
 )
 
-from rtstyle.smoothing import Smoother  # noqa: E402
+from rtstyle.pipeline.smoothing import Smoother  # noqa: E402
 
 WARP_TARGET = 0.5  # smoothed warping error <= 0.5 x raw (issue 2)
 GHOST_CEILING = 0.5  # whole frame: ghosting <= 0.5 x raw warping error (docs/smoothing.md)

@@ -40,12 +40,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rtstyle.io.sinks.base import Sink  # noqa: E402
+from rtstyle.io.sinks.mjpeg import MjpegServerSink  # noqa: E402
+from rtstyle.io.sinks.outputs import StreamOptions, make_output_sinks  # noqa: E402
+from rtstyle.io.sources import FileSource, Prepended  # noqa: E402
 from rtstyle.pipeline import Pipeline  # noqa: E402
 from rtstyle.runtime.stylizer import Stylizer  # noqa: E402
-from rtstyle.sinks import Sink  # noqa: E402
-from rtstyle.sources import FileSource, Prepended  # noqa: E402
-from rtstyle.streaming import StreamOptions, make_output_sinks  # noqa: E402
-from rtstyle.streaming.mjpeg import MjpegServerSink  # noqa: E402
 
 ALL_SINKS = ["none", "mjpeg1", "mjpeg3", "push", "vcam"]
 
@@ -54,7 +54,7 @@ ALL_SINKS = ["none", "mjpeg1", "mjpeg3", "push", "vcam"]
 
 
 class LoopingSource:
-    """Frames from a video file (rtstyle.sources.FileSource), looped; or synthetic. A ``rtstyle.sources.Source``."""
+    """Frames from a video file (rtstyle.io.sources.FileSource), looped; or synthetic. A ``rtstyle.io.sources.Source``."""
 
     is_live = True  # paced like a camera with --realtime; never ends
     frame_count = None

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
+from importlib.metadata import distributions
 from typing import Any
 
 import typer
@@ -43,9 +46,6 @@ def _provider_check(ep: str, model: bytes) -> tuple[bool, str]:
 
 def _nvidia_gpus() -> list[str] | None:
     """GPU names and driver versions from ``nvidia-smi`` (None when it is not installed)."""
-    import shutil
-    import subprocess
-
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return None
@@ -67,6 +67,8 @@ def gather() -> dict[str, Any]:
     import onnxruntime as ort
 
     from rtstyle import __version__, catalog
+    from rtstyle.errors import RtstyleError
+    from rtstyle.io.ffmpeg import ffmpeg_exe
     from rtstyle.runtime import hardware
 
     info: dict[str, Any] = {
@@ -79,8 +81,6 @@ def gather() -> dict[str, Any]:
         "logical_cpus": os.cpu_count(),
     }
     try:
-        from importlib.metadata import distributions
-
         names = sorted({(d.metadata["Name"] or "").lower() for d in distributions()})
         info["onnxruntime_packages"] = [n for n in names if n.startswith("onnxruntime")]
     except Exception:  # pragma: no cover - metadata quirks
@@ -105,21 +105,12 @@ def gather() -> dict[str, Any]:
     else:
         info["display"] = "native"
     try:
-        from rtstyle.media import ffmpeg_exe
-
-        exe = ffmpeg_exe()
-    except Exception:
-        try:
-            import imageio_ffmpeg
-
-            exe = imageio_ffmpeg.get_ffmpeg_exe()
-        except Exception as exc:
-            exe = None
-            info["ffmpeg_error"] = " ".join(str(exc).split())[:200]
+        exe: str | None = ffmpeg_exe()
+    except RtstyleError as exc:
+        exe = None
+        info["ffmpeg_error"] = str(exc)
     info["ffmpeg"] = exe
     if exe:
-        import subprocess
-
         try:
             out = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True, timeout=20).stdout
             info["ffmpeg_version"] = out.splitlines()[0] if out else "unknown"

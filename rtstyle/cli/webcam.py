@@ -25,9 +25,9 @@ def stream_options(
     vcam_backend: str | None = None,
     push_bitrate: str | None = None,
 ) -> Any:
-    """The streaming flags as ``rtstyle.streaming.StreamOptions`` (``--vcam-size`` parsed: one line when bad)."""
+    """The streaming flags as ``rtstyle.io.sinks.outputs.StreamOptions`` (``--vcam-size`` parsed: one line when bad)."""
     from rtstyle.adjust import parse_size
-    from rtstyle.streaming.options import StreamOptions
+    from rtstyle.io.sinks.outputs import StreamOptions
 
     size = parse_size(vcam_size, "--vcam-size", lo=2, hi=8192) if vcam_size else None
     return StreamOptions(

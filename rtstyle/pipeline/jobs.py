@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Protocol
 
 from rtstyle.choices import X264_PRESETS
-from rtstyle.demo_clip import write_demo_clip
 from rtstyle.errors import InputError, OutputError, notice
 from rtstyle.files import check_output_path
-from rtstyle.images import read_image, write_image
-from rtstyle.media import check_readable
+from rtstyle.io.demo_clip import write_demo_clip
+from rtstyle.io.images import read_image, write_image
+from rtstyle.io.probe import check_readable
+from rtstyle.io.sinks.video import VideoFileSink
+from rtstyle.io.sources import FileSource
 from rtstyle.pipeline.loop import Pipeline, RunStats
+from rtstyle.pipeline.smoothing import make_smoother
 from rtstyle.runtime.stylizer import Stylizer
-from rtstyle.sinks_video import VideoFileSink
-from rtstyle.smoothing import make_smoother
-from rtstyle.sources import FileSource
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
 

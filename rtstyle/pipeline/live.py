@@ -22,15 +22,16 @@ import numpy as np
 from rtstyle import catalog
 from rtstyle.errors import DeviceError, InputError, OutputError, RtstyleError, notice
 from rtstyle.files import check_output_path
+from rtstyle.io.sinks.base import Sink
+from rtstyle.io.sinks.outputs import StreamOptions, make_output_sinks
+from rtstyle.io.sinks.video import VideoFileSink
+from rtstyle.io.sources import Prepended, Source, camera_spec, is_camera, open_source
 from rtstyle.pipeline.loop import Pipeline
+from rtstyle.pipeline.smoothing import Smoother, check_mode
 from rtstyle.runtime.stylizer import Stylizer
-from rtstyle.sinks import Sink
-from rtstyle.sinks_video import VideoFileSink
-from rtstyle.smoothing import Smoother, check_mode
-from rtstyle.sources import Prepended, Source, camera_spec, is_camera, open_source
-from rtstyle.streaming import make_output_sinks
-from rtstyle.streaming.options import StreamOptions
-from rtstyle.window import HOTKEYS_HELP, Controls, WindowSink, draw_hud, has_display
+from rtstyle.ui.controls import HOTKEYS_HELP, Controls
+from rtstyle.ui.display import WindowSink, has_display
+from rtstyle.ui.hud import draw_hud
 
 NO_DISPLAY = "no display found: use --no-window with --record/--serve/--virtual-cam/--push"
 FPS_SMOOTHING = 0.9  # weight of the previous value in the HUD's fps/latency averages

@@ -7,12 +7,12 @@ with inference, and the smoother's motion analysis, the blend and the sinks run 
 nowhere else (sinks encode in their own threads).
 
 Interfaces used here:
-  source:   ``rtstyle.sources.Source`` (``read() -> (frame, t) | None``, ``close()``)
+  source:   ``rtstyle.io.sources.Source`` (``read() -> (frame, t) | None``, ``close()``)
   stylizer: any callable ``frame -> frame`` (``rtstyle.runtime.stylizer.Stylizer``; its ``provider``/``style`` are reported)
-  smoother: ``reset()`` and ``smoother(input_frame, stylized_frame) -> frame`` (``rtstyle.smoothing.Smoother``);
+  smoother: ``reset()`` and ``smoother(input_frame, stylized_frame) -> frame`` (``rtstyle.pipeline.smoothing.Smoother``);
             when it has ``prepare(frame) -> motion`` and ``blend(motion, stylized) -> frame``, the motion
             analysis runs in the worker thread beside inference
-  sinks:    ``rtstyle.sinks.Sink`` (``write(frame, t)``, ``close()``, ``abort()``, ``wants_hud``)
+  sinks:    ``rtstyle.io.sinks.base.Sink`` (``write(frame, t)``, ``close()``, ``abort()``, ``wants_hud``)
   hud:      ``hud(frame, status: dict) -> frame`` draws on a copy for sinks with ``wants_hud``;
             status keys: fps, latency_ms, frames, style, provider, smoothing.
   before:   ``before(frame) -> frame``, called on the caller's thread with each frame just before it is
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from rtstyle.errors import DeviceError, RtstyleError
-from rtstyle.sinks import Sink
-from rtstyle.sources import Source
+from rtstyle.io.sinks.base import Sink
+from rtstyle.io.sources import Source
 
 _END = object()
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtstyle.sources import Source
+from rtstyle.io.sinks.video import VideoFileSink
+from rtstyle.io.sources import Source
 
 DEFAULT_SIZE = (640, 360)
 DEFAULT_FPS = 25.0
@@ -167,8 +168,6 @@ def write_demo_clip(
     fps: float = DEFAULT_FPS,
 ) -> Path:
     """Write the sample clip as an H.264 MP4 (through the video-file sink)."""
-    from rtstyle.sinks_video import VideoFileSink
-
     path = Path(path)
     src = DemoClipSource(seconds, size, fps)
     sink = VideoFileSink(path, fps, size)

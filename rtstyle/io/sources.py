@@ -15,6 +15,8 @@ import numpy as np
 
 from rtstyle.adjust import to_bgr
 from rtstyle.errors import DeviceError, InputError
+from rtstyle.io.decode import Decoder
+from rtstyle.io.probe import probe
 
 
 class Source(ABC):
@@ -46,7 +48,6 @@ class Source(ABC):
 
 
 # ----------------------------------------------------------------------------------------------- implementations
-# Heavy modules (cv2, the ffmpeg helpers) are imported inside the classes so importing this module stays cheap.
 
 _URL_SCHEMES = ("http", "https", "rtsp", "rtsps", "rtmp", "rtmps", "srt", "udp", "tcp", "rtp", "file", "hls")
 _LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "srt", "udp", "tcp", "rtp")
@@ -61,8 +62,6 @@ class FileSource(Source):
     """
 
     def __init__(self, path: str | os.PathLike, realtime: bool = False, queue_size: int = 4) -> None:
-        from rtstyle.media import Decoder, probe
-
         self.path = Path(path)
         self.info = probe(self.path)
         self._decoder = Decoder(str(self.path), queue_size=queue_size, label=str(self.path))
@@ -210,8 +209,6 @@ class UrlSource(Source):
     timestamps are wall-clock seconds since the first frame. ``lost`` is True when the stream broke off."""
 
     def __init__(self, url: str, open_timeout: float = 20.0) -> None:
-        from rtstyle.media import Decoder
-
         self.url = url
         scheme = url.split("://", 1)[0].lower() if "://" in url else url.split(":", 1)[0].lower()
         args: tuple[str, ...] = ()

@@ -17,11 +17,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import cv2
 import numpy as np
 
 from rtstyle.errors import OutputError
-from rtstyle.sinks import Sink
-from rtstyle.streaming.common import Mailbox
+from rtstyle.io.sinks.base import Sink
+from rtstyle.io.sinks.common import Mailbox
 
 BOUNDARY = "rtstyleframe"
 DEFAULT_HOST = "127.0.0.1"
@@ -178,8 +179,6 @@ class MjpegServerSink(Sink):
         self._box.put((frame.copy(), now))
 
     def _encode_loop(self) -> None:
-        import cv2
-
         params = [int(cv2.IMWRITE_JPEG_QUALITY), self.jpeg_quality]
         while True:
             item = self._box.take()

@@ -8,7 +8,7 @@ an AAC track: silent by default (streaming services expect audio), a microphone 
 real time: it repeats the last frame when the pipeline is slower and skips frames when it is faster, so the
 stream's timestamps follow the wall clock. If ffmpeg dies (connection refused, bad URL, unknown microphone), the
 next ``write`` or ``close`` raises one :class:`~rtstyle.errors.DeviceError` line with ffmpeg's reason.
-The ffmpeg is :func:`rtstyle.media.ffmpeg_exe`'s, as for decoding and encoding (``RTSTYLE_FFMPEG`` overrides).
+The ffmpeg is :func:`rtstyle.io.ffmpeg.ffmpeg_exe`'s, as for decoding and encoding (``RTSTYLE_FFMPEG`` overrides).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from rtstyle.errors import DeviceError, OutputError
-from rtstyle.media import ffmpeg_exe
-from rtstyle.sinks import Sink
-from rtstyle.streaming.common import Mailbox, letterbox
+from rtstyle.io.ffmpeg import detached, ffmpeg_exe
+from rtstyle.io.sinks.base import Sink
+from rtstyle.io.sinks.common import Mailbox, letterbox
 
 FORMAT_BY_SCHEME = {
     "rtmp": "flv",
@@ -176,7 +176,11 @@ class PushSink(Sink):
         self.command = build_command(ffmpeg, url, self.size, self.fps, audio=audio, bitrate=bitrate, fmt=fmt)
         try:
             self._proc = subprocess.Popen(
-                self.command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                **detached(),  # Ctrl-C reaches rtstyle alone, which then finishes the stream (as for the encoder)
             )
         except OSError as e:
             raise DeviceError(f"cannot start ffmpeg for --push: {e}") from None

@@ -13,11 +13,12 @@ import platform
 import threading
 import time
 
+import cv2
 import numpy as np
 
 from rtstyle.errors import DeviceError
-from rtstyle.sinks import Sink
-from rtstyle.streaming.common import Mailbox, letterbox
+from rtstyle.io.sinks.base import Sink
+from rtstyle.io.sinks.common import Mailbox, letterbox
 
 INSTALL_HINT = "pip install 'rtstyle[vcam]'"
 KEEPALIVE_S = 0.5
@@ -105,8 +106,6 @@ class VirtualCamSink(Sink):
         self._box.put((frame.copy(), time.monotonic()))
 
     def _run(self) -> None:
-        import cv2
-
         last: np.ndarray | None = None
         try:
             while True:

@@ -1,7 +1,7 @@
 """Video file sink: H.264 MP4 with the input's timing (VFR kept) and audio, written safely.
 
 Frames and their timestamps go to a bounded queue; a writer thread feeds an ffmpeg libx264 process
-(:class:`rtstyle.media.Encoder`, which carries per-frame timestamps to ffmpeg in a Matroska pipe).
+(:class:`rtstyle.io.encode.Encoder`, which carries per-frame timestamps to ffmpeg in a Matroska pipe).
 A file must keep every frame: with ``lossless=True`` (the default for ``timestamps="pts"``) ``write`` waits when
 the queue is full (back-pressure: the pipeline slows to the encoder's speed instead of losing frames).
 ``lossless=False`` (the default for ``timestamps="wallclock"``, the live recorder) drops the frame instead.
@@ -23,8 +23,9 @@ import numpy as np
 from rtstyle.adjust import to_bgr
 from rtstyle.errors import OutputError
 from rtstyle.files import check_output_path
-from rtstyle.media import Encoder, even_size, probe
-from rtstyle.sinks import Sink
+from rtstyle.io.encode import Encoder, even_size
+from rtstyle.io.probe import probe
+from rtstyle.io.sinks.base import Sink
 
 _STOP = object()
 

@@ -1,16 +1,39 @@
-"""Live outputs for streamers and meetings: virtual camera, MJPEG over HTTP, RTMP/SRT push.
-
-Each is a :class:`rtstyle.sinks.Sink`; :func:`make_output_sinks` builds the ones a command asked for.
-"""
+"""The live outputs a command asks for (virtual camera, MJPEG over HTTP, push): :class:`StreamOptions` and
+:func:`make_output_sinks`, which opens them as :class:`rtstyle.io.sinks.base.Sink`s."""
 
 from __future__ import annotations
 
-from rtstyle.sinks import Sink
-from rtstyle.streaming.options import StreamOptions
+from dataclasses import dataclass
 
-__all__ = ["StreamOptions", "make_output_sinks"]
+from rtstyle.io.sinks.base import Sink
+from rtstyle.io.sinks.mjpeg import MjpegServerSink
+from rtstyle.io.sinks.push import PushSink
+from rtstyle.io.sinks.vcam import VirtualCamSink
 
 DEFAULT_FPS = 30.0
+
+
+@dataclass
+class StreamOptions:
+    """What a command asks of the live outputs (filled from CLI flags)."""
+
+    virtual_cam: bool = False
+    vcam_size: tuple[int, int] | None = None  # (width, height); None: the stream's size
+    vcam_fps: float | None = None  # None: the stream's frame rate
+    vcam_backend: str | None = None  # pyvirtualcam backend name; None: the platform default
+    vcam_device: str | None = None  # e.g. /dev/video10; None: the first free virtual camera
+    serve: str | None = None  # "[HOST:]PORT"; host defaults to 127.0.0.1
+    jpeg_quality: int = 80
+    serve_fps: float | None = None  # cap on frames sent to HTTP viewers
+    push: str | None = None  # rtmp://, srt://, any URL ffmpeg takes
+    push_audio: str | None = None  # None: silent track; "none": no audio; else an ffmpeg audio input spec "FMT:INPUT"
+    push_bitrate: str | None = None  # video bitrate for --push, e.g. "2500k"; None: from size and fps
+    push_format: str | None = None  # ffmpeg muxer for --push; None: from the URL scheme
+    hud_on_output: bool = False
+
+    @property
+    def any(self) -> bool:
+        return bool(self.virtual_cam or self.serve or self.push)
 
 
 def make_output_sinks(options: StreamOptions, size: tuple[int, int], fps: float) -> list[Sink]:
@@ -22,8 +45,6 @@ def make_output_sinks(options: StreamOptions, size: tuple[int, int], fps: float)
     sinks: list[Sink] = []
     try:
         if options.virtual_cam:
-            from rtstyle.streaming.vcam import VirtualCamSink
-
             sinks.append(
                 VirtualCamSink(
                     options.vcam_size or size,
@@ -34,8 +55,6 @@ def make_output_sinks(options: StreamOptions, size: tuple[int, int], fps: float)
                 )
             )
         if options.serve:
-            from rtstyle.streaming.mjpeg import MjpegServerSink
-
             sinks.append(
                 MjpegServerSink(
                     options.serve,
@@ -45,8 +64,6 @@ def make_output_sinks(options: StreamOptions, size: tuple[int, int], fps: float)
                 )
             )
         if options.push:
-            from rtstyle.streaming.push import PushSink
-
             sinks.append(
                 PushSink(
                     options.push,
