@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -17,8 +18,6 @@ def test_apply_strength():
 
 
 def test_preserve_color_keeps_chroma_takes_luma():
-    import cv2
-
     orig = np.zeros((8, 8, 3), np.uint8)
     orig[..., 2] = 180  # reddish
     orig[..., 1] = 60

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import os
+
+import onnxruntime as ort
 import pytest
 from conftest import make_contract_model
 
 from rtstyle import catalog
 from rtstyle.errors import StyleNotFound
+from rtstyle.runtime.session import describe_session
 
 
 @pytest.fixture()
@@ -96,10 +100,6 @@ def test_shipped_dir_found():
 
 
 def test_fast_metadata_reader_matches_onnxruntime(tmp_path):
-    import onnxruntime as ort
-
-    from rtstyle.runtime.session import describe_session
-
     for styles in (("one",), ("a", "b", "c")):
         p = make_contract_model(tmp_path / f"{len(styles)}.onnx", styles=styles, tier="fast", precision="fp16")
         fast = catalog._read_info_fast(p.read_bytes())
@@ -110,8 +110,6 @@ def test_fast_metadata_reader_matches_onnxruntime(tmp_path):
 
 
 def test_read_model_info_cache_follows_mtime(tmp_path):
-    import os
-
     p = make_contract_model(tmp_path / "m.onnx", styles=("first",))
     assert catalog.read_model_info(p).style_names == ["first"]
     st = p.stat()

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_media import decode_all, make_clip, mkv_header, vfr_times
+from test_media import decode_all, ffmpeg, make_clip, mkv_header, vfr_times
 
 from rtstyle.cli.main import main
 from rtstyle.io.probe import probe
 from rtstyle.io.sinks.video import temp_path_for
+from rtstyle.runtime.stylizer import Stylizer
 
 FAST = ["--style", "alpha", "--device", "cpu", "--preset", "ultrafast"]
 
@@ -123,8 +124,6 @@ def test_video_bad_options(tmp_path: Path, models_dir: Path, capsys: pytest.Capt
 def test_video_ctrl_c_leaves_no_output(
     tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rtstyle.runtime.stylizer import Stylizer
-
     clip = make_clip(tmp_path / "in.mp4", frames=30, audio="aac")
     out = tmp_path / "out.mp4"
     out.write_bytes(b"older result")
@@ -175,8 +174,6 @@ def test_video_max_frames_cuts_audio_too(tmp_path: Path, models_dir: Path, capsy
 
 
 def test_video_truncated_input_says_so(tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from test_media import ffmpeg
-
     clip = make_clip(tmp_path / "in.mp4", size=(128, 96), frames=40)
     fast = tmp_path / "fast.mp4"
     ffmpeg("-i", str(clip), "-c", "copy", "-movflags", "+faststart", str(fast))  # index first: a cut file still plays

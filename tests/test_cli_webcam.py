@@ -8,14 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import imageio_ffmpeg
 import numpy as np
 import pytest
+from conftest import synthetic_frame
 
 from rtstyle.cli.options import parse_styles
+from rtstyle.errors import DeviceError
 from rtstyle.io.sinks.outputs import StreamOptions
 from rtstyle.io.sources import camera_spec
 from rtstyle.pipeline import live
 from rtstyle.pipeline.live import LiveOptions, run_live
+from rtstyle.ui.hud import hud_lines, hud_rect
 
 # Runs the real entry point (error handling included) with only the commands under test registered,
 # so these tests do not depend on the other command modules.
@@ -25,8 +30,6 @@ RUNNER = (
 
 
 def ffmpeg() -> str:
-    import imageio_ffmpeg
-
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -196,7 +199,6 @@ def test_window_loop_hotkeys(
     assert win.fullscreen[-1] is True
     pngs = list(snaps.glob("rtstyle-*.png"))
     assert len(pngs) == 1
-    import cv2
 
     snap = cv2.imread(str(pngs[0]))
     assert snap.shape == (64, 96, 3)
@@ -218,8 +220,6 @@ class FakeLiveSource:
     description = "fake camera"
 
     def __init__(self, n: int, then: str = "lost", size: tuple[int, int] = (64, 96), live: bool = True) -> None:
-        from conftest import synthetic_frame
-
         self.frames = [synthetic_frame(*size, t) for t in range(n)]
         self.then = then
         self.closed = False
@@ -247,8 +247,6 @@ def _run_live(source: FakeLiveSource, record: Path, monkeypatch: pytest.MonkeyPa
 def test_camera_lost_mid_run_keeps_a_valid_recording(
     models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rtstyle.errors import DeviceError
-
     source = FakeLiveSource(5)
     out = tmp_path / "lost.mp4"
     with pytest.raises(DeviceError, match="camera 0 stopped delivering frames.*recording up to that point"):
@@ -304,7 +302,6 @@ def test_streaming_outputs_get_no_hud_unless_asked(
     assert code == 0
     shown = FakeWindow.instances[0].shown
     assert len(shown) == 3 and received
-    from rtstyle.ui.hud import hud_lines, hud_rect
 
     x0, y0, x1, y1 = hud_rect(shown[0].shape, hud_lines(0, 0, "alpha", "CPU", {"smooth": "off", "strength": "1.0"}))
     for got in received:

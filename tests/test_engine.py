@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 import pytest
 from conftest import make_contract_model, synthetic_frame
 
@@ -25,8 +26,6 @@ def test_single_style_model_runs_on_cpu(test_model, frame):
 
 
 def test_describe_session_maps_types(test_model):
-    import onnxruntime as ort
-
     sess = ort.InferenceSession(str(test_model), providers=["CPUExecutionProvider"])
     inputs, outputs, meta, info = describe_session(sess)
     assert inputs[0].dtype == "uint8" and outputs[0].name == "stylized"

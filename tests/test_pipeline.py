@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from conftest import synthetic_frame
@@ -8,6 +10,8 @@ from rtstyle.errors import DeviceError, InputError
 from rtstyle.io.sinks.base import Sink
 from rtstyle.io.sources import Source
 from rtstyle.pipeline import Pipeline, RunStats
+from rtstyle.pipeline.smoothing import Smoother
+from rtstyle.runtime.stylizer import Stylizer
 
 
 class FakeSource(Source):
@@ -162,8 +166,6 @@ def test_stop_from_progress():
 
 
 def test_with_real_stylizer(test_model):
-    from rtstyle.runtime.stylizer import Stylizer
-
     st = Stylizer(test_model, device="cpu")
     sink = ListSink()
     stats = Pipeline(FakeSource(4), st, sinks=[sink]).run()
@@ -181,10 +183,6 @@ def test_with_real_smoother():
 
 
 def test_flow_smoothing_overlaps_inference_and_matches_frame_by_frame():
-    import threading
-
-    from rtstyle.pipeline.smoothing import Smoother
-
     class Panning(FakeSource):
         def read(self):
             if self.i >= self.n:
@@ -232,8 +230,6 @@ def test_a_failing_sink_aborts_the_run():
 
 
 def test_frames_yields_on_the_callers_thread_with_a_before_hook():
-    import threading
-
     sink, seen = ListSink(), []
 
     def mirror(frame):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -253,8 +255,6 @@ def test_flat_static_scene_with_sensor_noise_stays_reliable() -> None:
 
 
 def test_mode_switches_from_another_thread_are_safe() -> None:
-    import threading
-
     frames = _panning(30)
     styl = _flicker(frames)
     sm = Smoother()
@@ -281,8 +281,6 @@ def test_apply_overlaps_motion_with_stylizing_and_gives_the_same_frames() -> Non
     threads: list[str] = []
 
     def stylize(frame: np.ndarray) -> np.ndarray:
-        import threading
-
         threads.append(threading.current_thread().name)
         return lookup[id(frame)]
 

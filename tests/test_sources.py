@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from test_media import make_clip, vfr_times
@@ -107,8 +108,6 @@ class FakeCapture:
         return True
 
     def get(self, prop: int) -> float:
-        import cv2
-
         return 30.0 if prop == cv2.CAP_PROP_FPS else self.props.get(prop, 0.0)
 
     def read(self) -> tuple[bool, np.ndarray | None]:
@@ -125,8 +124,6 @@ class FakeCapture:
 
 @pytest.fixture()
 def fake_cv2(monkeypatch: pytest.MonkeyPatch) -> type[FakeCapture]:
-    import cv2
-
     class Cap(FakeCapture):
         pass
 
@@ -136,8 +133,6 @@ def fake_cv2(monkeypatch: pytest.MonkeyPatch) -> type[FakeCapture]:
 
 
 def test_camera_source_keeps_only_newest_frame(fake_cv2: type[FakeCapture]) -> None:
-    import cv2
-
     src = CameraSource("fake0", width=640, height=480, fps=30, mjpg=True)
     try:
         assert src.is_live and (src.width, src.height) == (32, 24) and src.fps == 30.0

@@ -38,6 +38,7 @@ from warp_error import (  # noqa: E402
 )
 
 from rtstyle.pipeline.smoothing import Smoother  # noqa: E402
+from rtstyle.runtime.stylizer import Stylizer  # noqa: E402
 
 WARP_TARGET = 0.5  # smoothed warping error <= 0.5 x raw (issue 2)
 GHOST_CEILING = 0.5  # whole frame: ghosting <= 0.5 x raw warping error (docs/smoothing.md)
@@ -64,8 +65,6 @@ def load_stylizer(model: str, device: str = "cpu", max_side: int = 0) -> Stylize
     """``synthetic:flicker``, or a catalogue style / ONNX path through ``rtstyle.runtime.stylizer.Stylizer``."""
     if model.startswith("synthetic:"):
         return with_max_side(synthetic_flicker(), max_side)
-    from rtstyle.runtime.stylizer import Stylizer
-
     return Stylizer(model, device=device, max_side=max_side or None)
 
 

@@ -35,11 +35,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rtstyle.io.ffmpeg import ffmpeg_exe  # noqa: E402
 from rtstyle.io.sinks.base import Sink  # noqa: E402
 from rtstyle.io.sinks.mjpeg import MjpegServerSink  # noqa: E402
 from rtstyle.io.sinks.outputs import StreamOptions, make_output_sinks  # noqa: E402
@@ -120,7 +122,6 @@ class LoopingSource:
 def make_stylizer(spec: str, device: str) -> tuple[Any, str]:
     """``cheap``: an OpenCV filter standing in for a model (sink costs dominate); else a style name or .onnx path."""
     if spec == "cheap":
-        import cv2
 
         def cheap(frame: np.ndarray) -> np.ndarray:
             out = cv2.GaussianBlur(frame, (5, 5), 0)
@@ -185,7 +186,7 @@ def rss_mb() -> float:
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    import resource
+    import resource  # POSIX only: imported where it is used
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
@@ -317,12 +318,9 @@ def run_mode(mode: str, args: argparse.Namespace, source: LoopingSource, stylize
         pass  # built below with the send timeout asked for
     elif mode == "push":
         port = free_port()
-        import imageio_ffmpeg
-
         url = f"rtmp://127.0.0.1:{port}/live/bench"
         listener = subprocess.Popen(
-            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-listen", "1", "-i", url]
-            + ["-c", "copy", "-f", "null", "-"],
+            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-listen", "1", "-i", url] + ["-c", "copy", "-f", "null", "-"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
