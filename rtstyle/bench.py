@@ -7,13 +7,17 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rtstyle.errors import RtstyleError
+from rtstyle import catalog
+from rtstyle.choices import DEVICES
+from rtstyle.errors import DeviceError, InputError, RtstyleError
 from rtstyle.pipeline.jobs import StylizeOptions, stylize_video
+from rtstyle.runtime import hardware
 from rtstyle.runtime.session import StyleSession
 
 
@@ -115,3 +119,78 @@ def bench_video(path: Path, video: Path, device: str, smooth: str = "flow", max_
         audio=r.audio_mode,
     )
     return row
+
+
+def bench_devices(spec: str) -> tuple[list[str], dict[str, str]]:
+    """``"cpu,cuda"`` -> (devices to time on, {device: why it is skipped}); ``auto`` resolves. DeviceError when
+    none is left; InputError for a name that is not a device."""
+    devices: list[str] = []
+    skipped: dict[str, str] = {}
+    for d in spec.split(","):
+        d = d.strip()
+        if d not in DEVICES:
+            raise InputError(f"--device: {d!r} is not one of {', '.join(DEVICES)}")
+        d = hardware.resolve_device(d) if d == "auto" else d
+        reason = hardware.cuda_unavailable_reason() if d == "cuda" else None
+        if reason is not None:
+            skipped[d] = f"CUDA cannot run: {reason}"
+        elif d not in devices:
+            devices.append(d)
+    if not devices:
+        raise DeviceError(f"no device to time on: {'; '.join(skipped.values())}")
+    return devices, skipped
+
+
+def run_bench(
+    *,
+    styles: list[str],
+    models: list[Path],
+    sizes: list[tuple[int, int]],
+    device: str = "auto",
+    tier: str | None = None,
+    frames: int = 20,
+    warmup: int = 3,
+    threads: int | None = None,
+    video: Path | None = None,
+    video_frames: int | None = None,
+    smooth: str = "flow",
+    random_johnson: bool = False,
+    log: Callable[[str], None] = lambda line: None,
+) -> dict[str, Any]:
+    """What ``rtstyle bench`` reports: per-size rows for each model x device, end-to-end video rows, and the devices
+    skipped with the reason. ``log`` is told what is being timed."""
+    devices, skipped = bench_devices(device)
+    if video is not None and not video.is_file():
+        raise InputError(f"video not found: {video}")
+    for m in models:
+        if not m.is_file():
+            raise InputError(f"model file not found: {m}")
+    with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
+        jobs: list[tuple[Path, list[str]]] = [(m, devices) for m in models]
+        for name in styles:
+            for d in devices:
+                jobs.append((catalog.resolve(name, tier=tier, device=d).file, [d]))
+        if random_johnson:
+            log("exporting a random-weight Johnson model ...")
+            jobs.append((export_random_johnson(Path(tmp)), devices))
+            if "cuda" in devices:
+                jobs.append((export_random_johnson(Path(tmp), fp16=True), ["cuda"]))
+        if not jobs:
+            jobs.append((catalog.default_style(tier=tier, device=devices[0]).file, devices))
+        rows: list[dict[str, Any]] = []
+        video_rows: list[dict[str, Any]] = []
+        for path, devs in jobs:
+            for d in devs:
+                log(f"timing {path.name} on {d} ...")
+                rows += bench_model(path, d, sizes, frames, warmup, threads if d == "cpu" else None)
+                if video is not None:
+                    video_rows.append(bench_video(path, video, d, smooth, video_frames))
+    return {
+        "physical_cores": hardware.physical_cores(),
+        "onnxruntime": hardware.onnxruntime_module().__version__,
+        "frames": frames,
+        "warmup": warmup,
+        "results": rows,
+        "video": video_rows,
+        "skipped_devices": skipped,
+    }

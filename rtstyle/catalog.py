@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rtstyle import contract, errors
 from rtstyle.errors import ContractError, InputError, RtstyleError, StyleNotFound, notice
-from rtstyle.runtime.hardware import _ort, resolve_device
+from rtstyle.runtime.hardware import onnxruntime_module, resolve_device
 from rtstyle.runtime.session import describe_session, load_session
 
 DEFAULT_STYLE = "mosaic"
@@ -198,7 +198,7 @@ def read_model_info(path: Path) -> contract.ModelInfo:
     if info is not None:
         _INFO_CACHE[key] = info
         return info
-    ort = _ort()  # only for a file the fast reader cannot read: `rtstyle styles` stays light
+    ort = onnxruntime_module()  # only for a file the fast reader cannot read: `rtstyle styles` stays light
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     opts.log_severity_level = 3

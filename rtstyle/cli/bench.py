@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -49,66 +48,16 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Time models: ms/frame (median after warm-up) and fps per model x resolution x provider."""
-    import onnxruntime
-
-    from rtstyle import catalog
     from rtstyle.adjust import parse_sizes
-    from rtstyle.bench import bench_model, bench_video, export_random_johnson
-    from rtstyle.choices import DEVICES
-    from rtstyle.errors import DeviceError, InputError
-    from rtstyle.runtime import hardware
+    from rtstyle.bench import run_bench
 
-    size_list = parse_sizes(sizes)
-    styles, models, tier_name = o.parse_styles(style), model or [], tier.value if tier is not None else None
-    devices, skipped = [], {}
-    for d in device.split(","):
-        d = d.strip()
-        if d not in DEVICES:
-            raise InputError(f"--device: {d!r} is not one of {', '.join(DEVICES)}")
-        d = hardware.resolve_device(d) if d == "auto" else d
-        reason = hardware.cuda_unavailable_reason() if d == "cuda" else None
-        if reason is not None:
-            skipped[d] = f"CUDA cannot run: {reason}"
-        elif d not in devices:
-            devices.append(d)
-    if not devices:
-        raise DeviceError(f"no device to time on: {'; '.join(skipped.values())}")
-    if video is not None and not video.is_file():
-        raise InputError(f"video not found: {video}")
-    for m in models:
-        if not m.is_file():
-            raise InputError(f"model file not found: {m}")
-
-    with tempfile.TemporaryDirectory(prefix="rtstyle-bench-") as tmp:
-        jobs: list[tuple[Path, list[str]]] = [(m, devices) for m in models]
-        for name in styles:
-            for d in devices:
-                jobs.append((catalog.resolve(name, tier=tier_name, device=d).file, [d]))
-        if random_johnson:
-            print("exporting a random-weight Johnson model ...", file=sys.stderr)
-            jobs.append((export_random_johnson(Path(tmp)), devices))
-            if "cuda" in devices:
-                jobs.append((export_random_johnson(Path(tmp), fp16=True), ["cuda"]))
-        if not jobs:
-            d0 = devices[0]
-            jobs.append((catalog.default_style(tier=tier_name, device=d0).file, devices))
-        rows: list[dict[str, Any]] = []
-        video_rows: list[dict[str, Any]] = []
-        for path, devs in jobs:
-            for d in devs:
-                print(f"timing {path.name} on {d} ...", file=sys.stderr)
-                rows += bench_model(path, d, size_list, frames, warmup, threads if d == "cpu" else None)
-                if video is not None:
-                    video_rows.append(bench_video(path, video, d, smooth.value, video_frames))
-    result = {
-        "physical_cores": hardware.physical_cores(),
-        "onnxruntime": onnxruntime.__version__,
-        "frames": frames,
-        "warmup": warmup,
-        "results": rows,
-        "video": video_rows,
-        "skipped_devices": skipped,
-    }
+    result = run_bench(
+        styles=o.parse_styles(style), models=model or [], sizes=parse_sizes(sizes), device=device,
+        tier=tier.value if tier is not None else None, frames=frames, warmup=warmup, threads=threads, video=video,
+        video_frames=video_frames, smooth=smooth.value, random_johnson=random_johnson,
+        log=lambda line: print(line, file=sys.stderr),
+    )  # fmt: skip
+    rows, video_rows, skipped = result["results"], result["video"], result["skipped_devices"]
     if as_json:
         print(json.dumps(result, indent=2))
         return

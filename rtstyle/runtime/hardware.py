@@ -23,7 +23,7 @@ CPU_EP = "CPUExecutionProvider"
 _LOGGER_SET = False
 
 
-def _ort() -> Any:
+def onnxruntime_module() -> Any:
     """onnxruntime, with its global logger limited to errors (rtstyle words warnings and fallbacks itself).
 
     Imported on first use: ``rtstyle styles`` and ``rtstyle --help`` never pay for it."""
@@ -81,7 +81,7 @@ def cuda_unavailable_reason() -> str | None:
     Loads the provider library the way onnxruntime will (after ``ort.preload_dlls()``, which picks up the
     ``nvidia-*`` wheels of ``pip install rtstyle[cuda]``); the loader names the first missing library.
     """
-    ort = _ort()
+    ort = onnxruntime_module()
     if CUDA_EP not in ort.get_available_providers():
         return f"this onnxruntime build ({ort.__version__}, package without CUDA) has no CUDA provider"
     if hasattr(ort, "preload_dlls"):

@@ -13,7 +13,7 @@ import numpy as np
 from rtstyle import contract
 from rtstyle.errors import ContractError, DeviceError, InputError
 from rtstyle.runtime import hardware
-from rtstyle.runtime.hardware import CPU_EP, CUDA_EP, _ort
+from rtstyle.runtime.hardware import CPU_EP, CUDA_EP, onnxruntime_module
 
 _ORT_TYPES = {
     "tensor(uint8)": "uint8",
@@ -51,7 +51,7 @@ def _one_line(exc: BaseException) -> str:
 
 def load_session(path: Path, providers: list[Any], options: Any) -> Any:
     """Create an ``InferenceSession``; unreadable/corrupt files become one-line ``ContractError``s."""
-    ort = _ort()
+    ort = onnxruntime_module()
     if not path.is_file():
         raise InputError(f"model file not found: {path}")
     try:
@@ -64,7 +64,7 @@ def load_session(path: Path, providers: list[Any], options: Any) -> Any:
 
 def session_options(device: str, threads: int | None = None) -> Any:
     """The onnxruntime ``SessionOptions`` of every rtstyle session (benchmarks and studies reuse them)."""
-    ort = _ort()
+    ort = onnxruntime_module()
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -84,7 +84,7 @@ class StyleSession:
     def __init__(
         self, path: str | Path, device: str = "cpu", threads: int | None = None, io_binding: bool | None = None
     ) -> None:
-        ort = _ort()
+        ort = onnxruntime_module()
         self.path = Path(path)
         if device not in ("cuda", "cpu"):
             raise DeviceError(f"StyleSession needs device 'cuda' or 'cpu', not {device!r}")
@@ -162,7 +162,7 @@ class StyleSession:
 
     def _run_bound(self, x: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
         """I/O-binding path (CUDA): input and output live on the device, the binding is reused while the size holds."""
-        ort = _ort()
+        ort = onnxruntime_module()
         if self._bound is None or self._bound[0] != x.shape:
             binding = self.session.io_binding()
             dev = self.device
