@@ -1,8 +1,17 @@
-"""Small file-system helpers shared by every writer of final outputs."""
+"""Small file-system helpers shared by every writer of final outputs.
+
+Every output is written to a temporary file beside it (:func:`temp_path`: a unique name per run, holding the
+writer's process id) and published under its real name only at the end (:func:`publish`), so an interrupted or
+failed run never leaves a half-written file under OUT's name, and two runs writing the same OUT never share a
+temporary file. :func:`remove_stale_parts` deletes the temporary files that runs which died (SIGKILL, a crash)
+left behind, never one whose run is still alive.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -35,11 +44,15 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 def check_output_path(
-    out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None] = (), example: str = "out.mp4"
+    out: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    example: str = "out.mp4",
+    force: bool = True,
 ) -> Path:
     """``out`` as a Path when it can be written and is none of ``inputs``; else one-line ``OutputError``.
 
-    The one check every command makes before any work (so OUT == IN is refused and the input never touched)."""
+    The one check every command makes before any work (so OUT == IN is refused and the input never touched).
+    ``force=False``: an existing OUT is refused too (the commands' default; ``--force`` overwrites)."""
     p = Path(out)
     for inp in inputs:
         if inp is not None and same_file(p, Path(inp)):
@@ -51,6 +64,81 @@ def check_output_path(
         raise OutputError(f"{p}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{p}: folder {parent} is not writable")
+    if p.exists() and not force:
+        raise OutputError(f"{p}: exists; add --force (-f) to overwrite it")
     if p.exists() and not os.access(p, os.W_OK):
         raise OutputError(f"{p}: exists and is not writable")
     return p
+
+
+PART = ".part"
+
+
+def temp_path(out: Path, suffix: str = "") -> Path:
+    """A new, unique temporary file beside ``out`` for this run: ``.OUT.<pid>-<random>.part<suffix>`` (created
+    empty, mode 0600 until :func:`publish`)."""
+    folder = out.parent if str(out.parent) else Path(".")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}-", suffix=PART + suffix, dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    os.close(fd)
+    return Path(name)
+
+
+def part_files(out: Path, suffix: str = "") -> list[Path]:
+    """The temporary files of every run (live or dead) writing ``out``."""
+    folder = out.parent if str(out.parent) else Path(".")
+    pattern = re.compile(re.escape(f".{out.name}.") + r"(\d+)-[^/]*" + re.escape(PART + suffix) + "$")
+    try:
+        return sorted(p for p in folder.iterdir() if pattern.match(p.name))
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_parts(out: Path, suffix: str = "") -> list[Path]:
+    """Delete the temporary files for ``out`` that dead runs left behind; a live run's file is never touched
+    (POSIX only: elsewhere nothing is deleted). Returns what was deleted."""
+    if os.name != "posix":
+        return []
+    removed = []
+    for p in part_files(out, suffix):
+        pid = int(p.name[len(out.name) + 2 :].split("-", 1)[0])
+        if not _alive(pid):
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
+def publish(tmp: Path, out: Path, force: bool = True) -> None:
+    """Give ``tmp`` the ordinary mode and move it to ``out``. ``force=False`` never replaces a file that appeared
+    under OUT's name meanwhile (another run, another program): OutputError, and ``tmp`` is left to the caller."""
+    publish_mode(tmp)
+    if force:
+        os.replace(tmp, out)
+        return
+    try:
+        os.link(tmp, out)  # atomic and never overwrites
+    except FileExistsError:
+        raise OutputError(f"{out}: appeared while this run was writing it; left as it is (add --force)") from None
+    except OSError:  # no hard links on this file system: check, then rename
+        if out.exists():
+            raise OutputError(f"{out}: appeared while this run was writing it; left as it is (add --force)") from None
+        os.replace(tmp, out)
+        return
+    os.unlink(tmp)

@@ -77,7 +77,7 @@ def test_image_catalogue_style_and_blend(tmp_path, png, models_dir, capsys):
     out = tmp_path / "b.png"
     code, _, _ = run_cli(["image", png, out, "--blend", "red:blue:0.5", "--device", "cpu"], capsys)
     assert code == 0
-    code, _, err = run_cli(["image", png, out, "--style", "alpah", "--device", "cpu"], capsys)
+    code, _, err = run_cli(["image", png, out, "--style", "alpah", "--device", "cpu", "--force"], capsys)
     assert_one_line_error(code, err)
     assert "did you mean" in err and "alpha" in err
 

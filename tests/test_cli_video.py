@@ -14,8 +14,8 @@ import pytest
 from test_media import decode_all, ffmpeg, make_clip, mkv_header, vfr_times
 
 from rtstyle.cli.main import main
+from rtstyle.files import part_files
 from rtstyle.io.probe import probe
-from rtstyle.io.sinks.video import temp_path_for
 from rtstyle.runtime.stylizer import Stylizer
 
 FAST = ["--style", "alpha", "--device", "cpu", "--preset", "ultrafast"]
@@ -137,11 +137,11 @@ def test_video_ctrl_c_leaves_no_output(
         return real_call(self, frame)
 
     monkeypatch.setattr(Stylizer, "__call__", interrupted)
-    code, _, err = run_cli(["video", clip, out, *FAST], capsys)
+    code, _, err = run_cli(["video", clip, out, *FAST, "--force"], capsys)  # an existing OUT needs --force
     assert code == 130
     assert_one_line_error(code, err)
     assert out.read_bytes() == b"older result"  # no half-written file under OUT's name
-    assert not temp_path_for(out).exists() and no_leftovers(tmp_path)
+    assert not part_files(out, ".mp4") and no_leftovers(tmp_path)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signal")
@@ -152,7 +152,7 @@ def test_video_real_sigint(tmp_path: Path, models_dir: Path) -> None:
     cmd = [sys.executable, "-m", "rtstyle", "video", str(clip), str(out), *FAST]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 60
-    while not temp_path_for(out).exists() and proc.poll() is None and time.monotonic() < deadline:
+    while not part_files(out, ".mp4") and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     if proc.poll() is not None:
         pytest.skip("the run ended before it could be interrupted")

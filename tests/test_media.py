@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 from rtstyle.errors import InputError, OutputError
+from rtstyle.files import part_files
 from rtstyle.io.decode import Decoder
 from rtstyle.io.encode import even_size
 from rtstyle.io.ffmpeg import ffmpeg_exe
 from rtstyle.io.matroska import mkv_header
 from rtstyle.io.probe import parse_probe, probe
-from rtstyle.io.sinks.video import VideoFileSink, temp_path_for
+from rtstyle.io.sinks.video import VideoFileSink
 
 # Timestamps of the VFR clip: irregular steps and a 0.5 s gap.
 VFR_EXPR = "(N*0.1+0.04*mod(N,2)+if(gte(N,6),0.5,0))/TB"
@@ -224,7 +225,7 @@ def test_sink_keeps_vfr_timing_and_copies_audio(tmp_path: Path, audio: str) -> N
     assert (info.width, info.height) == (96, 64)
     _, times = decode_all(out)
     assert times == pytest.approx(vfr_times(12), abs=1e-3)
-    assert not temp_path_for(out).exists()
+    assert not part_files(out, ".mp4")
 
 
 def test_sink_reencodes_audio_mp4_cannot_take(tmp_path: Path) -> None:
@@ -280,12 +281,12 @@ def test_sink_abort_leaves_no_file_and_keeps_old_output(tmp_path: Path) -> None:
     sink = VideoFileSink(out, 10, (32, 24), preset="ultrafast")
     for i in range(300):  # until ffmpeg has started writing the temporary file
         sink.write(np.full((24, 32, 3), i % 256, np.uint8), i / 10)
-        if temp_path_for(out).exists():
+        if bool(part_files(out, ".mp4")):
             break
         time.sleep(0.01)
-    assert temp_path_for(out).exists()
+    assert bool(part_files(out, ".mp4"))
     sink.abort()
-    assert not temp_path_for(out).exists()
+    assert not part_files(out, ".mp4")
     assert out.read_bytes() == b"previous result"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
@@ -295,7 +296,7 @@ def test_sink_context_manager_aborts_on_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), VideoFileSink(out, 10, (32, 24), preset="ultrafast") as sink:
         sink.write(np.zeros((24, 32, 3), np.uint8), 0.0)
         raise RuntimeError("boom")
-    assert not out.exists() and not temp_path_for(out).exists()
+    assert not out.exists() and not part_files(out, ".mp4")
 
 
 def test_sink_refuses_output_equal_to_input(tmp_path: Path) -> None:
@@ -360,4 +361,4 @@ def test_sink_encoder_dying_is_an_output_error(tmp_path: Path) -> None:
         sink.close()
     assert "\n" not in str(err.value)
     sink.abort()
-    assert not out.exists() and not temp_path_for(out).exists()
+    assert not out.exists() and not part_files(out, ".mp4")

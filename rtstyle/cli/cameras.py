@@ -23,20 +23,6 @@ class CameraInfo:
     backend: str
 
 
-def quiet_opencv() -> None:
-    """Silence OpenCV's warnings about devices that cannot be opened (expected while probing)."""
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
-    os.environ.setdefault("OPENCV_VIDEOIO_DEBUG", "0")
-    import cv2
-
-    try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    except AttributeError:  # pragma: no cover - older/newer builds without the utils module
-        setter = getattr(cv2, "setLogLevel", None)
-        if setter is not None:
-            setter(0)
-
-
 def _candidates(max_index: int = MAX_INDEX) -> list[int | str]:
     """Indices 0..max_index-1, plus /dev/videoN nodes on Linux that those indices do not already cover."""
     specs: list[int | str] = list(range(max_index))
@@ -78,6 +64,8 @@ def _probe(spec: int | str) -> CameraInfo | None:
 
 def probe_cameras(max_index: int = MAX_INDEX) -> list[CameraInfo]:
     """Every camera that opens and delivers a frame."""
+    from rtstyle.io import quiet_opencv
+
     quiet_opencv()
     found = []
     for spec in _candidates(max_index):

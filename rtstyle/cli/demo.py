@@ -24,6 +24,7 @@ def demo(
     keep_clip: Annotated[
         Path | None, typer.Option("--keep-clip", help="Also save the unstylized sample clip here.")
     ] = None,
+    force: o.Force = False,
 ) -> None:
     """Stylize a generated sample clip with the default style and write it (default ./rtstyle-demo.mp4)."""
     from rtstyle.cli.progress import progress_bar
@@ -33,7 +34,7 @@ def demo(
     how = o.stylize_options(style, device, tier, max_side)
     try:
         with progress_bar() as bar:
-            stats, style_used = stylize_demo(out, how, seconds, smooth.value, keep_clip, progress=bar)
+            stats, style_used = stylize_demo(out, how, seconds, smooth.value, keep_clip, progress=bar, force=force)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted: nothing written to {out}") from None
     print(f"wrote {out.resolve()} ({stats.summary()}, style {style_used})")

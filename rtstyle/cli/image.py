@@ -25,6 +25,7 @@ def image(
     strength: o.Strength = 1.0,
     preserve_color: o.PreserveColor = False,
     blend: o.Blend = None,
+    force: o.Force = False,
 ) -> None:
     """Stylize one picture (EXIF orientation respected, alpha kept, grayscale accepted)."""
     from rtstyle.errors import Interrupted
@@ -32,7 +33,7 @@ def image(
 
     how = o.stylize_options(style, device, tier, max_side, scale, strength, preserve_color, blend)
     try:
-        r = stylize_image(input, output, how)
+        r = stylize_image(input, output, how, force=force)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted: nothing written to {output}") from None
     print(f"wrote {output} ({r.width}x{r.height}, style {r.style}, {r.provider})")

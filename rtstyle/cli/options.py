@@ -37,6 +37,7 @@ SMOOTH_HELP = "Temporal smoothing against flicker: flow (motion-compensated), em
 CRF_HELP = "H.264 quality, 0..51 (lower = better, larger file)."
 PRESET_HELP = "x264 speed preset: slower presets give smaller files at the same --crf."
 MAX_FRAMES_HELP = "Stop after this many frames."
+FORCE_HELP = "Overwrite the output file when it exists (without it, an existing output is refused)."
 
 Style = Annotated[str | None, typer.Option("--style", "-s", help=STYLE_HELP)]
 Styles = Annotated[list[str] | None, typer.Option("--style", "-s", help=STYLES_HELP)]
@@ -51,6 +52,7 @@ Smooth = Annotated[SmoothMode, typer.Option("--smooth", help=SMOOTH_HELP)]
 Crf = Annotated[int, typer.Option("--crf", min=0, max=51, help=CRF_HELP)]
 Preset = Annotated[X264Preset, typer.Option("--preset", help=PRESET_HELP)]
 MaxFrames = Annotated[int | None, typer.Option("--max-frames", min=1, help=MAX_FRAMES_HELP)]
+Force = Annotated[bool, typer.Option("--force", "-f", help=FORCE_HELP)]
 
 # Defaults, the same in every command.
 DEFAULT_DEVICE = Device("auto")
@@ -66,6 +68,7 @@ __all__ = [
     "DEFAULT_PRESET",
     "DEFAULT_SMOOTH",
     "DeviceOpt",
+    "Force",
     "MaxFrames",
     "MaxSide",
     "PreserveColor",

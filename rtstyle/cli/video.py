@@ -27,6 +27,7 @@ def video(
     preset: o.Preset = o.DEFAULT_PRESET,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Leave the input's audio out.")] = False,
     max_frames: o.MaxFrames = None,
+    force: o.Force = False,
 ) -> None:
     """Stylize a video file: same timing (variable frame rate kept), size and audio; H.264 MP4 out."""
     from rtstyle.cli.progress import progress_bar
@@ -38,7 +39,7 @@ def video(
         with progress_bar() as bar:
             r = stylize_video(
                 inp, out, how, smooth=smooth.value, crf=crf, preset=preset.value, audio=not no_audio,
-                max_frames=max_frames, progress=bar,
+                max_frames=max_frames, progress=bar, force=force,
             )  # fmt: skip
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted: nothing written to {out}") from None

@@ -71,6 +71,7 @@ def webcam(
     record: Annotated[
         Path | None, typer.Option("--record", help="Also record to this MP4 (no HUD; a camera on wall-clock time).")
     ] = None,
+    force: o.Force = False,
     crf: o.Crf = o.DEFAULT_CRF,
     preset: o.Preset = o.DEFAULT_PRESET,
     no_window: Annotated[bool, typer.Option("--no-window", help="Run without a window (headless).")] = False,
@@ -127,7 +128,7 @@ def webcam(
         camera=camera, styles=o.parse_styles(style), device=device.value, tier=tier and tier.value,
         max_side=max_side, scale=scale, strength=strength, preserve_color=preserve_color, smooth=smooth.value,
         width=width, height=height, fps=fps, mjpg=mjpg, realtime=not as_fast_as_possible, mirror=mirror,
-        fullscreen=fullscreen, record=record, crf=crf, preset=preset.value, window=not no_window,
+        fullscreen=fullscreen, record=record, force=force, crf=crf, preset=preset.value, window=not no_window,
         max_frames=max_frames, snapshot_dir=snapshot_dir, stream=stream,
     )  # fmt: skip
     code = run_live(opts)

@@ -3,8 +3,6 @@ output's extension into a temporary file beside it and rename at the end (never 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -12,7 +10,7 @@ import numpy as np
 
 from rtstyle.adjust import to_bgr
 from rtstyle.errors import InputError, OutputError, notice
-from rtstyle.files import publish_mode
+from rtstyle.files import publish, remove_stale_parts, temp_path
 
 ALPHA_FORMATS = {".png", ".webp", ".tif", ".tiff", ".exr"}
 
@@ -68,11 +66,25 @@ def read_image(path: Path) -> np.ndarray:
     return np.dstack([color, np.ascontiguousarray(_dihedral(alpha, best))])
 
 
-def write_image(path: Path, img: np.ndarray) -> None:
-    """Encode by OUT's extension into a temp file beside OUT, then rename (no half-written OUT)."""
+def check_image_format(path: Path) -> str:
+    """OUT's extension, lower case, when OpenCV can write pictures of that kind; else a one-line OutputError
+    (checked before any work: nothing is stylized for a picture that cannot be written)."""
     ext = path.suffix.lower()
     if not ext:
         raise OutputError(f"{path} has no file extension: name it .png, .jpg, .webp, ...")
+    try:
+        ok = cv2.haveImageWriter(f"x{ext}")
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise OutputError(f"cannot write {ext} pictures: use .png, .jpg, .webp, .bmp or .tif")
+    return ext
+
+
+def write_image(path: Path, img: np.ndarray, force: bool = True) -> None:
+    """Encode by OUT's extension into a temp file beside OUT, then rename (no half-written OUT). ``force=False``
+    never replaces a file that appeared under OUT's name meanwhile."""
+    ext = check_image_format(path)
     if img.ndim == 3 and img.shape[2] == 4 and ext not in ALPHA_FORMATS:
         notice(f"{ext} cannot hold transparency; the alpha channel is dropped (use .png)")
         img = img[..., :3]
@@ -88,17 +100,12 @@ def write_image(path: Path, img: np.ndarray) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"output folder does not exist: {folder}")
+    remove_stale_parts(path)
+    tmp = temp_path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=ext + ".part", dir=folder)
-    except OSError as exc:
-        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.tobytes())
-            publish_mode(f.fileno())
-        os.replace(tmp, path)
+        tmp.write_bytes(buf.tobytes())
+        publish(tmp, path, force=force)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)

@@ -37,6 +37,8 @@ class MediaInfo:
     video_codec: str
     has_audio: bool
     audio_codec: str | None
+    audio_tracks: int = 0  # audio streams in the file (only the first is kept)
+    damaged: str | None = None  # what the frame count run found wrong (a cut or corrupt file), None when nothing
 
     @property
     def square_size(self) -> tuple[int, int]:
@@ -77,6 +79,7 @@ def parse_probe(text: str, path: str = "") -> MediaInfo:
 
     video: dict | None = None
     audio_codec: str | None = None
+    audio_tracks = 0
     current = None
     for line in text.splitlines():
         sm = _RE_STREAM.match(line)
@@ -86,8 +89,9 @@ def parse_probe(text: str, path: str = "") -> MediaInfo:
             if kind == "Video" and video is None and "attached pic" not in rest:
                 video = {"codec": codec, "line": rest, "rotation": 0.0}
                 current = video
-            elif kind == "Audio" and audio_codec is None:
-                audio_codec = codec
+            elif kind == "Audio":
+                audio_tracks += 1
+                audio_codec = audio_codec or codec
             continue
         if line.lstrip().startswith(("Input #", "Output #", "Stream mapping")):
             current = None
@@ -143,6 +147,7 @@ def parse_probe(text: str, path: str = "") -> MediaInfo:
         video_codec=video["codec"],
         has_audio=audio_codec is not None,
         audio_codec=audio_codec,
+        audio_tracks=audio_tracks,
     )
 
 
@@ -179,4 +184,9 @@ def probe(path: str | os.PathLike, count_frames: bool = True, timeout: float = 1
     n = int(counts[-1]) if counts else 0
     if n == 0:
         raise InputError(f"{p}: the video stream holds no frames")
-    return MediaInfo(**{**info.__dict__, "frame_count": n})
+    damage = [ln for ln in text.splitlines() if any(k in ln.lower() for k in _DAMAGE)]
+    damaged = error_line(damage[0], str(p)) if damage else None
+    return MediaInfo(**{**info.__dict__, "frame_count": n, "damaged": damaged})
+
+
+_DAMAGE = ("partial file", "corrupt", "invalid data", "truncat")  # words of a cut or damaged file in ffmpeg's log

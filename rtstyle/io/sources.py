@@ -8,7 +8,6 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -125,7 +124,6 @@ class CameraSource(Source):
         node = f"/dev/video{index}" if isinstance(index, int) else str(index)
         if sys.platform.startswith("linux") and node.startswith("/dev/") and not os.path.exists(node):
             raise DeviceError(f"camera {index} cannot be opened: {node} does not exist (no camera attached?)")
-        _quiet_opencv(cv2)
         self._cap = cv2.VideoCapture(index)
         if self._cap is None or not self._cap.isOpened():
             raise DeviceError(f"camera {index} cannot be opened (absent, busy, or no permission)")
@@ -264,16 +262,6 @@ class Prepended(Source):
 
     def close(self) -> None:
         self.source.close()
-
-
-def _quiet_opencv(cv2: Any) -> None:
-    """OpenCV prints multi-line warnings for devices it cannot open; the CLI says it in one line instead."""
-    try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    except AttributeError:  # pragma: no cover
-        setter = getattr(cv2, "setLogLevel", None)
-        if setter is not None:
-            setter(0)
 
 
 def _bgr(frame: np.ndarray) -> np.ndarray:

@@ -17,15 +17,13 @@ from rtstyle.choices import X264_PRESETS
 from rtstyle.errors import InputError, OutputError, notice
 from rtstyle.files import check_output_path
 from rtstyle.io.demo_clip import write_demo_clip
-from rtstyle.io.images import read_image, write_image
+from rtstyle.io.images import check_image_format, read_image, write_image
 from rtstyle.io.probe import check_readable
-from rtstyle.io.sinks.video import VideoFileSink
+from rtstyle.io.sinks.video import VideoFileSink, check_video_output
 from rtstyle.io.sources import FileSource
 from rtstyle.pipeline.loop import Pipeline, RunStats
 from rtstyle.pipeline.smoothing import make_smoother
 from rtstyle.runtime.stylizer import Stylizer
-
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
 
 
 class Progress(Protocol):
@@ -83,16 +81,16 @@ def _run(pipeline: Pipeline, label: str, progress: Progress | None, max_frames: 
     return pipeline.run(progress=progress, max_frames=max_frames)
 
 
-def stylize_image(inp: Path, out: Path, how: StylizeOptions | None = None) -> ImageResult:
+def stylize_image(inp: Path, out: Path, how: StylizeOptions | None = None, force: bool = False) -> ImageResult:
     """Stylize one picture (EXIF orientation applied, alpha kept, grayscale accepted) into ``out``, whose extension
-    picks the format; ``inp`` is never touched."""
-    check_output_path(out, (inp,), example="out.png")
-    if out.suffix == "":
-        raise OutputError(f"{out} has no file extension: name it .png, .jpg, .webp, ...")
+    picks the format; ``inp`` is never touched, an existing ``out`` only replaced with ``force``. Everything that can
+    be checked is checked before the (possibly long) stylization."""
+    check_output_path(out, (inp,), example="out.png", force=force)
+    check_image_format(out)
     img = read_image(inp)
     stylizer = (how or StylizeOptions()).stylizer()
     result = stylizer(img)
-    write_image(out, result)
+    write_image(out, result, force=force)
     h, w = result.shape[:2]
     return ImageResult(out, w, h, stylizer.style, stylizer.provider)
 
@@ -107,19 +105,21 @@ def stylize_video(
     audio: bool = True,
     max_frames: int | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> VideoResult:
     """Stylize a video file into an H.264 MP4 with the input's timing (VFR kept), size and audio.
 
     Decoding (ffmpeg + reader thread), inference, smoothing and encoding (ffmpeg in its own thread) overlap. The
-    output is written to ``.OUT.part.mp4`` and renamed at the end: Ctrl-C or an error never leaves a half-written
-    OUT, and OUT == IN is refused before any work."""
+    output is written to a temporary file unique to the run and renamed at the end: Ctrl-C or an error never leaves
+    a half-written OUT; OUT == IN, an existing OUT (without ``force``) and an extension the writer does not produce
+    are refused before any work."""
     smoother = make_smoother(smooth)
     if preset not in X264_PRESETS:
         raise InputError(f"--preset must be one of {', '.join(X264_PRESETS)}, not {preset!r}")
     if not 0 <= crf <= 51:
         raise InputError(f"--crf must be in 0..51 (lower = better), not {crf}")
     check_readable(inp)
-    check_output_path(out, (inp,))
+    check_video_output(out, (inp,), force)
     stylizer = (how or StylizeOptions()).stylizer()
     source = FileSource(inp)
     sink = None
@@ -135,13 +135,14 @@ def stylize_video(
             timescale=source.info.timescale,
             input_path=inp,
             shortest=max_frames is not None,
+            force=force,
         )
         if source.info.rotation:
             notice(f"input is rotated {source.info.rotation} degrees: written upright")
         if source.info.sar != 1:
             notice(f"non-square pixels (SAR {source.info.sar}): written with square pixels")
-        if out.suffix.lower() not in VIDEO_SUFFIXES:
-            notice(f"{out.name}: written as MP4 (H.264) whatever the extension")
+        if audio and source.info.audio_tracks > 1:
+            notice(f"{inp.name} has {source.info.audio_tracks} audio tracks: only the first is kept")
         for note in sink.notes:
             notice(note)
         pipeline = Pipeline(source, stylizer, smoother, [sink])
@@ -155,7 +156,10 @@ def stylize_video(
     if sink.failed or not out.exists():
         raise OutputError(f"{out}: {sink.failed or 'the encoder wrote nothing'}")
     info = source.info
-    promised = round(info.duration * info.fps) if info.duration and info.fps else 0
+    # the video stream's own packets; for a cut file the header's duration (audio longer than the video is no damage)
+    promised = info.frame_count or 0
+    if info.damaged and info.duration and info.fps:
+        promised = max(promised, round(info.duration * info.fps))
     if max_frames is None and stats.frames < 0.9 * promised - 1:
         notice(f"{inp.name}: only {stats.frames} of about {promised} frames could be read (truncated or damaged?)")
     return VideoResult(stats, sink.audio_mode)
@@ -168,13 +172,14 @@ def stylize_demo(
     smooth: str = "flow",
     keep_clip: Path | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> tuple[RunStats, str]:
     """Generate the sample clip (no camera, download or third-party media), stylize it into ``out``; returns the
     run's stats and the style used."""
     smoother = make_smoother(smooth)
-    if out.suffix.lower() not in (*VIDEO_SUFFIXES, ".mkv"):
-        raise OutputError(f"{out}: the demo writes a video; name it .mp4")
-    check_output_path(out)
+    check_video_output(out, (), force)
+    if keep_clip is not None:
+        check_video_output(keep_clip, (out,), force)
     stylizer = (how or StylizeOptions()).stylizer()
     with tempfile.TemporaryDirectory(prefix="rtstyle-demo-") as tmp:
         clip = Path(tmp) / "sample.mp4"
@@ -183,6 +188,6 @@ def stylize_demo(
         if keep_clip is not None:
             shutil.copyfile(clip, keep_clip)
         source = FileSource(clip)
-        sink = VideoFileSink(out, source.fps or 25.0, (source.width, source.height))
+        sink = VideoFileSink(out, source.fps or 25.0, (source.width, source.height), force=force)
         pipeline = Pipeline(source, stylizer, smoother, [sink])
         return _run(pipeline, f"stylizing with {stylizer.style}", progress), stylizer.style

@@ -21,10 +21,9 @@ import numpy as np
 
 from rtstyle import catalog
 from rtstyle.errors import DeviceError, InputError, OutputError, RtstyleError, notice
-from rtstyle.files import check_output_path
 from rtstyle.io.sinks.base import Sink
 from rtstyle.io.sinks.outputs import StreamOptions, make_output_sinks
-from rtstyle.io.sinks.video import VideoFileSink
+from rtstyle.io.sinks.video import VideoFileSink, check_video_output
 from rtstyle.io.sources import Prepended, Source, camera_spec, is_camera, open_source
 from rtstyle.pipeline.loop import Pipeline
 from rtstyle.pipeline.smoothing import Smoother, check_mode
@@ -58,6 +57,7 @@ class LiveOptions:
     mirror: bool = False
     fullscreen: bool = False
     record: Path | None = None
+    force: bool = False  # overwrite an existing recording
     crf: int = 18
     preset: str = "veryfast"
     window: bool = True
@@ -214,7 +214,7 @@ def run_live(
             raise DeviceError(NO_DISPLAY)
         notice("no display found: running without a window")
         show_window = False
-    record = None if opts.record is None else check_output_path(opts.record.expanduser())
+    record = None if opts.record is None else check_video_output(opts.record.expanduser(), (), opts.force)
     snap_dir = (opts.snapshot_dir or Path.cwd()).expanduser()
     if opts.snapshot_dir is not None:
         snap_dir.mkdir(parents=True, exist_ok=True)
@@ -271,7 +271,14 @@ def run_live(
             sinks.insert(
                 0,
                 VideoFileSink(
-                    record, out_fps, size, crf=opts.crf, preset=opts.preset, timestamps=stamps, input_path=input_path
+                    record,
+                    out_fps,
+                    size,
+                    crf=opts.crf,
+                    preset=opts.preset,
+                    timestamps=stamps,
+                    input_path=input_path,
+                    force=opts.force,
                 ),
             )
         if show_window:

@@ -5,8 +5,9 @@ Frames and their timestamps go to a bounded queue; a writer thread feeds an ffmp
 A file must keep every frame: with ``lossless=True`` (the default for ``timestamps="pts"``) ``write`` waits when
 the queue is full (back-pressure: the pipeline slows to the encoder's speed instead of losing frames).
 ``lossless=False`` (the default for ``timestamps="wallclock"``, the live recorder) drops the frame instead.
-The output is written to ``.OUT.part.mp4`` next to ``OUT`` and renamed on ``close()``; ``abort()`` kills ffmpeg
-and deletes the temporary file, so nothing half-written ever carries OUT's name.
+The output is written to a temporary file next to ``OUT``, unique to the run (``.OUT.<pid>-<random>.part.mp4``:
+two runs writing one OUT never share it), checked (ffmpeg must read it back) and renamed on ``close()``; ``abort()``
+kills ffmpeg and deletes the temporary file, so nothing half-written or corrupt ever carries OUT's name.
 """
 
 from __future__ import annotations
@@ -16,22 +17,34 @@ import queue
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from rtstyle.adjust import to_bgr
-from rtstyle.errors import OutputError
-from rtstyle.files import check_output_path
+from rtstyle.errors import InputError, OutputError
+from rtstyle.files import check_output_path, publish, remove_stale_parts, temp_path
 from rtstyle.io.encode import Encoder, even_size
 from rtstyle.io.probe import probe
 from rtstyle.io.sinks.base import Sink
 
 _STOP = object()
+PART_SUFFIX = ".mp4"  # temporary files end in .part.mp4
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # what H.264 in an MP4 container may be called
 
 
-def temp_path_for(out: Path) -> Path:
-    return out.with_name(f".{out.name}.part.mp4")
+def check_video_output(
+    out: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...] = (), force: bool = False
+) -> Path:
+    """What every video writer checks before any work: OUT is writable, none of the inputs, not an existing file
+    (unless ``force``), and named for what is written (H.264 in MP4: .mp4, .m4v or .mov)."""
+    suffix = Path(out).suffix
+    if suffix.lower() not in VIDEO_SUFFIXES:
+        raise OutputError(
+            f"{out}: rtstyle writes H.264 MP4 video; name it {', '.join(VIDEO_SUFFIXES)} (not {suffix or 'no extension'})"
+        )
+    return check_output_path(out, inputs, force=force)
 
 
 class VideoFileSink(Sink):
@@ -62,6 +75,7 @@ class VideoFileSink(Sink):
         timescale: int | None = None,
         input_path: str | os.PathLike | None = None,
         shortest: bool = False,
+        force: bool = True,
     ) -> None:
         if timestamps == "source":  # alias
             timestamps = "pts"
@@ -70,8 +84,8 @@ class VideoFileSink(Sink):
         w, h = int(size[0]), int(size[1])
         if w < 1 or h < 1:
             raise OutputError(f"cannot write a {w}x{h} video")
-        self.path = check_output_path(path, (audio_from, input_path))
-        self.tmp_path = temp_path_for(self.path)
+        self.path = check_output_path(path, (audio_from, input_path), force=force)
+        self.force = force
         self.size = (w, h)
         self.timestamps = timestamps
         # a file keeps every frame (back-pressure); a live recording drops a frame rather than stall the loop
@@ -95,22 +109,32 @@ class VideoFileSink(Sink):
         self.failed: str | None = None  # why close() failed (the pipeline may swallow close errors)
         self._error: BaseException | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
-        self._encoder = Encoder(
+        remove_stale_parts(self.path, PART_SUFFIX)  # left by runs that died; never a live run's
+        self.tmp_path = temp_path(self.path, PART_SUFFIX)
+        try:
+            self._encoder = self._start_encoder(
+                w, h, fps, audio_from, audio_codec, crf=crf, preset=preset, timescale=timescale, shortest=shortest
+            )
+        except BaseException:
+            self.tmp_path.unlink(missing_ok=True)
+            raise
+        if self._encoder.audio_mode == "aac":
+            self.notes.append(f"audio re-encoded to AAC ({audio_codec} does not go into MP4 as it is)")
+        self._thread = threading.Thread(target=self._run, name="rtstyle-video-writer", daemon=True)
+        self._thread.start()
+
+    def _start_encoder(
+        self, w: int, h: int, fps: float, audio_from: str | os.PathLike | None, audio_codec: str | None, **kw: Any
+    ) -> Encoder:
+        return Encoder(
             self.tmp_path,
             w,
             h,
             fps,
             audio_from=str(audio_from) if audio_from is not None else None,
             audio_codec=audio_codec,
-            crf=crf,
-            preset=preset,
-            timescale=timescale,
-            shortest=shortest,
+            **kw,
         )
-        if self._encoder.audio_mode == "aac":
-            self.notes.append(f"audio re-encoded to AAC ({audio_codec} does not go into MP4 as it is)")
-        self._thread = threading.Thread(target=self._run, name="rtstyle-video-writer", daemon=True)
-        self._thread.start()
 
     @property
     def audio_mode(self) -> str | None:
@@ -173,7 +197,7 @@ class VideoFileSink(Sink):
                     raise OutputError(f"{self.path}: the writer stopped") from None
 
     def close(self) -> None:
-        """Flush every queued frame, finish the MP4 and rename it to its final name."""
+        """Flush every queued frame, finish the MP4, check that it reads back, and rename it to its final name."""
         if self._closed:
             return
         self._closed = True
@@ -182,11 +206,20 @@ class VideoFileSink(Sink):
             self._thread.join()
             self._raise_error()
             self._encoder.finish()
-            os.replace(self.tmp_path, self.path)
+            self._final_check()
+            publish(self.tmp_path, self.path, force=self.force)
         except BaseException as exc:
             self.failed = str(exc) or type(exc).__name__
             self._discard()
             raise
+
+    def _final_check(self) -> None:
+        """The file must read back as a video, or it never carries OUT's name."""
+        try:
+            probe(self.tmp_path, count_frames=False)
+        except InputError as exc:
+            why = str(exc).replace(f"{self.tmp_path}: ", "")
+            raise OutputError(f"{self.path}: the written video failed its final check ({why}); not kept") from None
 
     def abort(self) -> None:
         """Stop now: kill ffmpeg, delete the temporary file; OUT is left as it was."""
@@ -208,10 +241,7 @@ class VideoFileSink(Sink):
         except queue.Full:  # pragma: no cover - drained just above
             pass
         self._thread.join(timeout=10)
-        try:
-            self.tmp_path.unlink()
-        except FileNotFoundError:
-            pass
+        self.tmp_path.unlink(missing_ok=True)
 
     @property
     def stats(self) -> dict[str, float]:

@@ -1,0 +1,212 @@
+"""Issue 14, "nothing lost, nothing injected": one test (or more) per defect, each failing without its fix.
+
+docs/reliability.md lists every case with the test that proves it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from test_cli_image import assert_one_line_error, run_cli
+from test_media import ffmpeg, make_clip
+
+from rtstyle.errors import OutputError
+from rtstyle.files import part_files, remove_stale_parts
+from rtstyle.io.probe import probe
+from rtstyle.io.sinks.video import VideoFileSink
+from rtstyle.runtime.stylizer import Stylizer
+
+FAST = ["--style", "alpha", "--device", "cpu", "--preset", "ultrafast"]
+
+
+def frames_of(path: Path) -> int:
+    n = probe(path).frame_count
+    assert n is not None
+    return n
+
+
+# ----------------------------------------------------------------------------- 1. two runs, one OUT
+
+
+def test_two_video_sinks_on_one_out_never_share_a_temporary_file(tmp_path: Path) -> None:
+    """Defect 1: two writers of one OUT (two runs) each get a temporary file of their own; both publish a valid
+    video (the last one wins) instead of encoding into one shared file."""
+    out = tmp_path / "out.mp4"
+    a = VideoFileSink(out, 10, (32, 24), preset="ultrafast", force=True)
+    b = VideoFileSink(out, 10, (32, 24), preset="ultrafast", force=True)
+    assert a.tmp_path != b.tmp_path and len(part_files(out, ".mp4")) == 2
+    for i in range(9):
+        if i < 6:
+            a.write(np.zeros((24, 32, 3), np.uint8), i / 10)
+        b.write(np.full((24, 32, 3), 255, np.uint8), i / 10)
+    a.close()
+    assert frames_of(out) == 6
+    b.close()
+    assert frames_of(out) == 9
+    assert not part_files(out, ".mp4")
+
+
+def test_an_output_that_fails_its_final_check_is_never_renamed(tmp_path: Path) -> None:
+    """Defect 1: the encoder said it finished, but the file does not read back: OUT is left as it was."""
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"previous result")
+    sink = VideoFileSink(out, 10, (32, 24), preset="ultrafast", force=True)
+    for i in range(5):
+        sink.write(np.zeros((24, 32, 3), np.uint8), i / 10)
+    finish = sink._encoder.finish
+
+    def finish_then_damage(timeout: float | None = None) -> None:
+        finish(timeout)
+        data = sink.tmp_path.read_bytes()
+        sink.tmp_path.write_bytes(b"\0" * 64 + data[64:200])  # e.g. another writer scribbled over it
+
+    sink._encoder.finish = finish_then_damage  # type: ignore[method-assign]
+    with pytest.raises(OutputError, match="final check") as err:
+        sink.close()
+    assert "\n" not in str(err.value)
+    assert out.read_bytes() == b"previous result" and not part_files(out, ".mp4")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process ids checked with POSIX kill(pid, 0)")
+def test_stale_parts_of_dead_runs_are_removed_never_a_live_runs(tmp_path: Path) -> None:
+    """Defect 1: the clean-up of temporary files left by killed runs never deletes the file of a run still
+    writing (its process id is alive)."""
+    out = tmp_path / "out.mp4"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = tmp_path / f".out.mp4.{dead.pid}-abc123.part.mp4"
+        running = tmp_path / f".out.mp4.{live.pid}-def456.part.mp4"
+        stale.write_bytes(b"x")
+        running.write_bytes(b"y")
+        sink = VideoFileSink(out, 10, (32, 24), preset="ultrafast")
+        sink.abort()
+        assert not stale.exists() and running.read_bytes() == b"y"
+        assert remove_stale_parts(out, ".mp4") == [] and running.exists()
+    finally:
+        live.kill()
+        live.wait()
+
+
+# ----------------------------------------------------------------------------- 7. the smaller ones
+
+
+@pytest.fixture()
+def png(tmp_path: Path) -> Path:
+    p = tmp_path / "in.png"
+    cv2.imwrite(str(p), np.full((24, 32, 3), 90, np.uint8))
+    return p
+
+
+def test_existing_outputs_need_force_in_every_writer(
+    tmp_path: Path, png: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 7: an existing OUT is refused in one line (and left alone) unless --force / -f is given: image, video,
+    webcam --record, demo."""
+    clip = make_clip(tmp_path / "in.mp4", frames=5)
+    cases = [
+        (tmp_path / "o.png", ["image", png, "{out}", "--style", "alpha", "--device", "cpu"]),
+        (tmp_path / "o.mp4", ["video", clip, "{out}", *FAST, "--smooth", "off"]),
+        (tmp_path / "r.mp4", ["webcam", "--camera", clip, "--no-window", "--record", "{out}", "--style", "alpha"]),
+        (tmp_path / "d.mp4", ["demo", "--out", "{out}", "--seconds", "0.2", "--device", "cpu", "--smooth", "off"]),
+    ]
+    for out, args in cases:
+        out.write_bytes(b"keep me")
+        argv = [str(out) if a == "{out}" else a for a in args]
+        code, _, err = run_cli(argv, capsys)
+        assert_one_line_error(code, err)
+        assert "--force" in err and out.read_bytes() == b"keep me", err
+    out, args = cases[0]
+    code, _, err = run_cli([str(out) if a == "{out}" else a for a in args] + ["-f"], capsys)
+    assert code in (0, None), err
+    assert cv2.imread(str(out)) is not None
+    out, args = cases[1]
+    code, _, err = run_cli([str(out) if a == "{out}" else a for a in args] + ["--force"], capsys)
+    assert code in (0, None), err
+    assert frames_of(out) == 5
+
+
+@pytest.mark.parametrize("ext", [".gif", ".webm", ".avi", ".mkv", ""])
+def test_video_refuses_extensions_the_writer_does_not_produce(
+    tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str], ext: str
+) -> None:
+    """Defect 7: MP4 bytes are never written under another format's name; one line, nothing written."""
+    clip = make_clip(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / f"out{ext}"
+    code, _, err = run_cli(["video", clip, out, *FAST], capsys)
+    assert_one_line_error(code, err)
+    assert ".mp4" in err and not out.exists() and not [p for p in tmp_path.iterdir() if ".part" in p.name]
+    code, _, err = run_cli(["webcam", "--camera", clip, "--no-window", "--record", out, "--style", "alpha"], capsys)
+    assert_one_line_error(code, err)
+    assert not out.exists()
+
+
+def test_image_output_format_checked_before_stylizing(
+    tmp_path: Path, png: Path, models_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 7: a picture format OpenCV cannot write is refused before the (long, memory-hungry) stylization."""
+    calls = []
+    monkeypatch.setattr(Stylizer, "__call__", lambda self, frame: calls.append(1) or frame)
+    code, _, err = run_cli(["image", png, tmp_path / "out.xyz", "--style", "alpha", "--device", "cpu"], capsys)
+    assert_one_line_error(code, err)
+    assert ".xyz" in err and calls == []
+
+
+def test_second_audio_track_dropped_with_a_notice(
+    tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 7: a file with two audio tracks keeps the first and says so."""
+    clip = tmp_path / "two.mp4"
+    ffmpeg(
+        *["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-f", "lavfi", "-i", "sine=frequency=440"],
+        *["-f", "lavfi", "-i", "sine=frequency=880", "-map", "0:v", "-map", "1:a", "-map", "2:a", "-frames:v", "5"],
+        *["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-t", "0.5", str(clip)],
+    )
+    assert probe(clip).audio_tracks == 2
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli(["video", clip, out, *FAST, "--smooth", "off"], capsys)
+    assert code in (0, None), err
+    assert "2 audio tracks: only the first is kept" in err
+    assert probe(out).audio_tracks == 1
+
+
+def test_audio_longer_than_video_is_not_called_truncated(
+    tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 7: 1 s of video with 3 s of audio is a whole file, not a damaged one."""
+    clip = tmp_path / "long_audio.mp4"
+    ffmpeg(
+        *["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=1"],
+        *["-f", "lavfi", "-i", "sine=frequency=440:duration=3"],
+        *["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(clip)],
+    )
+    info = probe(clip)
+    assert info.duration is not None and info.duration > 2.5 and info.frame_count == 10
+    code, _, err = run_cli(["video", clip, tmp_path / "out.mp4", *FAST, "--smooth", "off"], capsys)
+    assert code in (0, None), err
+    assert "truncated" not in err
+
+
+def test_library_log_lines_never_come_before_the_one_line_error(
+    tmp_path: Path, models_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 7: OpenCV's own warnings about a corrupt picture do not reach the terminal (captured at the file
+    descriptor, where C++ libraries write)."""
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 100)
+    code = subprocess.run(
+        [sys.executable, "-m", "rtstyle", "image", str(bad), str(tmp_path / "o.png"), "--style", "alpha"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RTSTYLE_MODELS": str(models_dir)},
+        timeout=120,
+    )
+    assert_one_line_error(code.returncode, code.stderr)
+    assert "not a readable picture" in code.stderr
