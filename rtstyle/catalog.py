@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -182,12 +183,22 @@ def _read_info_fast(data: bytes) -> contract.ModelInfo:
     return contract.validate(inputs, outputs, meta)
 
 
+def is_regular_file(path: Path) -> bool:
+    """True for a regular file (symlinks followed); False for folders, FIFOs, sockets, devices and dangling links."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
 def read_model_info(path: Path) -> contract.ModelInfo:
     """Validated contract metadata of a model file (cached by path, mtime and size)."""
     try:
         st = path.stat()
     except OSError as exc:
         raise InputError(f"cannot read model {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path} is not a regular file (a folder, FIFO or device): not read as a model")
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
     if key in _INFO_CACHE:
         return _INFO_CACHE[key]
@@ -221,7 +232,7 @@ def _scan_dir(folder: Path, source: str) -> list[Style]:
     if not folder.is_dir():
         return styles
     for f in sorted(folder.glob("*.onnx")):
-        if f.name.endswith(".fp16.onnx"):
+        if f.name.endswith(".fp16.onnx") or not is_regular_file(f):  # a FIFO or device would block the read
             continue
         try:
             info = read_model_info(f)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtstyle.errors import ContractError
+from rtstyle.text import MAX_NAME, clean_text
 
 CONTRACT_VERSION = "1"
 INPUT_FRAME = "frame"
@@ -39,6 +40,8 @@ KEY_RECIPE = "rtstyle.recipe"
 KEY_PRECISION = "rtstyle.precision"
 KEY_WORKING_SIZE = "rtstyle.working_size"
 REQUIRED_KEYS = (KEY_CONTRACT, KEY_STYLES, KEY_ARCH, KEY_TIER, KEY_RECIPE, KEY_PRECISION, KEY_WORKING_SIZE)
+MAX_STYLES = 256  # styles read from one model file (more: the file is refused)
+MAX_META_CHARS = 1_000_000  # the styles list and the recipe, each
 
 
 @dataclass(frozen=True)
@@ -112,40 +115,60 @@ def parse_metadata(meta: Mapping[str, str]) -> ModelInfo:
         raise ContractError(f"not an rtstyle model: metadata lacks {', '.join(missing)}")
     if meta[KEY_CONTRACT] != CONTRACT_VERSION:
         raise ContractError(
-            f"model contract version {meta[KEY_CONTRACT]!r} is not supported (this rtstyle reads {CONTRACT_VERSION})"
+            f"model contract version {clean_text(meta[KEY_CONTRACT], MAX_NAME)!r} is not supported (this rtstyle reads {CONTRACT_VERSION})"
         )
+    # Everything a model says about itself is untrusted text: control characters stripped, lengths capped.
+    if len(meta[KEY_STYLES]) > MAX_META_CHARS or len(meta[KEY_RECIPE]) > MAX_META_CHARS:
+        raise ContractError(f"metadata larger than {MAX_META_CHARS // 1000} kB: not read")
     try:
         raw_styles = json.loads(meta[KEY_STYLES])
+        if not isinstance(raw_styles, list):
+            raise TypeError("not a list")
+        if len(raw_styles) > MAX_STYLES:
+            raise ContractError(f"{KEY_STYLES} lists {len(raw_styles)} styles; at most {MAX_STYLES} are read")
         styles = tuple(
-            StyleEntry(str(s["name"]), str(s.get("display_name") or s["name"]), str(s.get("license", "unknown")))
+            StyleEntry(
+                clean_text(s["name"], MAX_NAME),
+                clean_text(s.get("display_name") or s["name"]),
+                clean_text(s.get("license", "unknown")),
+            )
             for s in raw_styles
         )
     except (ValueError, TypeError, KeyError) as exc:
-        raise ContractError(f"{KEY_STYLES} is not a JSON list of {{name, display_name, license}}: {exc}") from None
+        raise ContractError(
+            f"{KEY_STYLES} is not a JSON list of {{name, display_name, license}}: {clean_text(exc)}"
+        ) from None
+    if any(not s.name for s in styles):
+        raise ContractError(f"{KEY_STYLES} has a style without a name")
     if not styles:
         raise ContractError(f"{KEY_STYLES} lists no style")
     names = [s.name for s in styles]
     if len(set(names)) != len(names):
         raise ContractError(f"{KEY_STYLES} repeats a style name: {names}")
     if meta[KEY_TIER] not in TIERS:
-        raise ContractError(f"{KEY_TIER} must be one of {TIERS}, not {meta[KEY_TIER]!r}")
+        raise ContractError(f"{KEY_TIER} must be one of {TIERS}, not {clean_text(meta[KEY_TIER], MAX_NAME)!r}")
     if meta[KEY_PRECISION] not in PRECISIONS:
-        raise ContractError(f"{KEY_PRECISION} must be one of {PRECISIONS}, not {meta[KEY_PRECISION]!r}")
+        raise ContractError(
+            f"{KEY_PRECISION} must be one of {PRECISIONS}, not {clean_text(meta[KEY_PRECISION], MAX_NAME)!r}"
+        )
     try:
         working_size = int(meta[KEY_WORKING_SIZE])
         if working_size <= 0:
             raise ValueError
     except ValueError:
-        raise ContractError(f"{KEY_WORKING_SIZE} must be a positive integer, not {meta[KEY_WORKING_SIZE]!r}") from None
+        raise ContractError(
+            f"{KEY_WORKING_SIZE} must be a positive integer, not {clean_text(meta[KEY_WORKING_SIZE], MAX_NAME)!r}"
+        ) from None
     try:
         recipe = json.loads(meta[KEY_RECIPE])
         if not isinstance(recipe, dict):
             raise ValueError
     except ValueError:
         raise ContractError(f"{KEY_RECIPE} must be a JSON object") from None
-    if not meta[KEY_ARCH]:
+    arch = clean_text(meta[KEY_ARCH], MAX_NAME)
+    if not arch:
         raise ContractError(f"{KEY_ARCH} is empty")
-    return ModelInfo(styles, meta[KEY_ARCH], meta[KEY_TIER], meta[KEY_PRECISION], working_size, recipe)
+    return ModelInfo(styles, arch, meta[KEY_TIER], meta[KEY_PRECISION], working_size, recipe)
 
 
 def _dim_ok(dim: int | str | None, expected: int | None) -> bool:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from rtstyle.text import clean_text
+
+MAX_MESSAGE = 2000  # characters of one notice or error line
+
 _NOTICED: set[str] = set()
 
 
@@ -13,7 +17,7 @@ def notice(message: str, once: bool = False) -> None:
         if message in _NOTICED:
             return
         _NOTICED.add(message)
-    print(f"rtstyle: notice: {message}", file=sys.stderr, flush=True)
+    print(f"rtstyle: notice: {clean_text(message, MAX_MESSAGE)}", file=sys.stderr, flush=True)
 
 
 class RtstyleError(Exception):

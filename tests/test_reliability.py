@@ -5,22 +5,28 @@ docs/reliability.md lists every case with the test that proves it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import make_contract_model
 from test_cli_image import assert_one_line_error, run_cli
 from test_media import ffmpeg, make_clip
 
-from rtstyle.errors import OutputError
+from rtstyle import catalog
+from rtstyle.contract import MAX_STYLES
+from rtstyle.errors import InputError, OutputError
 from rtstyle.files import part_files, remove_stale_parts
 from rtstyle.io.probe import probe
 from rtstyle.io.sinks.video import VideoFileSink
 from rtstyle.runtime.stylizer import Stylizer
+from rtstyle.text import MAX_NAME, MAX_TEXT
 
 FAST = ["--style", "alpha", "--device", "cpu", "--preset", "ultrafast"]
 
@@ -210,3 +216,79 @@ def test_library_log_lines_never_come_before_the_one_line_error(
     )
     assert_one_line_error(code.returncode, code.stderr)
     assert "not a readable picture" in code.stderr
+
+
+# ----------------------------------------------------------------------------- 2. hostile model files
+
+
+def hostile_model(path: Path, entries: list[dict[str, str]]) -> Path:
+    return make_contract_model(path, styles=("x",), meta_override={"rtstyle.styles": json.dumps(entries)})
+
+
+def test_model_metadata_is_untrusted_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 2: names, display names and licences from a model file reach the terminal neither as rich markup nor
+    as escape sequences; a name that breaks rich's markup does not crash `rtstyle styles`."""
+    d = tmp_path / "models"
+    hostile_model(d / "a.onnx", [{"name": "[/]", "display_name": "[link=http://evil.example]click[/link]"}])
+    hostile_model(
+        d / "b.onnx", [{"name": "clear\x1b[2Jme", "display_name": "t\x1b]0;pwned\x07x", "license": "\x1b[?1049h"}]
+    )
+    hostile_model(
+        d / "c.onnx", [{"name": "osc\x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\", "license": "[bold]"}]
+    )
+    monkeypatch.setenv("RTSTYLE_MODELS", str(d))
+    monkeypatch.setenv("COLUMNS", "400")  # one table row per line
+    monkeypatch.setattr(catalog, "shipped_models_dir", lambda: None)
+    code, out, err = run_cli(["styles"], capsys)
+    assert code in (0, None), err
+    assert "Traceback" not in err and "\x1b" not in out + err and "\x07" not in out
+    for shown in ("[/]", "[link=http://evil.example]click[/link]", "clear[2Jme", "[bold]"):
+        assert shown in out, shown
+    names = {s.name for s in catalog.list_styles()}
+    assert names == {"[/]", "clear[2Jme", "osc]8;;http://evil.example\\link]8;;\\"}
+    png = tmp_path / "in.png"
+    cv2.imwrite(str(png), np.zeros((8, 8, 3), np.uint8))
+    code, out, err = run_cli(["image", png, tmp_path / "o.png", "--style", "clear[2Jme", "--device", "cpu"], capsys)
+    assert code in (0, None) and "wrote" in out and "\x1b" not in out + err
+
+
+def test_metadata_length_and_style_count_are_capped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 2: a 500 kB name is cut to MAX_NAME characters (metadata over 1 MB is not read at all), a 20,000-style
+    file is not read (a notice says so)."""
+    d = tmp_path / "models"
+    hostile_model(d / "long.onnx", [{"name": "n" * 500_000, "display_name": "d" * 100_000, "license": "l" * 50_000}])
+    hostile_model(d / "many.onnx", [{"name": f"s{i}"} for i in range(20_000)])
+    monkeypatch.setenv("RTSTYLE_MODELS", str(d))
+    monkeypatch.setattr(catalog, "shipped_models_dir", lambda: None)
+    (style,) = catalog.list_styles()
+    assert len(style.name) == MAX_NAME and len(style.display_name) <= MAX_TEXT and len(style.license) <= MAX_TEXT
+    err = capsys.readouterr().err
+    assert f"at most {MAX_STYLES} are read" in err and "many.onnx" in err
+    assert max(len(line) for line in err.splitlines()) < 2100
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_in_the_model_folder_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 2: only regular files are read: a FIFO named x.onnx would block `styles` and `image` for ever."""
+    d = tmp_path / "models"
+    make_contract_model(d / "ok.onnx", styles=("ok",))
+    os.mkfifo(d / "x.onnx")
+    monkeypatch.setenv("RTSTYLE_MODELS", str(d))
+    monkeypatch.setattr(catalog, "shipped_models_dir", lambda: None)
+    result: list[object] = []
+    t = threading.Thread(target=lambda: result.append([s.name for s in catalog.list_styles()]), daemon=True)
+    t.start()
+    t.join(timeout=30)
+    if t.is_alive():  # unblock the reader so the test run can end
+        with open(d / "x.onnx", "wb"):
+            pass
+        pytest.fail("listing the styles blocked on a FIFO")
+    assert result == [["ok"]]
+    with pytest.raises(InputError, match="not a regular file"):
+        catalog.read_model_info(d / "x.onnx")

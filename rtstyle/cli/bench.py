@@ -64,6 +64,8 @@ def bench(
     from rich.console import Console
     from rich.table import Table
 
+    from rtstyle.cli.console import safe
+
     c = Console()
     t = Table(title=f"rtstyle bench (median of {frames} after {warmup} warm-up runs)")
     for col in ("model", "precision", "provider", "size", "ms/frame", "fps", "p90 ms"):
@@ -71,12 +73,12 @@ def bench(
     errors = []
     for r in rows:
         if "error" in r:
-            t.add_row(r["model"], r.get("precision", ""), r["device"], r["size"], "-", "-", "error (below)")
+            t.add_row(safe(r["model"]), safe(r.get("precision", "")), r["device"], r["size"], "-", "-", "error (below)")
             errors.append(f"{r['model']} on {r['device']} at {r['size']}: {r['error']}")
         else:
             t.add_row(
-                r["model"],
-                r["precision"],
+                safe(r["model"]),
+                safe(r["precision"]),
                 r["provider"].replace("ExecutionProvider", ""),
                 r["size"],
                 f"{r['ms_median']:.2f}",
@@ -85,15 +87,15 @@ def bench(
             )
     c.print(t)
     for line in errors:
-        c.print(f"error: {line}")
+        c.print(f"error: {safe(line)}")
     for d, why in skipped.items():
-        c.print(f"{d} skipped: {why}")
+        c.print(f"{d} skipped: {safe(why)}")
     for v in video_rows:
         if "error" in v:
-            c.print(f"video {v['video']} with {v['model']} on {v['device']}: {v['error']}")
+            c.print(f"video {safe(v['video'])} with {safe(v['model'])} on {v['device']}: {safe(v['error'])}")
         else:
             c.print(
-                f"video {v['video']} with {v['model']} on {v['provider']}, smooth {v['smooth']}: "
+                f"video {safe(v['video'])} with {safe(v['model'])} on {v['provider']}, smooth {v['smooth']}: "
                 f"{v['frames']} frames in {v['seconds']} s = {v['fps']} fps end to end"
             )
 

@@ -18,10 +18,12 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
         return
     from rich.console import Console
 
+    from rtstyle.cli.console import safe
+
     c = Console(highlight=False)
-    c.print(f"rtstyle {info['rtstyle']}  python {info['python']}  {info['platform']}")
-    pk = ", ".join(info["onnxruntime_packages"]) or "?"
-    c.print(f"onnxruntime {info['onnxruntime']} ({pk}; build device {info['onnxruntime_device']})")
+    c.print(f"rtstyle {safe(info['rtstyle'])}  python {safe(info['python'])}  {safe(info['platform'])}")
+    pk = safe(", ".join(info["onnxruntime_packages"]) or "?")
+    c.print(f"onnxruntime {safe(info['onnxruntime'])} ({pk}; build device {safe(info['onnxruntime_device'])})")
     if len(info["onnxruntime_packages"]) > 1:
         c.print(
             "[yellow]warning[/yellow]: several onnxruntime packages are installed and clash; keep one "
@@ -29,17 +31,22 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
         )
     c.print(f"CPU: {info['physical_cores']} physical cores used by the CPU provider ({info['logical_cpus']} logical)")
     gpus = info["gpu"]
-    c.print(f"NVIDIA GPU: {'; '.join(gpus) if gpus else 'none found (no nvidia-smi)'}")
+    c.print(f"NVIDIA GPU: {safe('; '.join(gpus)) if gpus else 'none found (no nvidia-smi)'}")
     for ep, chk in info["providers"].items():
         mark = "[green]runs[/green]" if chk["runs"] else "[red]does not run[/red]"
-        why = "" if chk["runs"] else f": {chk['why']}"
-        c.print(f"  {ep}: {mark}{why}")
-    c.print(f"device=auto uses: {info['default_device']}")
-    c.print(f"display: {info['display'] or '[yellow]none[/yellow] (DISPLAY/WAYLAND_DISPLAY unset: use --no-window)'}")
-    c.print(f"ffmpeg: {info['ffmpeg'] or '[red]not found[/red]'}  {info.get('ffmpeg_version', '')}")
-    c.print(
-        f"models: shipped {info['models_shipped_dir'] or '(none)'}; user {info['models_user_dir']}; {info['styles']} styles"
+        why = "" if chk["runs"] else f": {safe(chk['why'])}"
+        c.print(f"  {safe(ep)}: {mark}{why}")
+    c.print(f"device=auto uses: {safe(info['default_device'])}")
+    display = (
+        safe(info["display"])
+        if info["display"]
+        else "[yellow]none[/yellow] (DISPLAY/WAYLAND_DISPLAY unset: use --no-window)"
     )
+    c.print(f"display: {display}")
+    ffmpeg = safe(info["ffmpeg"]) if info["ffmpeg"] else "[red]not found[/red]"
+    c.print(f"ffmpeg: {ffmpeg}  {safe(info.get('ffmpeg_version', ''))}")
+    shipped = safe(info["models_shipped_dir"]) if info["models_shipped_dir"] else "(none)"
+    c.print(f"models: shipped {shipped}; user {safe(info['models_user_dir'])}; {safe(info['styles'])} styles")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 
 import typer
 
-from rtstyle.errors import Interrupted, RtstyleError
+from rtstyle.errors import MAX_MESSAGE, Interrupted, RtstyleError
+from rtstyle.text import clean_text
 
 # Order here is the order in ``rtstyle --help``.
 COMMAND_MODULES = (
@@ -50,8 +51,8 @@ def build_app() -> typer.Typer:
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print one clear line on stderr and exit non-zero."""
-    print(f"rtstyle: error: {message}", file=sys.stderr)
+    """Print one clear line on stderr and exit non-zero (control characters stripped: one line, nothing injected)."""
+    print(f"rtstyle: error: {clean_text(message, MAX_MESSAGE)}", file=sys.stderr)
     raise SystemExit(code)
 
 

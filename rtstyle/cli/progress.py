@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rtstyle.cli.console import safe
+
 
 class _Bar:
     """A ``rtstyle.pipeline.jobs.Progress`` drawn with rich."""
@@ -14,7 +16,7 @@ class _Bar:
         self.bar, self.task = bar, None
 
     def start(self, label: str) -> None:
-        self.task = self.bar.add_task(label, total=None, fps=0.0)
+        self.task = self.bar.add_task(safe(label), total=None, fps=0.0)  # a file or style name is not markup
 
     def __call__(self, done: int, total: int | None, fps: float) -> None:
         if self.task is None:

@@ -25,11 +25,13 @@ def styles(
     from rich.console import Console
     from rich.table import Table
 
+    from rtstyle.cli.console import safe
+
     console = Console()
     if not found:
         console.print(
-            f"No styles installed. Shipped folder: {catalog.shipped_models_dir()}; user folder: "
-            f"{catalog.user_models_dir()} (set RTSTYLE_MODELS to use another)."
+            f"No styles installed. Shipped folder: {safe(catalog.shipped_models_dir())}; user folder: "
+            f"{safe(catalog.user_models_dir())} (set RTSTYLE_MODELS to use another)."
         )
         return
     table = Table(title="rtstyle styles")
@@ -39,9 +41,12 @@ def styles(
         file = s.file.name + (f" [{s.index + 1}/{s.num_styles}]" if s.num_styles > 1 else "")
         if s.fp16_file is not None:
             file += " (+fp16)"
-        table.add_row(s.name, s.tier, s.arch, file, s.display_name, s.license, s.source)
+        cells = (s.name, s.tier, s.arch, file, s.display_name, s.license, s.source)
+        table.add_row(*(safe(c) for c in cells))
     console.print(table)
-    console.print(f"shipped: {catalog.shipped_models_dir()}  user: {catalog.user_models_dir()}", style="dim")
+    console.print(
+        f"shipped: {safe(catalog.shipped_models_dir())}  user: {safe(catalog.user_models_dir())}", style="dim"
+    )
 
 
 def register(app: typer.Typer) -> None:
