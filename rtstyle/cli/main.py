@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "demo",
     "image",
     "video",
+    "batch",
     "webcam",
     "styles",
     "cameras",

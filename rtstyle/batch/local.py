@@ -1,0 +1,84 @@
+"""The local backend: a process pool on this machine (no Ray needed).
+
+Each worker is a separate process (``spawn``: nothing of the driver's onnxruntime state is inherited) with its own
+onnxruntime session and thread count, built once and reused for every unit it runs. At most one unit per worker
+is in flight, so when a worker dies (killed, out of memory) the units that were running are exactly the ones to
+retry: the pool is rebuilt and they are submitted again, up to ``retries`` times each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from rtstyle.batch.work import Config, Unit, UnitResult, run_unit, worker_init
+
+
+def run_local(
+    units: list[Unit],
+    cfg: Config,
+    workers: int,
+    retries: int,
+    on_result: Callable[[UnitResult], None],
+) -> None:
+    """Run ``units`` on ``workers`` processes, calling ``on_result`` (on this thread) as each one finishes."""
+    pending: deque[Unit] = deque(units)
+    lost_count: dict[str, int] = {}
+    pool: ProcessPoolExecutor | None = None
+    inflight: dict[Future, Unit] = {}
+    ctx = multiprocessing.get_context("spawn")
+    try:
+        while pending or inflight:
+            if pool is None:
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init)
+            broken = False
+            while pending and len(inflight) < workers:
+                unit = pending.popleft()
+                try:
+                    inflight[pool.submit(run_unit, unit, cfg)] = unit
+                except BrokenProcessPool:  # a worker died since the last look
+                    pending.appendleft(unit)
+                    broken = True
+                    break
+            if not broken:
+                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                broken = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
+                for fut in done:
+                    if not isinstance(fut.exception(), BrokenProcessPool):
+                        on_result(fut.result())
+                        del inflight[fut]
+            if broken:  # the pool stops every worker with the dead one: what ran on them starts again
+                wait(list(inflight))
+                for fut, unit in inflight.items():
+                    if fut.exception() is None:
+                        on_result(fut.result())
+                        continue
+                    lost_count[unit.key] = lost_count.get(unit.key, 0) + 1
+                    if lost_count[unit.key] > retries:
+                        on_result(
+                            UnitResult(unit.key, "failed", message=f"its worker died {lost_count[unit.key]} times")
+                        )
+                    else:
+                        pending.appendleft(unit)
+                inflight.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = None
+    except KeyboardInterrupt:
+        # each worker discards the output it was writing and returns "interrupted" (Ctrl-C in a terminal reaches
+        # them too; SIGTERM or SIGHUP reach only this process: pass it on)
+        if pool is not None:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                with contextlib.suppress(OSError):
+                    os.kill(proc.pid, signal.SIGINT)
+            pool.shutdown(wait=True, cancel_futures=True)
+            pool = None
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

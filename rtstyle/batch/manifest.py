@@ -1,0 +1,127 @@
+"""The batch manifest: what was finished, from which input, with which model and options.
+
+``OUT_DIR/.rtstyle-batch/manifest.jsonl`` holds one JSON line per finished output (a whole file or one chunk of
+a long video), appended and flushed by the driver as each one finishes; the last line for an output wins. A line
+cut short by a kill is ignored when the manifest is read again. An output counts as finished when its line's
+fingerprint (model digests and options) matches, the input still has the size and modification time recorded,
+and the output file still has the size and modification time recorded: anything else is done again.
+
+``OUT_DIR/.rtstyle-batch/lock`` is held (``flock``) while a batch runs, so two batches never write one folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from rtstyle.errors import OutputError
+
+MANIFEST = "manifest.jsonl"
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+class Manifest:
+    """Read at open, appended as outputs finish; ``close()`` releases the lock."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / MANIFEST
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {state_dir}: {exc.strerror or exc}") from None
+        self._lock = self._take_lock(state_dir / "lock")
+        self.entries: dict[str, dict[str, Any]] = {}
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:  # a line cut short by a kill
+                        continue
+                    if isinstance(entry, dict) and isinstance(entry.get("out"), str):
+                        self.entries[entry["out"]] = entry
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise OutputError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        try:
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open until close()
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    @staticmethod
+    def _take_lock(path: Path) -> Any:
+        try:
+            f = open(path, "a+")  # noqa: SIM115 - held for the batch's life
+        except OSError as exc:
+            raise OutputError(f"cannot write {path.parent}: {exc.strerror or exc}") from None
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no lock
+            return f
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise OutputError(
+                f"another rtstyle batch is writing into {path.parent.parent}; wait for it or choose another --out-dir"
+            ) from None
+        return f
+
+    def finished(self, out_key: str, output: Path, fingerprint: str, inp: Path) -> dict[str, Any] | None:
+        """The entry of ``out_key`` when ``output`` is complete and made from ``inp`` as it is now with this
+        fingerprint; else None."""
+        entry = self.entries.get(out_key)
+        if entry is None or entry.get("fingerprint") != fingerprint:
+            return None
+        if list(entry.get("input_stat") or []) != list(_stat(inp) or []):
+            return None
+        if list(entry.get("output_stat") or []) != list(_stat(output) or [None]):
+            return None
+        return entry
+
+    def record(self, out_key: str, output: Path, fingerprint: str, inp: Path, **info: Any) -> None:
+        """Append the line for a finished output (flushed and synced: a kill right after keeps it)."""
+        entry = {
+            "out": out_key,
+            "input": str(inp),
+            "input_stat": _stat(inp),
+            "output_stat": _stat(output),
+            "fingerprint": fingerprint,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **info,
+        }
+        self.entries[out_key] = entry
+        try:
+            self._file.write(json.dumps(entry) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def forget(self, out_key: str) -> None:
+        self.entries.pop(out_key, None)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            self._lock.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,361 @@
+"""One unit of batch work, as a worker runs it: a picture, a whole video, or a chunk of a long video.
+
+:func:`run_unit` is what a process-pool worker or a Ray task calls. It runs the library jobs
+(:func:`rtstyle.pipeline.jobs.stylize_image`, :func:`~rtstyle.pipeline.jobs.stylize_video`) or, for a chunk, the
+same :class:`~rtstyle.pipeline.loop.Pipeline` on a seeked decoder, and always returns a :class:`UnitResult`
+(a bad file is a result, never an exception). The stylizer is built once per worker process and reused by every
+unit it runs (the model is loaded once per worker, not once per file). What the library prints as notices is
+collected into the result, so the driver can show it beside the file it belongs to.
+
+:func:`join_chunks` (run by the driver) concatenates a video's chunk parts without re-encoding and adds the
+input's audio.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtstyle.errors import InputError, OutputError, RtstyleError
+from rtstyle.files import publish, remove_stale_parts, temp_path
+from rtstyle.pipeline.jobs import StylizeOptions
+
+# The stylizers this worker process has built, by their options: one model load per worker, not per unit.
+_STYLIZERS: dict[str, Any] = {}
+# SIGINT handling in pool workers: Ctrl-C stops the unit that runs (its output is discarded), never an idle worker,
+# and only once per unit (a second SIGINT must not cut the discarding short).
+_BUSY = False
+_RAISED = False
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of work. ``key`` names it in the manifest and the results (the output's relative path, plus
+    ``#NNNN`` for a chunk)."""
+
+    key: str
+    kind: str  # "image", "video" or "chunk"
+    input: str
+    output: str  # the final output, or a chunk's part file
+    start: float | None = None  # chunk: first time written (decoder timeline, seconds); None: from the start
+    end: float | None = None  # chunk: first time not written; None: to the end
+    seek: float = 0.0  # chunk: where decoding starts; frames before ``start`` only warm the smoother up
+    fault: str | None = None  # tests only: "kill@N" kills the worker after N frames of the first attempt
+
+
+@dataclass(frozen=True)
+class Config:
+    """What every unit of one batch shares."""
+
+    how: StylizeOptions
+    smooth: str = "flow"
+    crf: int = 18
+    preset: str = "veryfast"
+    audio: bool = True
+    threads: int | None = None  # onnxruntime intra-op threads per worker (None: onnxruntime's choice)
+    state_dir: str = ""  # OUT_DIR/.rtstyle-batch (attempt counters)
+    model: tuple[str, str, list[Any]] | None = None  # Ray: (digest, suffix, [ObjectRef of the model's bytes])
+
+
+@dataclass
+class UnitResult:
+    key: str
+    status: str  # "done", "unreadable", "failed" or "interrupted"
+    frames: int = 0
+    seconds: float = 0.0
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+    provider: str = ""
+    style: str = ""
+    first_t: float | None = None  # chunk: timestamp of the first frame written (decoder timeline)
+    attempts: int = 1
+    host: str = ""
+    pid: int = 0
+
+
+@dataclass
+class _WorkerOptions(StylizeOptions):
+    """``StylizeOptions`` whose ``stylizer()`` is built once per worker process, with a set thread count."""
+
+    threads: int | None = None
+
+    def stylizer(self) -> Any:
+        from rtstyle.runtime.stylizer import Stylizer
+
+        key = repr(self)
+        if key not in _STYLIZERS:
+            _STYLIZERS[key] = Stylizer(
+                self.style,
+                device=self.device,
+                tier=self.tier,
+                max_side=self.max_side,
+                scale=self.scale,
+                strength=self.strength,
+                preserve_color=self.preserve_color,
+                blend=self.blend,
+                threads=self.threads,
+            )
+        return _STYLIZERS[key]
+
+
+def _model_file(model: tuple[str, str, list[Any]]) -> str:
+    """The shipped model as a local file (written once per machine, fetched from Ray's object store once)."""
+    digest, suffix, ref = model
+    folder = Path(tempfile.gettempdir()) / "rtstyle-batch-models"
+    path = folder / f"{digest}{suffix}"
+    if not path.is_file():
+        import ray
+
+        data = ray.get(ref[0])
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{digest}.", dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return str(path)
+
+
+def _options(cfg: Config) -> _WorkerOptions:
+    fields = {k: getattr(cfg.how, k) for k in StylizeOptions.__dataclass_fields__}
+    opts = _WorkerOptions(**fields, threads=cfg.threads)
+    if cfg.model is not None:
+        opts = replace(opts, style=_model_file(cfg.model))
+    return opts
+
+
+def _count_attempt(state_dir: str, key: str) -> int:
+    """Record that ``key`` starts (again) and say how many times it has started in this batch."""
+    if not state_dir:
+        return 1
+    folder = Path(state_dir) / "attempts"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / hashlib.sha1(key.encode()).hexdigest()[:20]
+    with open(path, "a", encoding="ascii") as f:
+        f.write(f"{os.getpid()}\n")
+    with open(path, encoding="ascii") as f:
+        return sum(1 for _ in f)
+
+
+class _Watch:
+    """The progress callback of the jobs: counts frames and carries out the tests' fault ("kill@N")."""
+
+    def __init__(self, kill_at: int | None) -> None:
+        self.kill_at = kill_at
+        self.frames = 0
+
+    def start(self, label: str) -> None:
+        pass
+
+    def __call__(self, done: int, total: int | None, fps: float) -> None:
+        self.frames = done
+        if self.kill_at is not None and done >= self.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_unit(unit: Unit, cfg: Config) -> UnitResult:
+    """Run one unit and say how it went; a bad input or a failing output is a result, not an exception."""
+    global _BUSY, _RAISED
+    t0 = time.perf_counter()
+    res = UnitResult(unit.key, "failed", host=socket.gethostname(), pid=os.getpid())
+    res.attempts = _count_attempt(cfg.state_dir, unit.key)
+    kill_at = None
+    if unit.fault and unit.fault.startswith("kill@") and res.attempts == 1:
+        kill_at = int(unit.fault[5:])
+    watch = _Watch(kill_at)
+    err = io.StringIO()
+    _BUSY, _RAISED = True, False
+    try:
+        with contextlib.redirect_stderr(err):
+            how = _options(cfg)
+            if unit.kind == "image":
+                from rtstyle.pipeline.jobs import stylize_image
+
+                r = stylize_image(Path(unit.input), Path(unit.output), how, force=True)
+                res.frames, res.provider, res.style = 1, r.provider, r.style
+            elif unit.kind == "video":
+                from rtstyle.pipeline.jobs import stylize_video
+
+                v = stylize_video(
+                    Path(unit.input), Path(unit.output), how, smooth=cfg.smooth, crf=cfg.crf, preset=cfg.preset,
+                    audio=cfg.audio, progress=watch, force=True,
+                )  # fmt: skip
+                res.frames, res.provider, res.style = v.stats.frames, v.stats.provider, v.stats.style
+            else:
+                res.frames, res.first_t, res.provider, res.style = _stylize_chunk(unit, cfg, how, watch)
+        res.status = "done"
+    except InputError as exc:
+        res.status, res.message = "unreadable", str(exc)
+    except RtstyleError as exc:
+        res.message = str(exc)
+    except KeyboardInterrupt:
+        res.status, res.message = "interrupted", "interrupted"
+    except MemoryError:
+        res.message = "out of memory: try a smaller --max-side or fewer --workers"
+    except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen error: one line in the results, the batch goes on
+        res.message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    finally:
+        _BUSY = False
+    res.notes = [ln.removeprefix("rtstyle: notice: ") for ln in err.getvalue().splitlines() if ln.strip()]
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def worker_init() -> None:
+    """Process-pool worker start: Ctrl-C interrupts the unit that runs, and is ignored between units."""
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        global _RAISED
+        if _BUSY and not _RAISED:
+            _RAISED = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+# ------------------------------------------------------------------------------------------------------- chunks
+
+
+def _io() -> Any:
+    """The frame I/O the chunks need (one place to follow the library's modules if they move)."""
+    from rtstyle.io import decode, encode, ffmpeg, probe, sources
+    from rtstyle.io.sinks import base, video
+
+    return decode, encode, ffmpeg, probe, sources, base, video
+
+
+def _stylize_chunk(unit: Unit, cfg: Config, how: StylizeOptions, watch: _Watch) -> tuple[int, float | None, str, str]:
+    """Stylize the frames of ``unit.start <= t < unit.end`` into the part file ``unit.output`` (no audio).
+
+    The decoder seeks to ``unit.seek`` (exact: ffmpeg decodes from the keyframe before and drops what precedes
+    it); the frames before ``unit.start`` run through the stylizer and the smoother but are not written, so the
+    smoother's state at the seam is close to the one an uninterrupted run has there."""
+    decode, _, _, probe, sources, base, video = _io()
+    from rtstyle.pipeline.loop import Pipeline
+    from rtstyle.pipeline.smoothing import make_smoother
+
+    smoother = make_smoother(cfg.smooth)
+    info = probe.probe(unit.input, count_frames=False)
+
+    class ChunkSource(sources.Source):
+        def __init__(self) -> None:
+            args = ("-ss", f"{unit.seek:.6f}") if unit.seek > 0 else ()
+            self._dec = decode.Decoder(unit.input, input_args=args, label=unit.input)
+            self.width, self.height, self.fps = self._dec.width, self._dec.height, info.fps
+            self.description = f"{Path(unit.input).name} from {unit.seek:.2f} s"
+
+        def read(self) -> tuple[np.ndarray, float] | None:
+            item = self._dec.read()
+            if item is None:
+                return None
+            t = item[1] + unit.seek
+            if unit.end is not None and t >= unit.end:
+                return None
+            return item[0], t
+
+        def close(self) -> None:
+            self._dec.close()
+
+    class FromStart(base.Sink):
+        """Writes the frames from ``unit.start`` on, with timestamps from the first one written."""
+
+        name = "chunk"
+
+        def __init__(self, sink: Any) -> None:
+            self.sink, self.first_t, self.frames = sink, None, 0
+
+        def write(self, frame: np.ndarray, timestamp: float) -> None:
+            if unit.start is not None and timestamp < unit.start:
+                return
+            if self.first_t is None:
+                self.first_t = timestamp
+            self.frames += 1
+            self.sink.write(frame, timestamp - self.first_t)
+
+        def close(self) -> None:
+            if self.frames:
+                self.sink.close()
+            else:
+                self.sink.abort()
+
+        def abort(self) -> None:
+            self.sink.abort()
+
+    stylizer = how.stylizer()
+    source = ChunkSource()
+    gate = None
+    try:
+        stylizer.check_size(source.width, source.height)
+        sink = video.VideoFileSink(
+            unit.output, info.fps or 25.0, (source.width, source.height), crf=cfg.crf, preset=cfg.preset,
+            timescale=info.timescale, input_path=unit.input, force=True,
+        )  # fmt: skip
+        gate = FromStart(sink)
+        pipeline = Pipeline(source, stylizer, smoother, [gate])
+        watch.start(unit.key)
+        pipeline.run(progress=watch)
+    except BaseException:
+        if gate is not None:
+            gate.abort()
+        raise
+    finally:
+        source.close()
+    if gate.frames and (sink.failed or not Path(unit.output).exists()):
+        raise OutputError(f"{unit.output}: {sink.failed or 'the encoder wrote nothing'}")
+    return gate.frames, gate.first_t, stylizer.provider, stylizer.style
+
+
+def _concat_line(path: Path) -> str:
+    return "file '" + str(path).replace("'", "'\\''") + "'"
+
+
+def join_chunks(parts: list[tuple[Path, float]], inp: Path, out: Path, audio: bool = True) -> str | None:
+    """Concatenate chunk parts (``(file, timestamp of its first frame)``, in order) into ``out`` without
+    re-encoding, with ``inp``'s audio (copied, or AAC when MP4 cannot take it); each part is placed at its first
+    frame's time, so the timing is the input's. Written to a unique temporary file and renamed: a kill never
+    leaves a half file under ``out``'s name. Returns the audio mode ("copy", "aac" or None)."""
+    _, encode, ffmpeg, probe, _, _, _ = _io()
+    info = probe.probe(inp, count_frames=False)
+    folder = out.parent
+    fd, list_name = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}-", suffix=".part.ffconcat", dir=folder)
+    lines = ["ffconcat version 1.0"]
+    for i, (path, first_t) in enumerate(parts):
+        lines.append(_concat_line(path.resolve()))
+        if i + 1 < len(parts):
+            lines.append(f"duration {max(parts[i + 1][1] - first_t, 1e-6):.6f}")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    remove_stale_parts(out, ".mp4")  # left by a join that was killed
+    tmp = str(temp_path(out, ".mp4"))
+    mode = None
+    args = [ffmpeg.ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+    args += ["-f", "concat", "-safe", "0", "-i", list_name]
+    maps = ["-map", "0:v:0", "-c:v", "copy"]
+    if audio and info.has_audio:
+        mode = "copy" if (info.audio_codec or "").lower() in encode.MP4_AUDIO_COPY else "aac"
+        args += ["-i", str(inp)]
+        maps += ["-map", "1:a:0", "-c:a", "copy" if mode == "copy" else "aac"]
+    args += maps + ["-video_track_timescale", str(info.timescale or 90000), "-movflags", "+faststart", "-f", "mp4"]
+    args.append(tmp)
+    try:
+        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, check=False, **ffmpeg.detached())
+        if proc.returncode != 0:
+            why = ffmpeg.error_line(proc.stderr.decode("utf-8", "replace"), tmp)
+            raise OutputError(f"{out}: joining the chunks failed ({why})")
+        publish(Path(tmp), out, force=True)
+    finally:
+        for leftover in (tmp, list_name):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+    return mode

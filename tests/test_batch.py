@@ -1,0 +1,296 @@
+"""``rtstyle batch`` on the local process pool: same frames as ``rtstyle video``, resumable and idempotent, bad
+files skipped, long videos in chunks with steady seams, a killed worker retried, a killed batch resumed."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import make_contract_model
+
+from rtstyle.batch import run
+from rtstyle.batch.plan import STATE_DIR, plan_chunks
+from rtstyle.cli.main import main
+from rtstyle.io.decode import Decoder
+from rtstyle.io.ffmpeg import ffmpeg_exe
+from rtstyle.io.probe import probe
+from rtstyle.pipeline.jobs import StylizeOptions, stylize_image, stylize_video
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+FAST = {"preset": "ultrafast"}
+
+
+def make_clip(path: Path, frames: int = 12, audio: bool = False, size: str = "96x64", rate: int = 10) -> Path:
+    """A small H.264 clip with moving content (ffmpeg's testsrc2), optionally with an AAC tone."""
+    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"]
+    args.append(f"testsrc2=size={size}:rate={rate}")
+    if audio:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:a", "aac", "-t", str(frames / rate)]
+    args += ["-frames:v", str(frames), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(args, check=True)
+    return path
+
+
+def make_panning_clip(path: Path, frames: int = 60, size: tuple[int, int] = (160, 96), rate: int = 10) -> Path:
+    """A clip of a blurred noise texture panning 2 px per frame: the same motion everywhere, all the time, so
+    every pair of frames has about the same warping error (a seam stands out)."""
+    w, h = size
+    rng = np.random.default_rng(1)
+    tile = cv2.GaussianBlur(rng.integers(0, 256, (h, 64, 3), dtype=np.uint8), (0, 0), 4.0, borderType=cv2.BORDER_WRAP)
+    tile = cv2.normalize(tile, None, 0, 255, cv2.NORM_MINMAX)
+    big = np.tile(tile, (1, (w + 2 * frames) // 64 + 2, 1))  # periodic: every frame looks alike
+    data = b"".join(np.ascontiguousarray(big[:, 2 * t : 2 * t + w]).tobytes() for t in range(frames))
+    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
+            "-s", f"{w}x{h}", "-r", str(rate), "-i", "pipe:0", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "12",
+            "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(args, input=data, check=True)
+    return path
+
+
+def decode(path: Path) -> tuple[list[np.ndarray], list[float]]:
+    dec = Decoder(str(path))
+    frames, times = [], []
+    try:
+        while (item := dec.read()) is not None:
+            frames.append(item[0])
+            times.append(item[1])
+    finally:
+        dec.close()
+    return frames, times
+
+
+def max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    """The largest mean absolute difference of two frame lists (of equal length)."""
+    assert len(a) == len(b)
+    return max(float(np.abs(x.astype(np.int16) - y.astype(np.int16)).mean()) for x, y in zip(a, b, strict=True))
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """Temporary files anywhere under ``folder`` (outside the batch's own state folder)."""
+    return [p for p in folder.rglob("*.part*") if STATE_DIR not in p.parts]
+
+
+@pytest.fixture()
+def model(tmp_path: Path) -> Path:
+    return make_contract_model(tmp_path / "m" / "solo.onnx", styles=("solo",))
+
+
+@pytest.fixture()
+def library(tmp_path: Path) -> Path:
+    src = tmp_path / "in"
+    make_clip(src / "a.mp4", frames=12, audio=True)
+    make_clip(src / "sub" / "b.mov", frames=16)
+    src.mkdir(exist_ok=True)
+    cv2.imwrite(
+        str(src / "sub" / "p.png"),
+        cv2.GaussianBlur(np.random.default_rng(0).integers(0, 255, (40, 50, 3), np.uint8), (5, 5), 0),
+    )
+    (src / "notes.txt").write_text("not media: ignored in a folder")
+    return src
+
+
+def test_local_pool_matches_video_and_keeps_the_tree(tmp_path: Path, model: Path, library: Path) -> None:
+    how = StylizeOptions(style=str(model), device="cpu")
+    out = tmp_path / "out"
+    r = run([library], out, how, workers=2, **FAST)
+    assert r.ok and r.counts()["done"] == 3 and r.backend == "local" and r.workers == 2
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and STATE_DIR not in p.parts) == [
+        "a.mp4", "sub/b.mp4", "sub/p.png",
+    ]  # fmt: skip
+    # the same frames as rtstyle video / rtstyle image on the same input with the same options
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    stylize_video(library / "a.mp4", ref / "a.mp4", how, **FAST)
+    stylize_image(library / "sub" / "p.png", ref / "p.png", how)
+    got, t_got = decode(out / "a.mp4")
+    want, t_want = decode(ref / "a.mp4")
+    assert len(got) == 12 and t_got == pytest.approx(t_want, abs=1e-3)
+    assert max_diff(got, want) < 0.5
+    assert np.array_equal(cv2.imread(str(out / "sub" / "p.png")), cv2.imread(str(ref / "p.png")))
+    assert probe(out / "a.mp4").audio_codec == "aac"
+    manifest = [json.loads(line) for line in (out / STATE_DIR / "manifest.jsonl").read_text().splitlines()]
+    assert sorted(e["out"] for e in manifest) == ["a.mp4", "sub/b.mp4", "sub/p.png"]
+    assert not leftovers(out) and not leftovers(library)
+
+
+def test_rerun_skips_what_is_done_and_redoes_on_change(tmp_path: Path, model: Path, library: Path) -> None:
+    out = tmp_path / "out"
+    how = StylizeOptions(style=str(model), device="cpu")
+    assert run([library], out, how, workers=1, **FAST).counts()["done"] == 3
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
+    again = run([library], out, how, workers=1, **FAST)
+    assert again.counts()["up-to-date"] == 3 and again.counts()["done"] == 0
+    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*.mp4")}
+    # other options: the existing outputs are not this batch's, left alone without --force, redone with it
+    other = StylizeOptions(style=str(model), device="cpu", strength=0.5)
+    assert run([library], out, other, workers=1, **FAST).counts()["exists"] == 3
+    assert run([library], out, other, workers=1, force=True, **FAST).counts()["done"] == 3
+    assert run([library], out, other, workers=1, **FAST).counts()["up-to-date"] == 3
+    # an input that changed is done again
+    make_clip(library / "a.mp4", frames=8)
+    r = run([library], out, other, workers=1, **FAST)
+    assert r.counts()["done"] == 0 and r.counts()["exists"] == 1  # changed input: no longer recorded as up to date
+
+
+def run_cli(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[object, str, str]:
+    with pytest.raises(SystemExit) as ei:
+        main([str(a) for a in args])
+    cap = capsys.readouterr()
+    return ei.value.code, cap.out, cap.err
+
+
+def test_cli_reports_and_skips_bad_files(
+    tmp_path: Path, model: Path, library: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (library / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    (library / "empty.mov").write_bytes(b"")
+    out = tmp_path / "out"
+    code, stdout, err = run_cli(
+        ["batch", library, tmp_path / "missing.mp4", "-o", out, "-s", model, "-d", "cpu", "--preset", "ultrafast", "--json"], capsys
+    )  # fmt: skip
+    assert code == 1 and "Traceback" not in err
+    res = json.loads(stdout)
+    status = {Path(f["input"]).name: f["status"] for f in res["files"]}
+    assert status == {
+        "a.mp4": "done", "b.mov": "done", "p.png": "done", "broken.mp4": "unreadable", "empty.mov": "unreadable",
+        "missing.mp4": "unreadable",
+    }  # fmt: skip
+    assert "unreadable" in err and "broken.mp4" in err
+    assert not (out / "broken.mp4").exists() and not leftovers(out)
+    # the table
+    code, stdout, _ = run_cli(["batch", library, "-o", out, "-s", model, "-d", "cpu", "--preset", "ultrafast"], capsys)
+    assert code == 1 and "skipped: up to date" in stdout and "skipped: unreadable" in stdout
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--style", "no-such-style"], "unknown style"),
+        (["--crf", "99"], "Invalid value"),
+        (["--chunk-frames", "-1"], "Invalid value"),
+        (["--ray", "local"], "pip install"),
+    ],
+)
+def test_cli_bad_options_are_one_line(
+    tmp_path: Path,
+    model: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    words: str,
+) -> None:
+    clip = make_clip(tmp_path / "in" / "a.mp4", frames=4)
+    if args[0] == "--ray":
+        monkeypatch.setitem(sys.modules, "ray", None)  # as without the [ray] extra
+    code, _, err = run_cli(["batch", clip, "-o", tmp_path / "out", "-d", "cpu", "-s", model, *args], capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("rtstyle: notice:")]
+    assert code not in (0, None) and len(lines) == 1 and lines[0].startswith("rtstyle: error: "), err
+    assert words in lines[0]
+
+
+def test_out_dir_that_is_a_file_or_no_media(tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    code, _, err = run_cli(["batch", f, "-o", f, "-s", model], capsys)
+    assert code not in (0, None) and err.count("\n") == 1 and "not a folder" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(["batch", tmp_path / "empty", "-o", tmp_path / "out", "-s", model], capsys)
+    assert code not in (0, None) and "no images or videos" in err
+
+
+def test_plan_chunks_cover_every_frame_once() -> None:
+    chunks = plan_chunks(100, 25.0, 30, 5)
+    assert len(chunks) == 3 and chunks[0].start is None and chunks[-1].end is None
+    times = [i / 25.0 for i in range(100)]
+    owners = [
+        [c.index for c in chunks if (c.start is None or t >= c.start) and (c.end is None or t < c.end)] for t in times
+    ]
+    assert all(len(o) == 1 for o in owners)
+    assert all(c.seek == pytest.approx(max(0.0, c.start - 5 / 25.0)) for c in chunks[1:])
+    assert plan_chunks(30, 25.0, 30, 5) == [] and plan_chunks(100, 25.0, 0, 5) == []
+
+
+def test_chunks_join_with_the_input_timing_and_steady_seams(tmp_path: Path, model: Path) -> None:
+    """Three chunks of a panning clip: the joined video has the input's frames, timing and audio, and the warping
+    error (tools/warp_error.py) at the two seams stays within 1.2x the clip's median thanks to the overlap (without
+    it the smoother restarts cold at each seam and the seams stand out). Encoded near-lossless (--crf 0), so what
+    is measured is stylization and smoothing, not the keyframe that starts each chunk (docs/batch.md)."""
+    sys.path.insert(0, str(TOOLS))
+    try:
+        we = importlib.import_module("warp_error")
+    finally:
+        sys.path.remove(str(TOOLS))
+    clip = make_panning_clip(tmp_path / "in" / "long.mp4", frames=60)
+    make_clip(tmp_path / "in2" / "tone.mp4", frames=30, audio=True)
+    how = StylizeOptions(style=str(model), device="cpu")
+    src, t_src = decode(clip)
+    seam_ratio = {}
+    for overlap in (6, 0):
+        out = tmp_path / f"out{overlap}"
+        r = run([clip], out, how, workers=2, chunk_frames=20, overlap=overlap, smooth="flow", crf=0, **FAST)
+        assert r.ok and r.files[0].chunks == 3 and r.files[0].frames == 60
+        got, t_got = decode(out / "long.mp4")
+        assert len(got) == 60 and t_got == pytest.approx(t_src, abs=1e-3)
+        errs = we.warp_errors(src, got)  # errs[t - 1]: frames t-1 -> t
+        seam_ratio[overlap] = max(errs[19], errs[39]) / float(np.median(errs))  # frames 20 and 40 open chunks
+        assert not list((out / STATE_DIR / "parts").rglob("*.mp4"))  # parts removed once joined
+    assert seam_ratio[6] <= 1.2, seam_ratio
+    assert seam_ratio[0] > seam_ratio[6], seam_ratio
+    # audio: the input's track, added at the join
+    r = run([tmp_path / "in2"], tmp_path / "out_tone", how, workers=2, chunk_frames=10, **FAST)
+    assert r.files[0].chunks == 3
+    info = probe(tmp_path / "out_tone" / "tone.mp4")
+    assert info.audio_codec == "aac" and info.frame_count == 30
+
+
+def test_killed_worker_is_retried(tmp_path: Path, model: Path, library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RTSTYLE_BATCH_TEST_KILL", "b.mp4:4")  # the worker stylizing sub/b.mov dies at frame 4
+    out = tmp_path / "out"
+    how = StylizeOptions(style=str(model), device="cpu")
+    r = run([library], out, how, workers=2, **FAST)
+    by_name = {Path(f.input).name: f for f in r.files}
+    assert r.ok and by_name["b.mov"].status == "done" and by_name["b.mov"].attempts == 2
+    assert by_name["b.mov"].retried and r.counts()["retried"] >= 1
+    assert len(decode(out / "sub" / "b.mp4")[0]) == 16
+
+
+def test_restart_after_a_kill_skips_finished_files(tmp_path: Path, model: Path) -> None:
+    src = tmp_path / "in"
+    for i in range(4):
+        make_clip(src / f"c{i}.mp4", frames=40, size="160x96")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "rtstyle", "batch", str(src), "-o", str(out), "-s", str(model), "-d", "cpu",
+           "--preset", "ultrafast", "--workers", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    manifest = out / STATE_DIR / "manifest.jsonl"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if manifest.exists() and manifest.read_text().count("\n") >= 1:
+                break
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers
+        proc.wait()
+    finished = {json.loads(line)["out"] for line in manifest.read_text().splitlines()}
+    assert 1 <= len(finished)
+    # nothing half-written under a final name: every output there is a finished, recorded one
+    assert {p.name for p in out.glob("*.mp4")} <= finished
+    how = StylizeOptions(style=str(model), device="cpu")
+    r = run([src], out, how, workers=1, **FAST)
+    status = {Path(f.output).name: f.status for f in r.files}
+    assert {n for n, s in status.items() if s == "up-to-date"} == finished
+    assert all(s in ("done", "up-to-date") for s in status.values())
+    assert all(len(decode(out / f"c{i}.mp4")[0]) == 40 for i in range(4))
+    assert not leftovers(out)
