@@ -46,7 +46,29 @@ class DeviceError(RtstyleError):
     """A device (CUDA, camera, display, virtual camera) that was asked for is not there."""
 
 
+class Stopped(KeyboardInterrupt):
+    """A stop signal (Ctrl-C's SIGINT, SIGTERM, SIGHUP) raised where the program is, like Ctrl-C
+    (``rtstyle.signals.stop_signals`` raises it): everything that winds down on Ctrl-C winds down on it."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum = signum
+        self.name = name
+
+
 class Interrupted(RtstyleError):
-    """Ctrl-C: the run stopped and left nothing half-written under the output's name."""
+    """Ctrl-C or a stop signal: the run stopped and left nothing half-written under the output's name.
+    Exit code 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP."""
 
     exit_code = 130
+
+    def __init__(self, message: str, signum: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+    @classmethod
+    def after(cls, exc: BaseException, detail: str = "") -> Interrupted:
+        """The one-line error for a run that ``exc`` (KeyboardInterrupt or :class:`Stopped`) ended."""
+        signum = exc.signum if isinstance(exc, Stopped) else 2
+        what = f"stopped by {exc.name}" if isinstance(exc, Stopped) and signum != 2 else "interrupted"
+        return cls(f"{what}: {detail}" if detail else what, signum)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -21,11 +23,14 @@ from test_media import ffmpeg, make_clip
 
 from rtstyle import catalog
 from rtstyle.contract import MAX_STYLES
-from rtstyle.errors import InputError, OutputError
+from rtstyle.errors import InputError, Interrupted, OutputError, Stopped
 from rtstyle.files import part_files, remove_stale_parts
 from rtstyle.io.probe import probe
 from rtstyle.io.sinks.video import VideoFileSink
+from rtstyle.io.sources import FileSource
+from rtstyle.pipeline import Pipeline
 from rtstyle.runtime.stylizer import Stylizer
+from rtstyle.signals import stop_signals
 from rtstyle.text import MAX_NAME, MAX_TEXT
 
 FAST = ["--style", "alpha", "--device", "cpu", "--preset", "ultrafast"]
@@ -292,3 +297,109 @@ def test_a_fifo_in_the_model_folder_is_not_read(
     assert result == [["ok"]]
     with pytest.raises(InputError, match="not a regular file"):
         catalog.read_model_info(d / "x.onnx")
+
+
+# ----------------------------------------------------------------------------- 3. SIGTERM, SIGHUP, "stopping…"
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_stopping_is_said_at_once_while_inference_blocks(tmp_path: Path) -> None:
+    """Defect 3: a signal that arrives while the main thread sits in one long native call (onnxruntime on a big
+    picture) is said at once; the run then winds down like Ctrl-C and OUT is never created.
+
+    The fake stylizer stands for that native call: it blocks on an event with the signal masked in its thread, so
+    Python's own handler cannot run until it returns; only a watcher outside the main thread can speak meanwhile."""
+    clip = make_clip(tmp_path / "in.mp4", frames=20)
+    out = tmp_path / "out.mp4"
+    said: list[str] = []
+    heard = threading.Event()
+    blocked_until_said: list[bool] = []
+    main = threading.get_ident()
+
+    def say(message: str) -> None:
+        said.append(message)
+        heard.set()
+
+    def native_wait(gate: threading.Lock) -> None:
+        gate.acquire()  # one C call: no Python signal handler runs in here
+
+    def signal_then_wait_for_the_word(gate: threading.Lock) -> None:
+        # send the signal only once the main thread sits inside native_wait's C call (past its entry check)
+        while not ((f := sys._current_frames().get(main)) and f.f_code is native_wait.__code__ and f.f_lasti > 0):
+            time.sleep(0.001)
+        os.kill(os.getpid(), signal.SIGTERM)
+        blocked_until_said.append(heard.wait(timeout=20))
+        gate.release()
+
+    def stylizer(frame: np.ndarray) -> np.ndarray:
+        if not blocked_until_said:
+            gate = threading.Lock()
+            gate.acquire()
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # the kernel delivers it to another thread
+            try:
+                threading.Thread(target=signal_then_wait_for_the_word, args=(gate,), daemon=True).start()
+                native_wait(gate)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        return frame
+
+    sink = VideoFileSink(out, 10, (96, 64), preset="ultrafast")
+    with pytest.raises(Stopped) as stop, stop_signals(say=say):
+        Pipeline(FileSource(clip), stylizer, None, [sink]).run()
+    assert blocked_until_said == [True] and said and said[0].startswith("stopping")
+    assert stop.value.signum == signal.SIGTERM and Interrupted.after(stop.value, "x").exit_code == 143
+    assert not out.exists() and not part_files(out, ".mp4")
+
+
+def wait_for_parts(out: Path, proc: subprocess.Popen, settle: float = 0.0) -> None:
+    deadline = time.monotonic() + 60
+    while not part_files(out, ".mp4") and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(settle)
+    if proc.poll() is not None:
+        pytest.skip("the run ended before it could be stopped")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(("signame", "code"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_video_job_stopped_by_a_signal(tmp_path: Path, models_dir: Path, signame: str, code: int) -> None:
+    """Defect 3: `kill` or a closed terminal stops a file job like Ctrl-C: one line, exit 128+N, nothing under OUT's
+    name and no hidden temporary file."""
+    clip = make_clip(tmp_path / "in.mp4", size=(128, 96), rate=25, frames=400, audio="aac")
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtstyle", "video", str(clip), str(out), *FAST],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RTSTYLE_MODELS": str(models_dir)},
+    )
+    wait_for_parts(out, proc, settle=0.5)
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert_one_line_error(proc.returncode, err)
+    assert "stopping" in err and signame in err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_live_recording_finalised_on_sigterm(tmp_path: Path, models_dir: Path) -> None:
+    """Defect 3: SIGTERM to `webcam --record` keeps what was recorded (a playable OUT), says so in one line, 143."""
+    clip = make_clip(tmp_path / "cam.mp4", size=(96, 64), rate=25, frames=400)
+    out = tmp_path / "rec.mp4"
+    cmd = ["webcam", "--camera", str(clip), "--no-window", "--record", str(out), "--style", "alpha", "--device", "cpu"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtstyle", *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RTSTYLE_MODELS": str(models_dir)},
+    )
+    wait_for_parts(out, proc, settle=1.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert_one_line_error(proc.returncode, err)
+    assert "SIGTERM" in err and str(out) in err
+    assert frames_of(out) > 0 and not part_files(out, ".mp4")

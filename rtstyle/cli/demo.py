@@ -35,8 +35,8 @@ def demo(
     try:
         with progress_bar() as bar:
             stats, style_used = stylize_demo(out, how, seconds, smooth.value, keep_clip, progress=bar, force=force)
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted: nothing written to {out}") from None
+    except KeyboardInterrupt as exc:
+        raise Interrupted.after(exc, f"nothing written to {out}") from None
     print(f"wrote {out.resolve()} ({stats.summary()}, style {style_used})")
 
 

@@ -34,8 +34,8 @@ def image(
     how = o.stylize_options(style, device, tier, max_side, scale, strength, preserve_color, blend)
     try:
         r = stylize_image(input, output, how, force=force)
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted: nothing written to {output}") from None
+    except KeyboardInterrupt as exc:
+        raise Interrupted.after(exc, f"nothing written to {output}") from None
     print(f"wrote {output} ({r.width}x{r.height}, style {r.style}, {r.provider})")
 
 

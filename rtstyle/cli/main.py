@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from rtstyle.errors import MAX_MESSAGE, Interrupted, RtstyleError
+from rtstyle.signals import stop_signals
 from rtstyle.text import clean_text
 
 # Order here is the order in ``rtstyle --help``.
@@ -60,11 +61,13 @@ def fail(message: str, code: int = 2) -> None:
 def main(argv: list[str] | None = None) -> None:
     app = build_app()
     try:
-        code = app(args=argv, prog_name="rtstyle", standalone_mode=False)
+        with stop_signals():  # SIGTERM and SIGHUP wind down like Ctrl-C; "stopping…" is said at once
+            code = app(args=argv, prog_name="rtstyle", standalone_mode=False)
     except RtstyleError as exc:
         fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
+    except KeyboardInterrupt as exc:
+        stopped = Interrupted.after(exc)
+        fail(str(stopped), stopped.exit_code)
     except MemoryError:
         fail("out of memory: try a smaller --max-side", 3)
     except Exception as exc:
@@ -92,8 +95,8 @@ def _interruptible(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except KeyboardInterrupt:
-            raise Interrupted("interrupted") from None
+        except KeyboardInterrupt as exc:
+            raise Interrupted.after(exc) from None
 
     return wrapper
 

@@ -41,8 +41,8 @@ def video(
                 inp, out, how, smooth=smooth.value, crf=crf, preset=preset.value, audio=not no_audio,
                 max_frames=max_frames, progress=bar, force=force,
             )  # fmt: skip
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted: nothing written to {out}") from None
+    except KeyboardInterrupt as exc:
+        raise Interrupted.after(exc, f"nothing written to {out}") from None
     audio = {"copy": "audio copied", "aac": "audio re-encoded to AAC", None: "no audio"}[r.audio_mode]
     print(f"{r.stats.summary()}, style {r.stats.style}, {audio} -> {out}")
 

@@ -10,6 +10,7 @@ hook; pause and snapshots are handled here, between two frames.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import cv2
 import numpy as np
 
 from rtstyle import catalog
-from rtstyle.errors import DeviceError, InputError, OutputError, RtstyleError, notice
+from rtstyle.errors import DeviceError, InputError, Interrupted, OutputError, RtstyleError, Stopped, notice
 from rtstyle.io.sinks.base import Sink
 from rtstyle.io.sinks.outputs import StreamOptions, make_output_sinks
 from rtstyle.io.sinks.video import VideoFileSink, check_video_output
@@ -254,6 +255,7 @@ def run_live(
     window = None
     pipeline: Pipeline | None = None
     lost_message = None
+    stopped_by: KeyboardInterrupt | None = None
     try:
         first = source.read()
         if first is None:
@@ -321,8 +323,9 @@ def run_live(
                         pipeline.stop()
                 except BaseException as exc:  # the loop winds down (outputs finalised or aborted) and re-raises
                     frames.throw(exc)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the outputs are finalised (recording kept)
             notice("interrupted: finishing the outputs")
+            stopped_by = exc
         except RtstyleError as exc:
             if exc is not pipeline.source_error or not source.is_live:
                 raise
@@ -350,4 +353,6 @@ def run_live(
     if lost_message is not None:
         kept = f"; the recording up to that point is in {record}" if record is not None else ""
         raise DeviceError(lost_message + kept)
+    if isinstance(stopped_by, Stopped) and stopped_by.signum != signal.SIGINT:  # Ctrl-C is how a session ends: 0
+        raise Interrupted.after(stopped_by, f"recorded to {record}" if record is not None else "outputs closed")
     return 0

@@ -17,7 +17,6 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -110,31 +109,32 @@ class VideoFileSink(Sink):
         self._error: BaseException | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
         remove_stale_parts(self.path, PART_SUFFIX)  # left by runs that died; never a live run's
-        self.tmp_path = temp_path(self.path, PART_SUFFIX)
-        try:
-            self._encoder = self._start_encoder(
-                w, h, fps, audio_from, audio_codec, crf=crf, preset=preset, timescale=timescale, shortest=shortest
+        tmp: Path | None = None
+        encoder: Encoder | None = None
+        try:  # an interrupt anywhere in here leaves neither a temporary file nor an ffmpeg behind
+            tmp = self.tmp_path = temp_path(self.path, PART_SUFFIX)
+            encoder = self._encoder = Encoder(
+                tmp,
+                w,
+                h,
+                fps,
+                audio_from=str(audio_from) if audio_from is not None else None,
+                audio_codec=audio_codec,
+                crf=crf,
+                preset=preset,
+                timescale=timescale,
+                shortest=shortest,
             )
+            if self._encoder.audio_mode == "aac":
+                self.notes.append(f"audio re-encoded to AAC ({audio_codec} does not go into MP4 as it is)")
+            self._thread = threading.Thread(target=self._run, name="rtstyle-video-writer", daemon=True)
+            self._thread.start()
         except BaseException:
-            self.tmp_path.unlink(missing_ok=True)
+            if encoder is not None:
+                encoder.kill()
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
             raise
-        if self._encoder.audio_mode == "aac":
-            self.notes.append(f"audio re-encoded to AAC ({audio_codec} does not go into MP4 as it is)")
-        self._thread = threading.Thread(target=self._run, name="rtstyle-video-writer", daemon=True)
-        self._thread.start()
-
-    def _start_encoder(
-        self, w: int, h: int, fps: float, audio_from: str | os.PathLike | None, audio_codec: str | None, **kw: Any
-    ) -> Encoder:
-        return Encoder(
-            self.tmp_path,
-            w,
-            h,
-            fps,
-            audio_from=str(audio_from) if audio_from is not None else None,
-            audio_codec=audio_codec,
-            **kw,
-        )
 
     @property
     def audio_mode(self) -> str | None:

@@ -1,0 +1,108 @@
+"""Stop signals handled like Ctrl-C, and said at once.
+
+:func:`stop_signals` (the CLI runs every command inside it) makes SIGINT, SIGTERM and SIGHUP raise
+:class:`rtstyle.errors.Stopped` (a ``KeyboardInterrupt``) in the main thread, so every path that winds down on
+Ctrl-C (a file job discards its temporary file, a live recording is finalised) does the same on ``kill`` or a closed
+terminal. The exit code is 128 + the signal's number (130, 143, 129).
+
+Python runs signal handlers only between two bytecodes of the main thread, which may sit for seconds in one
+onnxruntime call (a big picture on the full tier). So the signal is also written to a wake-up socket
+(``signal.set_wakeup_fd``) that a small thread watches: it says ``stopping…`` the moment the signal arrives.
+Later signals while stopping are not raised again (the outputs being finalised must not be cut short); they are
+said once.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from rtstyle.errors import Stopped, notice
+
+NAMES = {"SIGINT": "Ctrl-C", "SIGTERM": "SIGTERM", "SIGHUP": "SIGHUP"}
+
+
+def _name(signum: int) -> str:
+    try:
+        return NAMES.get(signal.Signals(signum).name, signal.Signals(signum).name)
+    except ValueError:
+        return f"signal {signum}"
+
+
+class _Stopping:
+    """What has been said and raised so far (shared by the handler and the watcher thread)."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self.say = say
+        self.lock = threading.Lock()
+        self.raised = False
+        self.said = 0  # 0: nothing yet, 1: "stopping…", 2: "still stopping…"
+        self.seen = 0  # signals the watcher saw
+
+    def announce(self, signum: int, repeat: bool) -> None:
+        with self.lock:
+            if self.said == 0:
+                self.said = 1
+                message = f"stopping… ({_name(signum)})"
+            elif repeat and self.said == 1:
+                self.said = 2
+                message = "still stopping: finishing the outputs (SIGKILL stops at once, and loses them)"
+            else:
+                return
+        self.say(message)
+
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        self.announce(signum, repeat=False)
+        if self.raised:
+            return
+        self.raised = True
+        raise Stopped(signum, _name(signum))
+
+    def watch(self, sock: socket.socket, signums: set[int]) -> None:
+        while True:
+            try:
+                data = sock.recv(64)
+            except OSError:
+                return
+            if not data:
+                return
+            for b in data:
+                if b in signums:
+                    with self.lock:
+                        self.seen += 1
+                        repeat = self.seen > 1
+                    self.announce(b, repeat)
+
+
+def _say(message: str) -> None:
+    notice(message)
+
+
+@contextmanager
+def stop_signals(say: Callable[[str], None] = _say) -> Iterator[None]:
+    """Within the ``with`` block, SIGINT/SIGTERM/SIGHUP raise :class:`Stopped` once, and ``say`` tells the user at
+    once. Does nothing outside the main thread (Python delivers signals there only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signums = {int(getattr(signal, n)) for n in NAMES if hasattr(signal, n)}
+    state = _Stopping(say)
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    old = {s: signal.signal(s, state.handler) for s in signums}
+    old_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    watcher = threading.Thread(target=state.watch, args=(reader, signums), name="rtstyle-signals", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(old_fd)
+        for s, h in old.items():
+            signal.signal(s, h)
+        writer.close()  # the watcher reads the end of the stream and returns
+        watcher.join(timeout=2)
+        reader.close()
