@@ -19,16 +19,20 @@ import numpy as np
 import pytest
 from conftest import make_contract_model
 from test_cli_image import assert_one_line_error, run_cli
+from test_cli_webcam import FakeLiveSource
 from test_media import ffmpeg, make_clip
 
 from rtstyle import catalog
 from rtstyle.contract import MAX_STYLES
-from rtstyle.errors import InputError, Interrupted, OutputError, Stopped
+from rtstyle.errors import DeviceError, InputError, Interrupted, OutputError, Stopped
 from rtstyle.files import part_files, remove_stale_parts
 from rtstyle.io.probe import probe
+from rtstyle.io.sinks.base import Sink
+from rtstyle.io.sinks.outputs import Guarded
 from rtstyle.io.sinks.video import VideoFileSink
 from rtstyle.io.sources import FileSource
 from rtstyle.pipeline import Pipeline
+from rtstyle.pipeline.live import LiveOptions, run_live
 from rtstyle.runtime.stylizer import Stylizer
 from rtstyle.signals import stop_signals
 from rtstyle.text import MAX_NAME, MAX_TEXT
@@ -403,3 +407,90 @@ def test_live_recording_finalised_on_sigterm(tmp_path: Path, models_dir: Path) -
     assert_one_line_error(proc.returncode, err)
     assert "SIGTERM" in err and str(out) in err
     assert frames_of(out) > 0 and not part_files(out, ".mp4")
+
+
+# ----------------------------------------------------------------------------- 4. one failing live output
+
+
+class FlakyOutput(Sink):
+    """A live output that fails on its ``fail_at``-th frame (like a push whose server went away)."""
+
+    name = "push"
+
+    def __init__(self, fail_at: int | None = None, safe_url: str = "rtmp://example/app/***") -> None:
+        self.fail_at = fail_at
+        self.safe_url = safe_url
+        self.frames = 0
+        self.closed = False
+
+    def write(self, frame: np.ndarray, timestamp: float) -> None:
+        self.frames += 1
+        if self.frames == self.fail_at:
+            raise DeviceError(f"push to {self.safe_url} failed: Broken pipe")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_one_failing_live_output_neither_ends_the_session_nor_loses_the_recording(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 4: a push that drops mid-stream is reported once and reopened with backoff; the recording and the
+    other outputs keep every frame, and the session ends normally."""
+    frames = 40
+    source = FakeLiveSource(frames, then="end", live=False)
+    failing, other = FlakyOutput(fail_at=5), FlakyOutput(safe_url="http://127.0.0.1:8080/")
+    other.name = "mjpeg"
+    reopened: list[FlakyOutput] = []
+    attempts = {"n": 0}
+
+    def reopen() -> Sink:
+        attempts["n"] += 1
+        if attempts["n"] < 3:  # the server is still away: the next try waits twice as long
+            raise DeviceError("connection refused")
+        reopened.append(FlakyOutput())
+        return reopened[-1]
+
+    def outputs(options: object, size: tuple[int, int], fps: float) -> list[Sink]:
+        return [Guarded(failing, reopen, backoff=(0.001, 0.004)), Guarded(other)]
+
+    def slow_source(spec: object, **kw: object) -> FakeLiveSource:
+        return source
+
+    out = tmp_path / "rec.mp4"
+    opts = LiveOptions(camera="clip.mp4", styles=["alpha"], device="cpu", smooth="off", record=out, window=False)
+    original_read = source.read
+
+    def paced_read() -> tuple[np.ndarray, float] | None:
+        if reopened == [] and source.frames and len(source.frames) < frames - 10:
+            time.sleep(0.01)  # give the retry time to come back while frames still flow
+        return original_read()
+
+    source.read = paced_read  # type: ignore[method-assign]
+    assert run_live(opts, open_source=slow_source, outputs=outputs) == 0
+    err = capsys.readouterr().err
+    assert err.count("Broken pipe") == 1 and "retrying" in err and "works again" in err
+    assert other.frames == frames and other.closed
+    assert frames_of(out) == frames
+    assert attempts["n"] == 3 and reopened and reopened[0].frames > 0 and reopened[0].closed
+
+
+def test_a_failing_output_without_reopen_is_dropped_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """Defect 4: an output that cannot be reopened (a virtual camera that vanished) is dropped after one notice;
+    a failure while closing is a notice too, never the session's error."""
+    flaky = FlakyOutput(fail_at=2)
+    guarded = Guarded(flaky)
+    for i in range(5):
+        guarded.write(np.zeros((4, 4, 3), np.uint8), i / 10)
+    guarded.close()
+    assert flaky.frames == 2 and guarded.stats["lost"] == 3 and guarded.stats["failures"] == 1
+    assert capsys.readouterr().err.count("failed") == 1
+
+    class FailsOnClose(FlakyOutput):
+        def close(self) -> None:
+            raise DeviceError("ffmpeg exited with code 1")
+
+    guarded = Guarded(FailsOnClose())
+    guarded.write(np.zeros((4, 4, 3), np.uint8), 0.0)
+    guarded.close()
+    assert "failed while closing" in capsys.readouterr().err

@@ -23,7 +23,7 @@ import numpy as np
 from rtstyle import catalog
 from rtstyle.errors import DeviceError, InputError, Interrupted, OutputError, RtstyleError, Stopped, notice
 from rtstyle.io.sinks.base import Sink
-from rtstyle.io.sinks.outputs import StreamOptions, make_output_sinks
+from rtstyle.io.sinks.outputs import StreamOptions, describe, open_live_outputs
 from rtstyle.io.sinks.video import VideoFileSink, check_video_output
 from rtstyle.io.sources import Prepended, Source, camera_spec, is_camera, open_source
 from rtstyle.pipeline.loop import Pipeline
@@ -108,15 +108,6 @@ def tier_styles(tier: str | None, device: str) -> tuple[str, list[str]]:
     return tier, list(dict.fromkeys(names))
 
 
-def describe_sink(sink: Any) -> str:
-    """``mjpeg http://127.0.0.1:8080/``: the sink's name and where it goes (stream keys redacted)."""
-    for attr in ("safe_url", "url", "device", "path"):
-        where = getattr(sink, attr, None)
-        if isinstance(where, (str, Path)) and str(where):
-            return f"{sink.name} {where}"
-    return str(sink.name)
-
-
 def _short(provider: str) -> str:
     return provider.replace("ExecutionProvider", "")
 
@@ -197,12 +188,15 @@ def run_live(
     open_source: Callable[..., Source] = open_source,
     window_factory: Callable[..., Any] = WindowSink,
     display: Callable[[], bool] = has_display,
+    outputs: Callable[[StreamOptions, tuple[int, int], float], list[Sink]] = open_live_outputs,
 ) -> int:
     """Run a live session until quit, the end of a file, ``max_frames`` or Ctrl-C; returns the exit code (0).
 
     Prints a summary line. Raises ``RtstyleError`` for user errors, and a ``DeviceError`` after finalising the
-    outputs when the camera or stream is lost mid-run. ``open_source``, ``window_factory`` and ``display`` are
-    there for tests (a fake camera, a fake window)."""
+    outputs when the camera or stream is lost mid-run. A live output that fails is reported once and dropped or
+    retried (``outputs``: :func:`rtstyle.io.sinks.outputs.open_live_outputs`); the recording and the others go on.
+    ``open_source``, ``window_factory``, ``display`` and ``outputs`` are there for tests (a fake camera, a fake
+    window, failing outputs)."""
     check_mode(opts.smooth)
     if not 0.0 <= opts.strength <= 1.0:
         raise InputError(f"--strength must be between 0 and 1, not {opts.strength}")
@@ -265,7 +259,7 @@ def run_live(
         size = (int(first[0].shape[1]), int(first[0].shape[0]))
         out_fps = float(source.fps or 0.0) or float(opts.fps or 0.0) or 30.0
         # streaming outputs first: when one cannot start, no empty recording is left behind
-        sinks.extend(make_output_sinks(opts.stream, size, out_fps))
+        sinks.extend(outputs(opts.stream, size, out_fps))  # each one guarded: its failure is its own
         if record is not None:
             # Live sources are recorded on the wall clock; a file keeps its own timing.
             stamps = "wallclock" if source.is_live else "source"
@@ -288,8 +282,8 @@ def run_live(
         if not any_output and not show_window:
             notice("no output asked for: frames are stylized and dropped (add --record, --serve, ...)")
         source_desc = getattr(source, "description", "") or str(camera)
-        outputs = ", ".join(describe_sink(s) for s in sinks) or "no outputs"
-        notice(f"{source_desc} -> {outputs}; provider {_short(stylizer.provider)}")
+        where = ", ".join(describe(s) for s in sinks) or "no outputs"
+        notice(f"{source_desc} -> {where}; provider {_short(stylizer.provider)}")
         if window is not None:
             notice(HOTKEYS_HELP)
         pipeline = Pipeline(
