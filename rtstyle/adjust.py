@@ -3,6 +3,8 @@ the parsers of what the user says about them (sizes ``WxH``, style blends)."""
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -34,8 +36,8 @@ def working_size(width: int, height: int, max_side: int | None = None, scale: fl
     """
     w, h = float(width), float(height)
     if scale is not None:
-        if scale <= 0:
-            raise InputError(f"--scale must be greater than 0, not {scale}")
+        if not math.isfinite(scale) or scale <= 0:
+            raise InputError(f"--scale must be a finite number greater than 0, not {scale}")
         w, h = w * scale, h * scale
     if max_side is not None:
         if max_side < 1:

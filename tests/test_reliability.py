@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -21,6 +23,7 @@ from conftest import make_contract_model
 from test_cli_image import assert_one_line_error, run_cli
 from test_cli_webcam import FakeLiveSource
 from test_media import ffmpeg, make_clip
+from test_streaming_mjpeg import Viewer
 
 from rtstyle import catalog
 from rtstyle.contract import MAX_STYLES
@@ -28,6 +31,7 @@ from rtstyle.errors import DeviceError, InputError, Interrupted, OutputError, St
 from rtstyle.files import part_files, remove_stale_parts
 from rtstyle.io.probe import probe
 from rtstyle.io.sinks.base import Sink
+from rtstyle.io.sinks.mjpeg import SPARE_CONNECTIONS, MjpegServerSink
 from rtstyle.io.sinks.outputs import Guarded
 from rtstyle.io.sinks.video import VideoFileSink
 from rtstyle.io.sources import FileSource
@@ -494,3 +498,176 @@ def test_a_failing_output_without_reopen_is_dropped_once(capsys: pytest.CaptureF
     guarded.write(np.zeros((4, 4, 3), np.uint8), 0.0)
     guarded.close()
     assert "failed while closing" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- 5. numeric options at parse time
+
+BAD_EVERYWHERE = [
+    ("--scale", "nan"),
+    ("--scale", "inf"),
+    ("--scale", "0"),
+    ("--strength", "nan"),
+    ("--max-side", "0"),
+]
+
+
+@pytest.mark.parametrize(("option", "value"), BAD_EVERYWHERE)
+@pytest.mark.parametrize("command", ["image", "video", "webcam"])
+def test_bad_numbers_are_one_line_at_parse_time_in_every_command(
+    tmp_path: Path,
+    png: Path,
+    models_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    option: str,
+    value: str,
+) -> None:
+    """Defect 5: nan, inf and out-of-range numbers are refused when the command line is parsed, with the same
+    words in every command (``--scale nan`` was a ValueError traceback, ``--scale inf`` an OverflowError)."""
+    clip = make_clip(tmp_path / "in.mp4", frames=3)
+    args = {
+        "image": ["image", png, tmp_path / "o.png"],
+        "video": ["video", clip, tmp_path / "o.mp4"],
+        "webcam": ["webcam", "--camera", clip, "--no-window", "--record", tmp_path / "r.mp4"],
+    }[command]
+    code, _, err = run_cli(
+        [*args, option, value, "--style", "alpha"] if command != "webcam" else [*args, option, value], capsys
+    )
+    assert_one_line_error(code, err)
+    assert f"Invalid value for '{option}'" in err and not list(tmp_path.glob("o.*")) and not list(tmp_path.glob("r.*"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--crf", "99"],
+        ["--preset", "bogus"],
+        ["--serve-fps", "0"],
+        ["--serve", ""],
+        ["--serve", "host:port"],
+        ["--fps", "nan"],
+        ["--vcam-fps", "inf"],
+        ["--push", ""],
+        ["--push-bitrate", "fast"],
+        ["--push-audio", "nocolon"],
+        ["--width", "0"],
+        ["--serve-max-clients", "0"],
+        ["--vcam-size", "12"],
+    ],
+)
+def test_webcam_options_checked_when_parsed(
+    tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """Defect 5: webcam clamped --crf 99 silently, failed late on --preset bogus with ffmpeg's words and took
+    --serve-fps 0 and --serve ''. Now each is one line naming the option, before any camera is opened."""
+    code, _, err = run_cli(["webcam", "--camera", "no-such-camera-9", "--no-window", *args], capsys)
+    assert_one_line_error(code, err)
+    assert f"'{args[0]}'" in err, err
+
+
+def test_style_and_blend_together_are_refused(
+    tmp_path: Path, png: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 5: --style was silently ignored when --blend was given."""
+    code, _, err = run_cli(["image", png, tmp_path / "o.png", "--style", "alpha", "--blend", "red:blue:0.5"], capsys)
+    assert_one_line_error(code, err)
+    assert "--style or --blend" in err and not (tmp_path / "o.png").exists()
+
+
+def test_demo_seconds_nan(tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["demo", "--out", tmp_path / "d.mp4", "--seconds", "nan"], capsys)
+    assert_one_line_error(code, err)
+    assert "Invalid value for '--seconds'" in err
+
+
+# ----------------------------------------------------------------------------- 6. the MJPEG server's resources
+
+
+def test_a_connection_that_sends_no_request_is_closed() -> None:
+    """Defect 6: each silent connection held a thread and a descriptor for ever; now it is closed after
+    ``request_timeout`` (set small here)."""
+    sink = MjpegServerSink("127.0.0.1:0", request_timeout=0.3)
+    try:
+        with socket.create_connection(("127.0.0.1", sink.port)) as idle:
+            idle.settimeout(30)
+            assert idle.recv(100) == b""  # the server hung up: nothing was ever asked
+    finally:
+        sink.close()
+
+
+def test_viewers_beyond_the_cap_get_a_clear_503() -> None:
+    """Defect 6: --serve-max-clients caps concurrent viewers; one more gets HTTP 503 with a reason."""
+    sink = MjpegServerSink("127.0.0.1:0", max_clients=2)
+    try:
+        a, b = Viewer(sink.port), Viewer(sink.port)
+        assert sink.wait_viewers(2)
+        with socket.create_connection(("127.0.0.1", sink.port)) as third:
+            third.settimeout(10)
+            third.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = b""
+            while chunk := third.recv(4096):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.0 503") and b"too many viewers (at most 2)" in reply
+        assert sink.stats["refused"] == 1 and sink.stats["viewers"] == 2
+    finally:
+        sink.close()
+        for v in (a, b):
+            v.sock.close()
+
+
+def test_a_flood_of_idle_connections_holds_a_bounded_number_of_threads() -> None:
+    """Defect 6: 960 idle connections made 973 threads; beyond max_clients + a few spare ones the server answers
+    503 at once, without a thread."""
+    sink = MjpegServerSink("127.0.0.1:0", max_clients=2, request_timeout=30)
+    before = threading.active_count()
+    conns = []
+    try:
+        for _ in range(60):
+            conns.append(socket.create_connection(("127.0.0.1", sink.port)))
+        assert wait_until(lambda: sink.stats["refused"] >= 60 - (2 + SPARE_CONNECTIONS))
+        assert threading.active_count() - before <= 2 + SPARE_CONNECTIONS
+        conns[-1].settimeout(10)
+        assert conns[-1].recv(100).startswith(b"HTTP/1.0 503")
+    finally:
+        for c in conns:
+            c.close()
+        sink.close()
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+# ----------------------------------------------------------------------------- --loop
+
+
+def test_a_looped_file_plays_on_with_increasing_timestamps(tmp_path: Path) -> None:
+    """--loop: a file standing in for a camera starts again at its end; timestamps never go back."""
+    clip = make_clip(tmp_path / "in.mp4", frames=10, rate=10)
+    source = FileSource(clip, loop=True)
+    try:
+        times = [source.read()[1] for _ in range(25)]  # type: ignore[index]
+    finally:
+        source.close()
+    assert source.loops == 2 and source.frame_count is None
+    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert times[10] == pytest.approx(1.0) and times[24] == pytest.approx(2.4)
+
+
+def test_webcam_loop_records_past_the_end_of_the_file(
+    tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=10, rate=25)
+    out = tmp_path / "rec.mp4"
+    args = ["webcam", "--camera", clip, "--loop", "--no-window", "--record", out, "--max-frames", "25"]
+    code, _, err = run_cli([*args, "--style", "alpha", "--as-fast-as-possible", "--smooth", "off"], capsys)
+    assert code in (0, None), err
+    assert frames_of(out) == 25
+    code, _, err = run_cli(["webcam", "--camera", "0", "--loop", "--no-window", "--record", tmp_path / "x.mp4"], capsys)
+    assert_one_line_error(code, err)
+    assert "--loop" in err

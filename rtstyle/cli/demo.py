@@ -19,7 +19,12 @@ def demo(
     device: o.DeviceOpt = o.DEFAULT_DEVICE,
     tier: o.Tier = None,
     max_side: o.MaxSide = None,
-    seconds: Annotated[float, typer.Option("--seconds", min=0.2, max=60.0, help="Length of the sample clip.")] = 4.0,
+    seconds: Annotated[
+        float,
+        typer.Option(
+            "--seconds", min=0.2, max=60.0, callback=o.number(lo=0.2, hi=60), help="Length of the sample clip."
+        ),
+    ] = 4.0,
     smooth: o.Smooth = o.DEFAULT_SMOOTH,
     keep_clip: Annotated[
         Path | None, typer.Option("--keep-clip", help="Also save the unstylized sample clip here.")

@@ -8,7 +8,10 @@ the same spelling, short flag, default and help everywhere, and the choice optio
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -43,9 +46,45 @@ Style = Annotated[str | None, typer.Option("--style", "-s", help=STYLE_HELP)]
 Styles = Annotated[list[str] | None, typer.Option("--style", "-s", help=STYLES_HELP)]
 DeviceOpt = Annotated[Device, typer.Option("--device", "-d", help=DEVICE_HELP)]
 Tier = Annotated[TierChoice | None, typer.Option("--tier", help=TIER_HELP)]
-MaxSide = Annotated[int | None, typer.Option("--max-side", help=MAX_SIDE_HELP)]
-Scale = Annotated[float | None, typer.Option("--scale", help=SCALE_HELP)]
-Strength = Annotated[float, typer.Option("--strength", min=0.0, max=1.0, help=STRENGTH_HELP)]
+
+
+def number(lo: float | None = None, hi: float | None = None, above: float | None = None) -> Callable[[Any], Any]:
+    """A parse-time check for a numeric option: finite (no nan, no inf), at least ``lo``, more than ``above``, at
+    most ``hi``. Every numeric option of every command is checked this way, so a bad value is the same one line
+    (``Invalid value for '--scale': ...``) wherever it is given."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return value
+        if not math.isfinite(value):
+            raise typer.BadParameter(f"{value} is not a finite number")
+        if above is not None and value <= above:
+            raise typer.BadParameter(f"{value} must be greater than {above:g}")
+        if lo is not None and value < lo:
+            raise typer.BadParameter(f"{value} must be at least {lo:g}")
+        if hi is not None and value > hi:
+            raise typer.BadParameter(f"{value} must be at most {hi:g}")
+        return value
+
+    return check
+
+
+def text(what: str) -> Callable[[Any], Any]:
+    """A parse-time check for a text option that must not be empty when given (``--serve ''``)."""
+
+    def check(value: Any) -> Any:
+        if value is not None and not str(value).strip():
+            raise typer.BadParameter(f"empty; give {what}")
+        return value
+
+    return check
+
+
+MaxSide = Annotated[int | None, typer.Option("--max-side", callback=number(lo=1), help=MAX_SIDE_HELP)]
+Scale = Annotated[float | None, typer.Option("--scale", callback=number(above=0), help=SCALE_HELP)]
+Strength = Annotated[
+    float, typer.Option("--strength", min=0.0, max=1.0, callback=number(lo=0, hi=1), help=STRENGTH_HELP)
+]
 PreserveColor = Annotated[bool, typer.Option("--preserve-color/--no-preserve-color", help=PRESERVE_HELP)]
 Blend = Annotated[str | None, typer.Option("--blend", help=BLEND_HELP)]
 Smooth = Annotated[SmoothMode, typer.Option("--smooth", help=SMOOTH_HELP)]
@@ -53,6 +92,116 @@ Crf = Annotated[int, typer.Option("--crf", min=0, max=51, help=CRF_HELP)]
 Preset = Annotated[X264Preset, typer.Option("--preset", help=PRESET_HELP)]
 MaxFrames = Annotated[int | None, typer.Option("--max-frames", min=1, help=MAX_FRAMES_HELP)]
 Force = Annotated[bool, typer.Option("--force", "-f", help=FORCE_HELP)]
+
+
+def _library_check(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """A parse-time check that runs the library's own parser (imported when the option is given) and turns its
+    one-line error into a bad-option error."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return value
+        from rtstyle.errors import RtstyleError
+
+        try:
+            parse(value)
+        except RtstyleError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        return value
+
+    return check
+
+
+def _serve_address(value: str) -> Any:
+    from rtstyle.io.sinks.mjpeg import parse_address
+
+    if not value.strip():
+        raise typer.BadParameter("empty; give [HOST:]PORT, e.g. 8080")
+    return parse_address(value)
+
+
+def _vcam_size(value: str) -> Any:
+    from rtstyle.adjust import parse_size
+
+    return parse_size(value, "--vcam-size", lo=2, hi=8192)
+
+
+def _push_audio(value: str) -> Any:
+    from rtstyle.io.sinks.push import audio_args
+
+    return audio_args(value)
+
+
+def _push_bitrate(value: str) -> Any:
+    from rtstyle.io.sinks.push import parse_bitrate
+
+    return parse_bitrate(value, (640, 360), 30.0)
+
+
+# The live session (``rtstyle webcam``) and its outputs.
+Camera = Annotated[str, typer.Option("--camera", help="Camera index (see `rtstyle cameras`), video file or URL.")]
+Loop = Annotated[
+    bool,
+    typer.Option("--loop", help="A file standing in for the camera starts again at its end (until q, Ctrl-C, ...)."),
+]
+CaptureWidth = Annotated[int | None, typer.Option("--width", min=1, help="Capture width to ask the camera for.")]
+CaptureHeight = Annotated[int | None, typer.Option("--height", min=1, help="Capture height to ask the camera for.")]
+CaptureFps = Annotated[
+    float | None, typer.Option("--fps", callback=number(above=0), help="Capture frame rate to ask the camera for.")
+]
+Record = Annotated[
+    Path | None, typer.Option("--record", help="Also record to this MP4 (no HUD; a camera on wall-clock time).")
+]
+VirtualCam = Annotated[bool, typer.Option("--virtual-cam", help="Send the stream to a virtual camera.")]
+VcamSize = Annotated[
+    str | None,
+    typer.Option(
+        "--vcam-size", callback=_library_check(_vcam_size), help="Virtual camera size WxH (default: the stream's)."
+    ),
+]
+VcamFps = Annotated[
+    float | None,
+    typer.Option("--vcam-fps", callback=number(above=0), help="Virtual camera frame rate (default: the stream's)."),
+]
+VcamDevice = Annotated[str | None, typer.Option("--vcam-device", help="Virtual camera device (e.g. /dev/video10).")]
+VcamBackend = Annotated[
+    str | None,
+    typer.Option("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture); default: auto."),
+]
+Serve = Annotated[
+    str | None,
+    typer.Option(
+        "--serve", callback=_library_check(_serve_address), help="[HOST:]PORT: MJPEG over HTTP (OBS browser source)."
+    ),
+]
+JpegQuality = Annotated[int, typer.Option("--jpeg-quality", min=1, max=100, help="JPEG quality for --serve.")]
+ServeFps = Annotated[
+    float | None,
+    typer.Option("--serve-fps", callback=number(above=0), help="Cap on frames per second sent to --serve viewers."),
+]
+ServeMaxClients = Annotated[
+    int,
+    typer.Option("--serve-max-clients", min=1, help="Viewers --serve takes at once; more get HTTP 503."),
+]
+Push = Annotated[
+    str | None, typer.Option("--push", callback=text("a URL"), help="Push H.264 to an rtmp://, srt://, ... URL.")
+]
+PushAudio = Annotated[
+    str | None,
+    typer.Option(
+        "--push-audio",
+        callback=_library_check(_push_audio),
+        help="Audio for --push: FMT:INPUT microphone, 'none', default: silence.",
+    ),
+]
+PushBitrate = Annotated[
+    str | None,
+    typer.Option(
+        "--push-bitrate", callback=_library_check(_push_bitrate), help="Video bitrate for --push, e.g. 2500k."
+    ),
+]
+HudOnOutput = Annotated[bool, typer.Option("--hud-on-output", help="Draw the HUD on the streaming outputs too.")]
+
 
 # Defaults, the same in every command.
 DEFAULT_DEVICE = Device("auto")
@@ -79,7 +228,9 @@ __all__ = [
     "Style",
     "Styles",
     "Tier",
+    "number",
     "parse_styles",
+    "text",
 ]
 
 
@@ -104,8 +255,12 @@ def stylize_options(
     preserve_color: bool = False,
     blend: str | None = None,
 ) -> Any:
-    """The stylizing options as ``rtstyle.pipeline.jobs.StylizeOptions`` (imported here, when a command runs)."""
+    """The stylizing options as ``rtstyle.pipeline.jobs.StylizeOptions`` (imported here, when a command runs).
+    ``--style`` and ``--blend`` both choose the style: giving both is refused (one would be ignored)."""
     from rtstyle.pipeline.jobs import StylizeOptions
+
+    if style is not None and blend is not None:
+        raise typer.BadParameter("give either --style or --blend (which names the styles it mixes), not both")
 
     return StylizeOptions(
         style=style,

@@ -57,25 +57,52 @@ class FileSource(Source):
 
     Decoding runs in ffmpeg plus a reader thread with a small queue, so it overlaps inference.
     ``realtime=True`` plays the file at its own pace (``read`` waits until a frame is due and skips frames that
-    are already late, like a live source); otherwise frames come as fast as they are asked for.
+    are already late, like a live source); otherwise frames come as fast as they are asked for. ``loop=True``
+    starts again at the end, for ever (a file standing in for a camera): timestamps keep increasing across loops,
+    ``frame_count`` is None and ``loops`` counts the restarts.
     """
 
-    def __init__(self, path: str | os.PathLike, realtime: bool = False, queue_size: int = 4) -> None:
+    def __init__(
+        self, path: str | os.PathLike, realtime: bool = False, queue_size: int = 4, loop: bool = False
+    ) -> None:
         self.path = Path(path)
         self.info = probe(self.path)
-        self._decoder = Decoder(str(self.path), queue_size=queue_size, label=str(self.path))
+        self._queue_size = queue_size
+        self._decoder = self._open_decoder()
         self.width, self.height = self._decoder.width, self._decoder.height
         self.fps = self.info.fps
-        self.frame_count = self.info.frame_count
+        self.loop = loop
+        self.loops = 0
+        self._offset = 0.0  # added to the decoder's timestamps: the length of the loops played so far
+        self._last_t = 0.0
+        self.frame_count = None if loop else self.info.frame_count
         self.is_live = False
         self.realtime = realtime
         self.lost = False
         self.frames_skipped = 0
         self._t0: float | None = None
-        self.description = f"{self.path.name} ({self.width}x{self.height}, {self.fps:g} fps)"
+        looped = ", looped" if loop else ""
+        self.description = f"{self.path.name} ({self.width}x{self.height}, {self.fps:g} fps{looped})"
+
+    def _open_decoder(self) -> Decoder:
+        return Decoder(str(self.path), queue_size=self._queue_size, label=str(self.path))
+
+    def _next(self) -> tuple[np.ndarray, float] | None:
+        item = self._decoder.read()
+        if item is None and self.loop and self._decoder.frames_decoded > 0:
+            self._decoder.close()
+            self._decoder = self._open_decoder()
+            self.loops += 1
+            self._offset = self._last_t + (1.0 / self.fps if self.fps > 0 else 0.04)
+            item = self._decoder.read()
+        if item is None:
+            return None
+        t = item[1] + self._offset
+        self._last_t = t
+        return item[0], t
 
     def read(self) -> tuple[np.ndarray, float] | None:
-        item = self._decoder.read()
+        item = self._next()
         if item is None or not self.realtime:
             return item
         now = time.monotonic()
@@ -83,7 +110,7 @@ class FileSource(Source):
             self._t0 = now - item[1]
         late = max(2.0 / self.fps, 0.05) if self.fps > 0 else 0.1
         while now - self._t0 > item[1] + late:  # behind: skip to a frame that is not yet late
-            nxt = self._decoder.read()
+            nxt = self._next()
             if nxt is None:
                 return item
             item = nxt
@@ -287,6 +314,11 @@ def is_url(spec: str) -> bool:
     return spec.split("://", 1)[0].lower() in _URL_SCHEMES
 
 
+def _is_file_spec(spec: int | str | os.PathLike) -> bool:
+    text = str(spec).strip()
+    return not (isinstance(spec, int) or text.lstrip("-").isdigit() or is_url(text) or text.startswith("/dev/video"))
+
+
 def open_source(
     spec: int | str | os.PathLike,
     realtime: bool = False,
@@ -294,12 +326,15 @@ def open_source(
     height: int | None = None,
     fps: float | None = None,
     mjpg: bool = False,
+    loop: bool = False,
 ) -> Source:
     """Open a camera (an index such as ``0``, or ``/dev/videoN``), a video file (an existing path) or a URL.
 
-    ``realtime`` applies to files (play at their own pace); ``width``/``height``/``fps``/``mjpg`` to cameras.
-    Anything else is an InputError naming what was tried.
+    ``realtime`` and ``loop`` apply to files (play at their own pace; start again at the end);
+    ``width``/``height``/``fps``/``mjpg`` to cameras. Anything else is an InputError naming what was tried.
     """
+    if loop and not _is_file_spec(spec):
+        raise InputError(f"--loop plays a file again and again; {spec} is a camera or a stream")
     if isinstance(spec, int):
         return CameraSource(spec, width=width, height=height, fps=fps, mjpg=mjpg)
     text = str(spec).strip()
@@ -311,7 +346,7 @@ def open_source(
     if text.startswith("/dev/video"):
         return CameraSource(text, width=width, height=height, fps=fps, mjpg=mjpg)
     if path.exists():
-        return FileSource(path, realtime=realtime)
+        return FileSource(path, realtime=realtime, loop=loop)
     if "://" in text:
         raise InputError(f"{text}: unsupported URL scheme (use one of {', '.join(_URL_SCHEMES)})")
     raise InputError(f"{text}: no such file, camera index or URL")

@@ -42,6 +42,7 @@ class LiveOptions:
     """What a live session asks for (``rtstyle webcam``'s options)."""
 
     camera: str = "0"  # camera index, /dev/videoN, video file or URL
+    loop: bool = False  # a file standing in for the camera starts again at its end
     styles: list[str] = field(default_factory=list)  # empty: every style of the tier
     device: str = "auto"
     tier: str | None = None
@@ -241,7 +242,14 @@ def run_live(
     camera = opts.camera
     spec = camera_spec(camera)
     source = _open(
-        open_source, spec, realtime=opts.realtime, width=opts.width, height=opts.height, fps=opts.fps, mjpg=opts.mjpg
+        open_source,
+        spec,
+        realtime=opts.realtime,
+        width=opts.width,
+        height=opts.height,
+        fps=opts.fps,
+        mjpg=opts.mjpg,
+        loop=opts.loop,
     )
     what = f"camera {camera}" if is_camera(spec) else f"stream {camera}"
     live = _Live(stylizer, smoother, controls, snap_dir)

@@ -7,6 +7,11 @@ so every viewer gets the newest frame and holds at most one frame. A vanished vi
 blocks only its own thread until its send timeout drops it. Each viewer's kernel send buffer is capped
 (``send_buffer``, 256 KiB by default) so a slow viewer is not several seconds of stale frames behind.
 ``close`` wakes and disconnects every viewer.
+
+Nobody can pin the server's threads and descriptors: a connection whose request does not arrive within
+``request_timeout`` seconds is closed; at most ``max_clients`` viewers are served at once (one more gets HTTP 503
+"too many viewers"), and connections beyond ``max_clients + SPARE_CONNECTIONS`` get a 503 at once, without a
+thread of their own. The default address stays 127.0.0.1 (this machine only).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 import cv2
@@ -26,6 +32,12 @@ from rtstyle.io.sinks.common import Mailbox
 
 BOUNDARY = "rtstyleframe"
 DEFAULT_HOST = "127.0.0.1"
+DEFAULT_MAX_CLIENTS = 16
+SPARE_CONNECTIONS = 8  # connections beyond the viewers: page loads, snapshots, requests still arriving
+BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+    b"Retry-After: 5\r\n\r\nrtstyle: too many connections; try again later\n"
+)
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>rtstyle</title>
@@ -63,6 +75,24 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     sink: MjpegServerSink
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread per connection, up to the cap; beyond it a 503 straight away and the connection closed."""
+        if not self.sink._admit():
+            try:
+                request.settimeout(1.0)
+                request.sendall(BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.sink._release()
+
 
 class _Server6(_Server):
     address_family = socket.AF_INET6
@@ -75,6 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # quiet: the CLI owns the terminal
         pass
+
+    def setup(self) -> None:
+        self.timeout = self.server.sink.request_timeout  # the request must arrive within this (then: closed)
+        super().setup()
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
@@ -115,6 +149,8 @@ class MjpegServerSink(Sink):
         wants_hud: bool = False,
         send_timeout: float = 5.0,
         send_buffer: int | None = 256 * 1024,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
+        request_timeout: float = 5.0,
     ) -> None:
         host, port = parse_address(str(address))
         if not 1 <= int(jpeg_quality) <= 100:
@@ -124,6 +160,11 @@ class MjpegServerSink(Sink):
         self.wants_hud = wants_hud
         self.send_timeout = send_timeout
         self.send_buffer = send_buffer
+        if int(max_clients) < 1:
+            raise OutputError(f"--serve-max-clients must be at least 1, got {max_clients}")
+        self.max_clients = int(max_clients)
+        self.request_timeout = float(request_timeout)
+        self._connections = 0
         cls = _Server6 if ":" in host else _Server
         try:
             self._server = cls((host, port), _Handler)
@@ -142,7 +183,7 @@ class MjpegServerSink(Sink):
         self._viewer_threads: set[threading.Thread] = set()
         self._next_due = 0.0
         self._n = {"frames": 0, "published": 0, "idle": 0, "rate_skipped": 0, "viewers_total": 0}
-        self._n.update({"dropped_viewers": 0, "stalled_viewers": 0, "sent": 0})
+        self._n.update({"dropped_viewers": 0, "stalled_viewers": 0, "sent": 0, "refused": 0})
         self._latency_sum = 0.0
         self._latency_n = 0
         self._box = Mailbox()
@@ -211,6 +252,18 @@ class MjpegServerSink(Sink):
 
     # viewer side ---------------------------------------------------------------------------------------------
 
+    def _admit(self) -> bool:
+        with self._cond:
+            if self._connections >= self.max_clients + SPARE_CONNECTIONS:
+                self._n["refused"] += 1
+                return False
+            self._connections += 1
+            return True
+
+    def _release(self) -> None:
+        with self._cond:
+            self._connections -= 1
+
     def _serve_viewer(self, handler: _Handler) -> None:
         conn: socket.socket = handler.connection
         conn.settimeout(self.send_timeout)
@@ -224,11 +277,18 @@ class MjpegServerSink(Sink):
         with self._cond:
             if self._closed:
                 return
-            self._viewers[key] = conn
-            self._viewer_threads.add(threading.current_thread())
-            self._watchers += 1
-            self._n["viewers_total"] += 1
-            self._cond.notify_all()
+            full = len(self._viewers) >= self.max_clients
+            if full:
+                self._n["refused"] += 1
+            else:
+                self._viewers[key] = conn
+                self._viewer_threads.add(threading.current_thread())
+                self._watchers += 1
+                self._n["viewers_total"] += 1
+                self._cond.notify_all()
+        if full:
+            handler.send_error(503, f"too many viewers (at most {self.max_clients}); try again later")
+            return
         last = 0
         reason = ""
         try:

@@ -15,7 +15,7 @@ import numpy as np
 
 from rtstyle.errors import notice
 from rtstyle.io.sinks.base import Sink
-from rtstyle.io.sinks.mjpeg import MjpegServerSink
+from rtstyle.io.sinks.mjpeg import DEFAULT_MAX_CLIENTS, MjpegServerSink
 from rtstyle.io.sinks.push import PushSink
 from rtstyle.io.sinks.vcam import VirtualCamSink
 
@@ -34,6 +34,7 @@ class StreamOptions:
     serve: str | None = None  # "[HOST:]PORT"; host defaults to 127.0.0.1
     jpeg_quality: int = 80
     serve_fps: float | None = None  # cap on frames sent to HTTP viewers
+    serve_max_clients: int = DEFAULT_MAX_CLIENTS  # viewers at once; more get HTTP 503
     push: str | None = None  # rtmp://, srt://, any URL ffmpeg takes
     push_audio: str | None = None  # None: silent track; "none": no audio; else an ffmpeg audio input spec "FMT:INPUT"
     push_bitrate: str | None = None  # video bitrate for --push, e.g. "2500k"; None: from size and fps
@@ -69,6 +70,7 @@ def make_output_sinks(options: StreamOptions, size: tuple[int, int], fps: float)
                     options.serve,
                     jpeg_quality=options.jpeg_quality,
                     serve_fps=options.serve_fps,
+                    max_clients=options.serve_max_clients,
                     wants_hud=options.hud_on_output,
                 )
             )
