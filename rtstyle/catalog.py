@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rtstyle import contract, errors
 from rtstyle.errors import ContractError, InputError, RtstyleError, StyleNotFound, notice
-from rtstyle.runtime.hardware import onnxruntime_module, resolve_device
+from rtstyle.runtime.hardware import ORT_LOG_SEVERITY, onnxruntime_module, resolve_device
 from rtstyle.runtime.session import describe_session, load_session
 
 DEFAULT_STYLE = "mosaic"
@@ -212,7 +212,7 @@ def read_model_info(path: Path) -> contract.ModelInfo:
     ort = onnxruntime_module()  # only for a file the fast reader cannot read: `rtstyle styles` stays light
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.log_severity_level = 3
+    opts.log_severity_level = ORT_LOG_SEVERITY
     opts.intra_op_num_threads = 1
     session = load_session(path, ["CPUExecutionProvider"], opts)
     info = describe_session(session)[3]

@@ -31,7 +31,7 @@ def _provider_check(ep: str, model: bytes) -> tuple[bool, str]:
         if reason is not None:
             return False, reason
     opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    opts.log_severity_level = hardware.ORT_LOG_SEVERITY
     try:
         providers: list[Any] = [ep, "CPUExecutionProvider"] if ep != "CPUExecutionProvider" else [ep]
         sess = ort.InferenceSession(model, sess_options=opts, providers=providers)

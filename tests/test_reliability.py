@@ -231,6 +231,37 @@ def test_library_log_lines_never_come_before_the_one_line_error(
     assert "not a readable picture" in code.stderr
 
 
+def test_onnxruntime_error_log_never_comes_before_the_one_line_error(tmp_path: Path, png: Path) -> None:
+    """Defect 7: a model that fails while it runs made onnxruntime print its own coloured error line first."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    shapes = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("a", [1, 3, 4, 4]), ("b", [1, 4, 4, 3]))]
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["frame", "a"], ["r"]), helper.make_node("Reshape", ["r", "b"], ["stylized"])],
+        "fails_at_run_time",
+        [helper.make_tensor_value_info("frame", TensorProto.UINT8, [1, "H", "W", 3])],
+        [helper.make_tensor_value_info("stylized", TensorProto.UINT8, [1, "H", "W", 3])],
+        shapes,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    meta = {"contract": "1", "styles": json.dumps([{"name": "runfail"}]), "arch": "x", "tier": "full"}
+    meta.update({"recipe": "{}", "precision": "fp32", "working_size": "64"})
+    for k, v in meta.items():
+        model.metadata_props.add(key=f"rtstyle.{k}", value=v)
+    path = tmp_path / "runfail.onnx"
+    onnx.save(model, str(path))
+    r = subprocess.run(
+        [sys.executable, "-m", "rtstyle", "image", str(png), str(tmp_path / "o.png"), "--style", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert_one_line_error(r.returncode, r.stderr)
+    assert "failed to run" in r.stderr and "\x1b" not in r.stderr
+
+
 # ----------------------------------------------------------------------------- 2. hostile model files
 
 

@@ -23,8 +23,14 @@ CPU_EP = "CPUExecutionProvider"
 _LOGGER_SET = False
 
 
+# onnxruntime's own log: fatal only. rtstyle words every failure itself in one line; an error line from
+# onnxruntime (with colour codes) printed before it would only repeat it.
+ORT_LOG_SEVERITY = 4
+
+
 def onnxruntime_module() -> Any:
-    """onnxruntime, with its global logger limited to errors (rtstyle words warnings and fallbacks itself).
+    """onnxruntime, with its global logger silenced (``ORT_LOG_SEVERITY``: rtstyle words warnings, fallbacks and
+    errors itself).
 
     Imported on first use: ``rtstyle styles`` and ``rtstyle --help`` never pay for it."""
     global _LOGGER_SET
@@ -33,7 +39,7 @@ def onnxruntime_module() -> Any:
     if not _LOGGER_SET:
         _LOGGER_SET = True
         with contextlib.suppress(Exception):
-            ort.set_default_logger_severity(3)
+            ort.set_default_logger_severity(ORT_LOG_SEVERITY)
     return ort
 
 

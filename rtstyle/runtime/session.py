@@ -3,7 +3,6 @@ session uses."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import numpy as np
 from rtstyle import contract
 from rtstyle.errors import ContractError, DeviceError, InputError
 from rtstyle.runtime import hardware
-from rtstyle.runtime.hardware import CPU_EP, CUDA_EP, onnxruntime_module
+from rtstyle.runtime.hardware import CPU_EP, CUDA_EP, ORT_LOG_SEVERITY, onnxruntime_module
 
 _ORT_TYPES = {
     "tensor(uint8)": "uint8",
@@ -68,7 +67,7 @@ def session_options(device: str, threads: int | None = None) -> Any:
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.log_severity_level = 3
+    opts.log_severity_level = ORT_LOG_SEVERITY
     if device == "cpu":
         opts.intra_op_num_threads = threads or hardware.physical_cores()
         opts.inter_op_num_threads = 1
@@ -84,7 +83,7 @@ class StyleSession:
     def __init__(
         self, path: str | Path, device: str = "cpu", threads: int | None = None, io_binding: bool | None = None
     ) -> None:
-        ort = onnxruntime_module()
+        onnxruntime_module()  # the global logger silenced before the first session
         self.path = Path(path)
         if device not in ("cuda", "cpu"):
             raise DeviceError(f"StyleSession needs device 'cuda' or 'cpu', not {device!r}")
@@ -99,18 +98,9 @@ class StyleSession:
             ]
         else:
             providers = [CPU_EP]
-        if device == "cuda":
-            # A failed CUDA provider load is logged at error level before onnxruntime falls back to the CPU;
-            # the fallback is detected below and explained in one line, so keep the log quiet meanwhile.
-            with contextlib.suppress(Exception):
-                ort.set_default_logger_severity(4)
-            try:
-                self.session = load_session(self.path, providers, opts)
-            finally:
-                with contextlib.suppress(Exception):
-                    ort.set_default_logger_severity(3)
-        else:
-            self.session = load_session(self.path, providers, opts)
+        # A failed CUDA provider load would be logged before onnxruntime falls back to the CPU; the log is silenced
+        # (ORT_LOG_SEVERITY) and the fallback detected below and explained in one line.
+        self.session = load_session(self.path, providers, opts)
         self.provider = self.session.get_providers()[0]
         if device == "cuda" and self.provider != CUDA_EP:
             raise DeviceError(
