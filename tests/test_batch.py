@@ -254,6 +254,19 @@ def test_chunks_join_with_the_input_timing_and_steady_seams(tmp_path: Path, mode
     assert info.audio_codec == "aac" and info.frame_count == 30
 
 
+def test_chunks_keep_variable_frame_rate_timing(tmp_path: Path, model: Path) -> None:
+    from test_media import decode_all, vfr_times
+    from test_media import make_clip as make_media_clip
+
+    (tmp_path / "in").mkdir()
+    clip = make_media_clip(tmp_path / "in" / "vfr.mp4", frames=40, vfr=True, audio="aac")
+    how = StylizeOptions(style=str(model), device="cpu")
+    r = run([clip], tmp_path / "out", how, workers=2, chunk_frames=12, overlap=3, **FAST)
+    assert r.ok and r.files[0].chunks == 3
+    _, times = decode_all(tmp_path / "out" / "vfr.mp4")
+    assert times == pytest.approx(vfr_times(40), abs=1e-3)
+
+
 def test_killed_worker_is_retried(tmp_path: Path, model: Path, library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RTSTYLE_BATCH_TEST_KILL", "b.mp4:4")  # the worker stylizing sub/b.mov dies at frame 4
     out = tmp_path / "out"
