@@ -209,6 +209,29 @@ def test_out_dir_that_is_a_file_or_no_media(tmp_path: Path, model: Path, capsys:
     assert code not in (0, None) and "no images or videos" in err
 
 
+def test_manifest_survives_a_cut_line_compacts_and_locks(tmp_path: Path) -> None:
+    from rtstyle.batch.manifest import Manifest
+    from rtstyle.errors import OutputError
+
+    inp, out = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    inp.write_bytes(b"i")
+    out.write_bytes(b"o")
+    state = tmp_path / STATE_DIR
+    with Manifest(state) as m:
+        for i in range(100):
+            m.record("out.mp4", out, "fp", inp, frames=i)
+        with pytest.raises(OutputError, match="another rtstyle batch"):
+            Manifest(state)  # one batch per output folder
+    with open(state / "manifest.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"out": "cut sh')  # a kill in the middle of a line
+    with Manifest(state) as m:
+        assert m.finished("out.mp4", out, "fp", inp)["frames"] == 99
+        assert m.finished("out.mp4", out, "other options", inp) is None
+        out.write_bytes(b"replaced")
+        assert m.finished("out.mp4", out, "fp", inp) is None  # not the output that was recorded
+    assert (state / "manifest.jsonl").read_text().count("\n") == 1  # compacted to the last line of each output
+
+
 def test_plan_chunks_cover_every_frame_once() -> None:
     chunks = plan_chunks(100, 25.0, 30, 5)
     assert len(chunks) == 3 and chunks[0].start is None and chunks[-1].end is None

@@ -132,6 +132,13 @@ class _Run:
         self.parts: dict[str, dict[int, tuple[Path, float | None, int]]] = {}  # rel -> chunk -> (part, first t, frames)
         self.part_keys: dict[str, tuple[str, int, Path]] = {}  # unit key -> (manifest key, chunk, part)
         self.parts_dir: dict[str, Path] = {}
+        self.live: dict[str, int] = {}  # unit key -> frames already counted in the progress while it ran
+
+    def on_progress(self, key: str, done: int) -> None:
+        """A running unit got ``done`` frames far (local pool)."""
+        if self.progress is not None and done > self.live.get(key, 0):
+            self.progress.advance(done - self.live.get(key, 0))
+            self.live[key] = done
 
     def on_result(self, r: UnitResult) -> None:
         rel = self.unit_item[r.key]
@@ -148,7 +155,7 @@ class _Run:
             self.manifest.record(mkey, part, self.fp, item.input, kind="chunk", frames=r.frames, first_t=r.first_t)
             self.parts[rel][index] = (part, r.first_t, r.frames)
         if self.progress is not None:
-            self.progress.advance(r.frames)
+            self.progress.advance(max(0, r.frames - self.live.pop(r.key, 0)))
         self.outstanding[rel].discard(r.key)
         if not self.outstanding[rel]:
             self.finish(item, fr)
@@ -380,7 +387,7 @@ def run(
                 from rtstyle.batch.local import run_local
 
                 n_workers = min(workers or default_workers(threads, device), len(units))
-                run_local(units, cfg, n_workers, retries, st.on_result)
+                run_local(units, cfg, n_workers, retries, st.on_result, st.on_progress)
         except KeyboardInterrupt as exc:
             done = sum(1 for f in files if f.status in ("done", "up-to-date"))
             signum = int(getattr(exc, "signum", 2) or 2)

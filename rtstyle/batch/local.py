@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import queue
 import signal
 from collections import deque
 from collections.abc import Callable
@@ -26,17 +27,31 @@ def run_local(
     workers: int,
     retries: int,
     on_result: Callable[[UnitResult], None],
+    on_progress: Callable[[str, int], None] | None = None,
 ) -> None:
-    """Run ``units`` on ``workers`` processes, calling ``on_result`` (on this thread) as each one finishes."""
+    """Run ``units`` on ``workers`` processes, calling ``on_result`` (on this thread) as each one finishes and
+    ``on_progress(unit key, frames done)`` while a video unit runs."""
     pending: deque[Unit] = deque(units)
     lost_count: dict[str, int] = {}
     pool: ProcessPoolExecutor | None = None
     inflight: dict[Future, Unit] = {}
     ctx = multiprocessing.get_context("spawn")
+    progress = ctx.Queue() if on_progress is not None else None
+
+    def drain() -> None:
+        while progress is not None:
+            try:
+                key, done = progress.get_nowait()
+            except (queue.Empty, OSError, ValueError):
+                return
+            on_progress(key, done)  # type: ignore[misc]
+
     try:
         while pending or inflight:
             if pool is None:
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init)
+                pool = ProcessPoolExecutor(
+                    max_workers=workers, mp_context=ctx, initializer=worker_init, initargs=(progress,)
+                )
             broken = False
             while pending and len(inflight) < workers:
                 unit = pending.popleft()
@@ -47,7 +62,10 @@ def run_local(
                     broken = True
                     break
             if not broken:
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                done: set[Future] = set()
+                while not done:
+                    done, _ = wait(list(inflight), timeout=0.5, return_when=FIRST_COMPLETED)
+                    drain()
                 broken = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
                 for fut in done:
                     if not isinstance(fut.exception(), BrokenProcessPool):
@@ -82,3 +100,5 @@ def run_local(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if progress is not None:
+            progress.close()

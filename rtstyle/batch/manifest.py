@@ -1,8 +1,9 @@
 """The batch manifest: what was finished, from which input, with which model and options.
 
 ``OUT_DIR/.rtstyle-batch/manifest.jsonl`` holds one JSON line per finished output (a whole file or one chunk of
-a long video), appended and flushed by the driver as each one finishes; the last line for an output wins. A line
-cut short by a kill is ignored when the manifest is read again. An output counts as finished when its line's
+a long video), appended and synced by the driver as each one finishes; the last line for an output wins (the file is rewritten
+with only those when it has grown to mostly superseded lines). A line cut short by a kill is ignored when the
+manifest is read again. An output counts as finished when its line's
 fingerprint (model digests and options) matches, the input still has the size and modification time recorded,
 and the output file still has the size and modification time recorded: anything else is done again.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -43,9 +45,11 @@ class Manifest:
             raise OutputError(f"cannot create {state_dir}: {exc.strerror or exc}") from None
         self._lock = self._take_lock(state_dir / "lock")
         self.entries: dict[str, dict[str, Any]] = {}
+        lines = 0
         try:
             with open(self.path, encoding="utf-8") as f:
                 for line in f:
+                    lines += 1
                     try:
                         entry = json.loads(line)
                     except ValueError:  # a line cut short by a kill
@@ -56,6 +60,8 @@ class Manifest:
             pass
         except OSError as exc:
             raise OutputError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+        if lines > 2 * len(self.entries) + 64:  # mostly superseded lines: keep the last one of each output
+            self._compact()
         try:
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open until close()
         except OSError as exc:
@@ -79,6 +85,18 @@ class Manifest:
                 f"another rtstyle batch is writing into {path.parent.parent}; wait for it or choose another --out-dir"
             ) from None
         return f
+
+    def _compact(self) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".part", dir=self.state_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(e) + "\n" for e in self.entries.values())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError:  # not needed for correctness: the long file still reads the same
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
     def finished(self, out_key: str, output: Path, fingerprint: str, inp: Path) -> dict[str, Any] | None:
         """The entry of ``out_key`` when ``output`` is complete and made from ``inp`` as it is now with this

@@ -38,6 +38,8 @@ _STYLIZERS: dict[str, Any] = {}
 # and only once per unit (a second SIGINT must not cut the discarding short).
 _BUSY = False
 _RAISED = False
+# The local pool's progress queue ((unit key, frames done) while a video runs); None elsewhere.
+_PROGRESS: Any = None
 
 
 @dataclass(frozen=True)
@@ -149,11 +151,13 @@ def _count_attempt(state_dir: str, key: str) -> int:
 
 
 class _Watch:
-    """The progress callback of the jobs: counts frames and carries out the tests' fault ("kill@N")."""
+    """The progress callback of the jobs: counts frames, tells the pool's driver how far the unit got (at most twice
+    a second), and carries out the tests' fault ("kill@N")."""
 
-    def __init__(self, kill_at: int | None) -> None:
-        self.kill_at = kill_at
+    def __init__(self, key: str, kill_at: int | None) -> None:
+        self.key, self.kill_at = key, kill_at
         self.frames = 0
+        self._told = 0.0
 
     def start(self, label: str) -> None:
         pass
@@ -162,6 +166,11 @@ class _Watch:
         self.frames = done
         if self.kill_at is not None and done >= self.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
+        now = time.monotonic()
+        if _PROGRESS is not None and now - self._told >= 0.5:
+            self._told = now
+            with contextlib.suppress(Exception):  # progress is a nicety: never fail a unit for it
+                _PROGRESS.put_nowait((self.key, done))
 
 
 def run_unit(unit: Unit, cfg: Config) -> UnitResult:
@@ -173,7 +182,7 @@ def run_unit(unit: Unit, cfg: Config) -> UnitResult:
     kill_at = None
     if unit.fault and unit.fault.startswith("kill@") and res.attempts == 1:
         kill_at = int(unit.fault[5:])
-    watch = _Watch(kill_at)
+    watch = _Watch(unit.key, kill_at)
     err = io.StringIO()
     _BUSY, _RAISED = True, False
     try:
@@ -212,8 +221,11 @@ def run_unit(unit: Unit, cfg: Config) -> UnitResult:
     return res
 
 
-def worker_init() -> None:
-    """Process-pool worker start: Ctrl-C interrupts the unit that runs, and is ignored between units."""
+def worker_init(progress: Any = None) -> None:
+    """Process-pool worker start: Ctrl-C interrupts the unit that runs, and is ignored between units; ``progress``
+    (a multiprocessing queue) receives how far each video unit got."""
+    global _PROGRESS
+    _PROGRESS = progress
 
     def on_sigint(signum: int, frame: Any) -> None:
         global _RAISED

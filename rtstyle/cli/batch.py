@@ -86,7 +86,8 @@ def _table(result: Any) -> Any:
             t.add_row(label, str(n))
     fps = result.frames / result.seconds if result.seconds > 0 else 0.0
     where = f"Ray, {result.workers} CPU slots" if result.backend == "ray" else f"{result.workers} local workers"
-    where = f"{where} x {result.threads} threads" if result.workers else "nothing to stylize"
+    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
+    where = f"{where} x {threads}" if result.workers else "nothing to stylize"
     summary = Text(
         f"{result.frames} frames in {result.seconds:.1f} s ({fps:.1f} frames/s), style {_clean(result.style)}, "
         f"{where} -> {_clean(result.out_dir)}"
