@@ -141,6 +141,10 @@ def test_rerun_skips_what_is_done_and_redoes_on_change(tmp_path: Path, model: Pa
     make_clip(library / "a.mp4", frames=8)
     r = run([library], out, other, workers=1, **FAST)
     assert r.counts()["done"] == 0 and r.counts()["exists"] == 1  # changed input: no longer recorded as up to date
+    # an output folder inside the input folder: its files are never inputs
+    inside = library / "styled"
+    assert run([library], inside, how, workers=1, **FAST).counts()["done"] == 3
+    assert run([library], inside, how, workers=1, **FAST).counts()["up-to-date"] == 3
 
 
 def run_cli(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[object, str, str]:
@@ -204,6 +208,8 @@ def test_out_dir_that_is_a_file_or_no_media(tmp_path: Path, model: Path, capsys:
     f.write_text("x")
     code, _, err = run_cli(["batch", f, "-o", f, "-s", model], capsys)
     assert code not in (0, None) and err.count("\n") == 1 and "not a folder" in err
+    code, _, err = run_cli(["batch", f, "-o", tmp_path / "new", "-s", "no-such-style"], capsys)
+    assert code not in (0, None) and "unknown style" in err and not (tmp_path / "new").exists()
     (tmp_path / "empty").mkdir()
     code, _, err = run_cli(["batch", tmp_path / "empty", "-o", tmp_path / "out", "-s", model], capsys)
     assert code not in (0, None) and "no images or videos" in err

@@ -246,13 +246,6 @@ def run(
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: --out-dir is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(f"{out}: folder is not writable")
-    out = out.resolve()
     how = how or StylizeOptions()
 
     # The model and options, resolved once here (an unknown style is one line before any work).
@@ -272,6 +265,13 @@ def run(
     }  # fmt: skip
     fp = plan.fingerprint([plan.file_digest(m) for m in models], settings)
 
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: folder is not writable")
+    out = out.resolve()
     threads = threads or 1
     backend = "ray" if ray else "local"
     state = out / plan.STATE_DIR
