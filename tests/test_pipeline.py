@@ -174,9 +174,8 @@ def test_with_real_stylizer(test_model):
 
 
 def test_with_real_smoother():
-    smoothing = pytest.importorskip("rtstyle.pipeline.smoothing")
     sink = ListSink()
-    stats = Pipeline(FakeSource(6), invert, smoother=smoothing.Smoother(mode="ema"), sinks=[sink]).run()
+    stats = Pipeline(FakeSource(6), invert, smoother=Smoother(mode="ema"), sinks=[sink]).run()
     assert stats.frames == 6 and len(sink.frames) == 6
     assert np.array_equal(sink.frames[0], 255 - synthetic_frame(36, 64, 0))  # first frame: nothing to blend with
     assert not np.array_equal(sink.frames[3], 255 - synthetic_frame(36, 64, 3))  # later frames are blended
