@@ -15,6 +15,7 @@ import numpy as np
 
 from rtstyle import catalog
 from rtstyle.choices import DEVICES
+from rtstyle.contract import StyleEntry
 from rtstyle.errors import DeviceError, InputError, RtstyleError
 from rtstyle.pipeline.jobs import StylizeOptions, stylize_video
 from rtstyle.runtime import hardware
@@ -26,7 +27,6 @@ def export_random_johnson(folder: Path, fp16: bool = False, arch: str = "johnson
     try:  # the training extra: imported here, where it is needed
         import torch
 
-        from rtstyle.contract import StyleEntry
         from rtstyle.export import export_onnx
         from rtstyle.nets import build_net
     except ImportError as exc:
