@@ -382,7 +382,7 @@ def run(
                         model=(plan.file_digest(models[0]), models[0].suffix, on_ray.put_model(models[0].read_bytes())),
                     )  # fmt: skip
                 n_workers = int(on_ray.import_ray().cluster_resources().get("CPU", 0) // threads)
-                on_ray.run_ray(units, cfg, threads, 1.0 if use_gpu else 0.0, retries, st.on_result)
+                on_ray.run_ray(units, cfg, threads, 1.0 if use_gpu else 0.0, retries, st.on_result, st.on_progress)
             elif units:
                 from rtstyle.batch.local import run_local
 

@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rtstyle.batch.work import Config, Unit, UnitResult, run_unit
@@ -64,17 +66,41 @@ def run_ray(
     gpus: float,
     retries: int,
     on_result: Callable[[UnitResult], None],
+    on_progress: Callable[[str, int], None] | None = None,
 ) -> None:
-    """Run ``units`` as Ray tasks, calling ``on_result`` (on this thread) as each one finishes."""
+    """Run ``units`` as Ray tasks, calling ``on_result`` (on this thread) as each one finishes and
+    ``on_progress(unit key, frames done)`` while a video unit runs (through a small queue actor)."""
     ray = import_ray()
     task = ray.remote(run_unit).options(
         num_cpus=threads, num_gpus=gpus, max_retries=retries, retry_exceptions=False, name="rtstyle-batch"
     )
+    progress = None
+    if on_progress is not None:
+        try:
+            from ray.util.queue import Queue
+
+            progress = Queue(maxsize=10000, actor_options={"num_cpus": 0})
+            cfg = replace(cfg, progress=progress)
+        except Exception:  # noqa: BLE001 - no progress within files then, the batch runs all the same
+            progress = None
+
+    def drain() -> None:
+        while progress is not None:
+            try:
+                items = progress.get_nowait_batch(progress.qsize())
+            except Exception:  # noqa: BLE001 - empty or gone
+                return
+            if not items:
+                return
+            for key, done in items:
+                on_progress(key, done)  # type: ignore[misc]
+
     cfg_ref = ray.put(cfg)
     refs = {task.remote(unit, cfg_ref): unit for unit in units}
     try:
         while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1)
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
+            drain()
             for ref in ready:
                 unit = refs.pop(ref)
                 try:
@@ -91,6 +117,10 @@ def run_ray(
         # give the cancelled tasks a moment to discard their half-written outputs
         ray.wait(list(refs), num_returns=len(refs), timeout=10)
         raise
+    finally:
+        if progress is not None:
+            with contextlib.suppress(Exception):
+                progress.shutdown()
 
 
 def shutdown() -> None:

@@ -69,6 +69,7 @@ class Config:
     threads: int | None = None  # onnxruntime intra-op threads per worker (None: onnxruntime's choice)
     state_dir: str = ""  # OUT_DIR/.rtstyle-batch (attempt counters)
     model: tuple[str, str, list[Any]] | None = None  # Ray: (digest, suffix, [ObjectRef of the model's bytes])
+    progress: Any = None  # Ray: a ray.util.queue.Queue for (unit key, frames done); the pool passes its own queue
 
 
 @dataclass
@@ -154,8 +155,8 @@ class _Watch:
     """The progress callback of the jobs: counts frames, tells the pool's driver how far the unit got (at most twice
     a second), and carries out the tests' fault ("kill@N")."""
 
-    def __init__(self, key: str, kill_at: int | None) -> None:
-        self.key, self.kill_at = key, kill_at
+    def __init__(self, key: str, kill_at: int | None, sink: Any = None) -> None:
+        self.key, self.kill_at, self.sink = key, kill_at, sink
         self.frames = 0
         self._told = 0.0
 
@@ -167,10 +168,12 @@ class _Watch:
         if self.kill_at is not None and done >= self.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
         now = time.monotonic()
-        if _PROGRESS is not None and now - self._told >= 0.5:
+        if self.sink is not None and now - self._told >= 0.5:
             self._told = now
-            with contextlib.suppress(Exception):  # progress is a nicety: never fail a unit for it
-                _PROGRESS.put_nowait((self.key, done))
+            try:
+                self.sink.put_nowait((self.key, done))
+            except Exception:  # noqa: BLE001 - progress is a nicety: never fail a unit for it
+                self.sink = None
 
 
 def run_unit(unit: Unit, cfg: Config) -> UnitResult:
@@ -182,7 +185,7 @@ def run_unit(unit: Unit, cfg: Config) -> UnitResult:
     kill_at = None
     if unit.fault and unit.fault.startswith("kill@") and res.attempts == 1:
         kill_at = int(unit.fault[5:])
-    watch = _Watch(unit.key, kill_at)
+    watch = _Watch(unit.key, kill_at, cfg.progress if cfg.progress is not None else _PROGRESS)
     err = io.StringIO()
     _BUSY, _RAISED = True, False
     try:
