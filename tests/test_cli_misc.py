@@ -129,6 +129,7 @@ def test_random_johnson_export(tmp_path, monkeypatch):
     """The bench builds a Johnson-size net and calls the exporter with a signature it accepts (export faked)."""
     pytest.importorskip("torch")  # the training extra
     from rtstyle import export
+
     real_sig = inspect.signature(export.export_onnx)
     seen = {}
 
