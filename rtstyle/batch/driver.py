@@ -22,7 +22,7 @@ from rtstyle.batch import plan
 from rtstyle.batch.manifest import Manifest
 from rtstyle.batch.work import Config, Unit, UnitResult, join_chunks
 from rtstyle.choices import X264_PRESETS
-from rtstyle.errors import InputError, Interrupted, OutputError, RtstyleError
+from rtstyle.errors import InputError, Interrupted, OutputError, RtstyleError, StyleNotFound
 from rtstyle.pipeline.jobs import StylizeOptions
 
 DEFAULT_CHUNK_FRAMES = 1800  # a minute at 30 fps: long enough that seams are rare, short enough to spread a film
@@ -133,6 +133,7 @@ class _Run:
         self.part_keys: dict[str, tuple[str, int, Path]] = {}  # unit key -> (manifest key, chunk, part)
         self.parts_dir: dict[str, Path] = {}
         self.live: dict[str, int] = {}  # unit key -> frames already counted in the progress while it ran
+        self.providers: list[str] = []  # the providers the workers really ran on
 
     def on_progress(self, key: str, done: int) -> None:
         """A running unit got ``done`` frames far (local pool)."""
@@ -147,6 +148,8 @@ class _Run:
         fr.seconds += r.seconds
         fr.attempts = max(fr.attempts, r.attempts)
         fr.notes += [n for n in r.notes if n not in fr.notes]
+        if r.provider and r.provider not in self.providers:
+            self.providers.append(r.provider)
         if r.status != "done":
             if fr.status == "todo":
                 fr.status, fr.message = r.status, r.message
@@ -251,10 +254,19 @@ def run(
     # The model and options, resolved once here (an unknown style is one line before any work).
     from rtstyle.runtime.stylizer import Stylizer
 
-    probe_stylizer = Stylizer(
-        how.style, device=how.device, tier=how.tier, max_side=how.max_side, scale=how.scale, strength=how.strength,
-        preserve_color=how.preserve_color, blend=how.blend, warm_up=False, threads=1,
-    )  # fmt: skip
+    def resolve(device: str, tier: str | None) -> Stylizer:
+        return Stylizer(
+            how.style, device=device, tier=tier, max_side=how.max_side, scale=how.scale, strength=how.strength,
+            preserve_color=how.preserve_color, blend=how.blend, warm_up=False, threads=1,
+        )  # fmt: skip
+
+    if ray and how.device == "cuda":  # the machine that starts a batch need not have the workers' GPU
+        try:
+            probe_stylizer = resolve("cpu", how.tier or "full")  # the tier CUDA prefers
+        except StyleNotFound:
+            probe_stylizer = resolve("cpu", how.tier)
+    else:
+        probe_stylizer = resolve(how.device, how.tier)
     models = _model_files(probe_stylizer)
     label, provider, device = probe_stylizer.style, probe_stylizer.provider, probe_stylizer.device
     n_styles = len(probe_stylizer.style_names)
@@ -407,4 +419,5 @@ def run(
     for f in files:
         if f.status == "todo":  # pragma: no cover - every unit reports; kept as a guard
             f.status, f.message = "failed", "no result came back"
+    provider = "+".join(st.providers) or provider  # what the workers ran on (the driver's guess when none ran)
     return BatchResult(str(out), backend, n_workers, threads, label, provider, time.perf_counter() - t0, files)
