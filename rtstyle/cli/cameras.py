@@ -78,7 +78,7 @@ def probe_cameras(max_index: int = MAX_INDEX) -> list[CameraInfo]:
 def register(app: typer.Typer) -> None:
     @app.command("cameras")
     def cameras(
-        max_index: int = typer.Option(MAX_INDEX, "--max-index", help="Probe camera indices 0..N-1."),
+        max_index: int = typer.Option(MAX_INDEX, "--max-index", min=1, max=64, help="Probe camera indices 0..N-1."),
     ) -> None:
         """List the cameras that can be opened (use the first column with `rtstyle webcam --camera`)."""
         found = probe_cameras(max_index)

@@ -56,14 +56,15 @@ def number(lo: float | None = None, hi: float | None = None, above: float | None
     def check(value: Any) -> Any:
         if value is None:
             return value
+        # worded as typer words its own range checks, so every bad number reads alike
         if not math.isfinite(value):
-            raise typer.BadParameter(f"{value} is not a finite number")
+            raise typer.BadParameter(f"Input should be a finite number, not {value}")
         if above is not None and value <= above:
-            raise typer.BadParameter(f"{value} must be greater than {above:g}")
+            raise typer.BadParameter(f"Input should be greater than {above:g}")
         if lo is not None and value < lo:
-            raise typer.BadParameter(f"{value} must be at least {lo:g}")
+            raise typer.BadParameter(f"Input should be greater than or equal to {lo:g}")
         if hi is not None and value > hi:
-            raise typer.BadParameter(f"{value} must be at most {hi:g}")
+            raise typer.BadParameter(f"Input should be less than or equal to {hi:g}")
         return value
 
     return check
