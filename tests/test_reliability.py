@@ -33,6 +33,7 @@ from rtstyle.io.probe import probe
 from rtstyle.io.sinks.base import Sink
 from rtstyle.io.sinks.mjpeg import SPARE_CONNECTIONS, MjpegServerSink
 from rtstyle.io.sinks.outputs import Guarded
+from rtstyle.io.sinks.push import PushSink
 from rtstyle.io.sinks.video import VideoFileSink
 from rtstyle.io.sources import FileSource
 from rtstyle.pipeline import Pipeline
@@ -487,7 +488,7 @@ def test_one_failing_live_output_neither_ends_the_session_nor_loses_the_recordin
         return reopened[-1]
 
     def outputs(options: object, size: tuple[int, int], fps: float) -> list[Sink]:
-        return [Guarded(failing, reopen, backoff=(0.001, 0.004)), Guarded(other)]
+        return [Guarded(failing, reopen, backoff=(0.001, 0.004), settle=0.0), Guarded(other)]
 
     def slow_source(spec: object, **kw: object) -> FakeLiveSource:
         return source
@@ -702,3 +703,31 @@ def test_webcam_loop_records_past_the_end_of_the_file(
     code, _, err = run_cli(["webcam", "--camera", "0", "--loop", "--no-window", "--record", tmp_path / "x.mp4"], capsys)
     assert_one_line_error(code, err)
     assert "--loop" in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="ffmpeg's exit on a refused connection, timed for POSIX")
+def test_a_push_that_stays_down_is_reported_once_however_often_it_is_retried(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Defect 4 with a real ffmpeg: a push whose server refuses it is retried again and again (each reopened ffmpeg
+    fails in turn) with one notice only, and never a false "works again"."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens there once the socket is closed
+    url = f"rtmp://127.0.0.1:{port}/live/streamkey"
+    opened: list[PushSink] = []
+
+    def reopen() -> Sink:
+        opened.append(PushSink(url, (64, 48), 15, audio="none"))
+        return opened[-1]
+
+    guarded = Guarded(reopen(), reopen, backoff=(0.05, 0.2), settle=60.0)
+    deadline = time.monotonic() + 30
+    while guarded.reopened < 3 and time.monotonic() < deadline:
+        guarded.write(np.zeros((48, 64, 3), np.uint8), 0.0)
+        time.sleep(0.02)
+    guarded.close()
+    err = capsys.readouterr().err
+    assert guarded.reopened >= 3, err
+    assert err.count("rtstyle: notice:") == 1 and "/live/***" in err and "streamkey" not in err
+    assert "works again" not in err

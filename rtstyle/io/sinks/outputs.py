@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -112,8 +113,10 @@ class Guarded(Sink):
     """A live output whose failure does not end the session.
 
     The first failure (in ``write`` or ``close``) is reported once through ``say``; the output is then dropped, or,
-    with ``reopen``, reopened in the background after ``backoff[0]`` seconds, doubling up to ``backoff[1]``, until it
-    works again (then ``say`` tells so). Frames that arrive while it is down are counted in ``stats["lost"]``.
+    with ``reopen``, reopened in the background after ``backoff[0]`` seconds. A reopened output that fails again
+    (the server is still away) is reopened after twice as long, up to ``backoff[1]``, without another word; once
+    one has taken frames for ``settle`` seconds, ``say`` tells that it works again and the backoff starts over.
+    Frames that arrive while it is down are counted in ``stats["lost"]``.
     """
 
     def __init__(
@@ -123,6 +126,7 @@ class Guarded(Sink):
         *,
         say: Callable[[str], None] = notice,
         backoff: tuple[float, float] = (1.0, 30.0),
+        settle: float = 5.0,
     ) -> None:
         self.sink: Sink | None = sink
         self.name = sink.name
@@ -131,6 +135,9 @@ class Guarded(Sink):
         self._reopen = reopen
         self._say = say
         self._backoff = backoff
+        self._delay = backoff[0]  # the wait before the next reopening
+        self._settle = settle
+        self._opened_at: float | None = None  # when a reopened output came up (None: not on trial)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._retry: threading.Thread | None = None
@@ -153,6 +160,11 @@ class Guarded(Sink):
             sink.write(frame, timestamp)
         except Exception as exc:  # noqa: BLE001 - any failure of this output is this output's alone
             self._failed(sink, exc)
+            return
+        if self._opened_at is not None and time.monotonic() - self._opened_at >= self._settle:
+            self._opened_at = None
+            self._delay = self._backoff[0]
+            self._say(f"{self.label} works again")
 
     def _failed(self, sink: Sink, exc: BaseException) -> None:
         with self._lock:
@@ -161,11 +173,12 @@ class Guarded(Sink):
             self.sink = None
             self.failures += 1
             first = self.failures == 1
+            self._opened_at = None
         with contextlib.suppress(Exception):
             sink.abort()
         retry = self._reopen is not None and not self._stop.is_set()
         if first:
-            then = f"retrying in {self._backoff[0]:g} s" if retry else "dropped"
+            then = f"retrying in {self._delay:g} s" if retry else "dropped"
             what = str(exc) if " failed" in str(exc) else f"{self.label} failed: {exc}"  # push/vcam name themselves
             self._say(f"{what}; {then}, the other outputs keep running")
         if retry:
@@ -174,12 +187,14 @@ class Guarded(Sink):
 
     def _reopen_loop(self) -> None:
         assert self._reopen is not None
-        delay = self._backoff[0]
-        while not self._stop.wait(delay):
+        while True:
+            delay = self._delay
+            self._delay = min(delay * 2, self._backoff[1])  # the next wait, unless this one settles
+            if self._stop.wait(delay):
+                return
             try:
                 sink = self._reopen()
             except Exception:  # noqa: BLE001 - still down: try again later
-                delay = min(delay * 2, self._backoff[1])
                 continue
             with self._lock:
                 if self._stop.is_set():
@@ -187,7 +202,7 @@ class Guarded(Sink):
                     return
                 self.sink = sink
                 self.reopened += 1
-            self._say(f"{self.label} works again")
+                self._opened_at = time.monotonic()
             return
 
     def _end(self, finish: bool) -> None:
@@ -226,13 +241,18 @@ def open_live_outputs(
     *,
     say: Callable[[str], None] = notice,
     backoff: tuple[float, float] = (1.0, 30.0),
+    settle: float = 5.0,
 ) -> list[Sink]:
     """:func:`make_output_sinks`, each output :class:`Guarded` (a push reopened with backoff, the others dropped
     when they fail): what a live session runs, so one output never takes the recording or the others down."""
     sinks = make_output_sinks(options, size, fps)
     return [
         Guarded(
-            s, (lambda: open_push(options, size, fps)) if isinstance(s, PushSink) else None, say=say, backoff=backoff
+            s,
+            (lambda: open_push(options, size, fps)) if isinstance(s, PushSink) else None,
+            say=say,
+            backoff=backoff,
+            settle=settle,
         )
         for s in sinks
     ]
