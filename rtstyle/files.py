@@ -125,20 +125,36 @@ def remove_stale_parts(out: Path, suffix: str = "") -> list[Path]:
     return removed
 
 
-def publish(tmp: Path, out: Path, force: bool = True) -> None:
-    """Give ``tmp`` the ordinary mode and move it to ``out``. ``force=False`` never replaces a file that appeared
-    under OUT's name meanwhile (another run, another program): OutputError, and ``tmp`` is left to the caller."""
-    publish_mode(tmp)
-    if force:
-        os.replace(tmp, out)
-        return
+def _link_new(tmp: Path, out: Path) -> bool:
+    """Move ``tmp`` to ``out`` unless ``out`` exists (atomic with hard links); False when it exists."""
     try:
         os.link(tmp, out)  # atomic and never overwrites
     except FileExistsError:
-        raise OutputError(f"{out}: appeared while this run was writing it; left as it is (add --force)") from None
+        return False
     except OSError:  # no hard links on this file system: check, then rename
         if out.exists():
-            raise OutputError(f"{out}: appeared while this run was writing it; left as it is (add --force)") from None
+            return False
         os.replace(tmp, out)
-        return
+        return True
     os.unlink(tmp)
+    return True
+
+
+def publish(tmp: Path, out: Path, force: bool = True, or_beside: bool = False) -> Path:
+    """Give ``tmp`` the ordinary mode and move it to ``out``; returns where it went.
+
+    ``force=False`` never replaces a file that appeared under OUT's name meanwhile (another run, another program):
+    then ``or_beside`` keeps the result next to it as ``OUT-1.ext``, ``OUT-2.ext``, ... (a long recording is never
+    lost), else OutputError and ``tmp`` is left to the caller."""
+    publish_mode(tmp)
+    if force:
+        os.replace(tmp, out)
+        return out
+    if _link_new(tmp, out):
+        return out
+    if or_beside:
+        for n in range(1, 1000):
+            beside = out.with_name(f"{out.stem}-{n}{out.suffix}")
+            if _link_new(tmp, beside):
+                return beside
+    raise OutputError(f"{out}: appeared while this run was writing it; left as it is (add --force)")

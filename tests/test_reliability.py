@@ -72,6 +72,25 @@ def test_two_video_sinks_on_one_out_never_share_a_temporary_file(tmp_path: Path)
     assert not part_files(out, ".mp4")
 
 
+def test_a_run_never_replaces_an_out_that_appeared_meanwhile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 1 without --force: OUT did not exist when the runs started; the first to finish publishes it, the
+    second keeps its video beside it (OUT-1.mp4) and says so: nothing replaced, nothing lost."""
+    out = tmp_path / "out.mp4"
+    a = VideoFileSink(out, 10, (32, 24), preset="ultrafast", force=False)
+    b = VideoFileSink(out, 10, (32, 24), preset="ultrafast", force=False)
+    for i in range(4):
+        a.write(np.zeros((24, 32, 3), np.uint8), i / 10)
+        b.write(np.zeros((24, 32, 3), np.uint8), i / 10)
+    b.write(np.zeros((24, 32, 3), np.uint8), 0.4)
+    a.close()
+    b.close()
+    assert frames_of(out) == 4 and b.path == tmp_path / "out-1.mp4" and frames_of(b.path) == 5
+    assert "appeared while this run was writing it" in capsys.readouterr().err
+    assert not part_files(out, ".mp4")
+
+
 def test_an_output_that_fails_its_final_check_is_never_renamed(tmp_path: Path) -> None:
     """Defect 1: the encoder said it finished, but the file does not read back: OUT is left as it was."""
     out = tmp_path / "out.mp4"

@@ -44,7 +44,7 @@ def video(
     except KeyboardInterrupt as exc:
         raise Interrupted.after(exc, f"nothing written to {out}") from None
     audio = {"copy": "audio copied", "aac": "audio re-encoded to AAC", None: "no audio"}[r.audio_mode]
-    print(f"{r.stats.summary()}, style {r.stats.style}, {audio} -> {out}")
+    print(f"{r.stats.summary()}, style {r.stats.style}, {audio} -> {r.path or out}")
 
 
 def register(app: typer.Typer) -> None:

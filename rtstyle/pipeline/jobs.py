@@ -73,6 +73,7 @@ class ImageResult:
 class VideoResult:
     stats: RunStats
     audio_mode: str | None  # "copy", "aac" (re-encoded) or None (no audio)
+    path: Path | None = None  # where the video went (OUT, or OUT-1.mp4 when OUT appeared meanwhile)
 
 
 def _run(pipeline: Pipeline, label: str, progress: Progress | None, max_frames: int | None = None) -> RunStats:
@@ -162,7 +163,7 @@ def stylize_video(
         promised = max(promised, round(info.duration * info.fps))
     if max_frames is None and stats.frames < 0.9 * promised - 1:
         notice(f"{inp.name}: only {stats.frames} of about {promised} frames could be read (truncated or damaged?)")
-    return VideoResult(stats, sink.audio_mode)
+    return VideoResult(stats, sink.audio_mode, sink.path)
 
 
 def stylize_demo(

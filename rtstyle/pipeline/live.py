@@ -258,6 +258,7 @@ def run_live(
     pipeline: Pipeline | None = None
     lost_message = None
     stopped_by: KeyboardInterrupt | None = None
+    recorder: VideoFileSink | None = None
     try:
         first = source.read()
         if first is None:
@@ -272,19 +273,17 @@ def run_live(
             # Live sources are recorded on the wall clock; a file keeps its own timing.
             stamps = "wallclock" if source.is_live else "source"
             input_path = None if source.is_live or is_camera(spec) else str(spec)
-            sinks.insert(
-                0,
-                VideoFileSink(
-                    record,
-                    out_fps,
-                    size,
-                    crf=opts.crf,
-                    preset=opts.preset,
-                    timestamps=stamps,
-                    input_path=input_path,
-                    force=opts.force,
-                ),
+            recorder = VideoFileSink(
+                record,
+                out_fps,
+                size,
+                crf=opts.crf,
+                preset=opts.preset,
+                timestamps=stamps,
+                input_path=input_path,
+                force=opts.force,
             )
+            sinks.insert(0, recorder)
         if show_window:
             window = window_factory(f"rtstyle - {camera}", fullscreen=opts.fullscreen)
         if not any_output and not show_window:
@@ -345,6 +344,8 @@ def run_live(
     errors = pipeline.close_errors if pipeline is not None else []
     stats = live.stats
     summary = f"{stats.frames} frames, {stats.overall_fps():.1f} fps, provider {_short(stylizer.provider)}"
+    if recorder is not None:
+        record = recorder.path  # OUT, or OUT-1.mp4 when a file appeared under OUT's name meanwhile
     if record is not None and not errors:
         summary += f"; recorded to {record}"
     if stats.snapshots:

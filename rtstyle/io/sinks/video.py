@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from rtstyle.adjust import to_bgr
-from rtstyle.errors import InputError, OutputError
+from rtstyle.errors import InputError, OutputError, notice
 from rtstyle.files import check_output_path, publish, remove_stale_parts, temp_path
 from rtstyle.io.encode import Encoder, even_size
 from rtstyle.io.probe import probe
@@ -207,7 +207,12 @@ class VideoFileSink(Sink):
             self._raise_error()
             self._encoder.finish()
             self._final_check()
-            publish(self.tmp_path, self.path, force=self.force)
+            published = publish(self.tmp_path, self.path, force=self.force, or_beside=True)
+            if published != self.path:
+                notice(
+                    f"{self.path} appeared while this run was writing it and is left as it is; this video is {published}"
+                )
+                self.path = published
         except BaseException as exc:
             self.failed = str(exc) or type(exc).__name__
             self._discard()
