@@ -53,7 +53,9 @@ class VideoFileSink(Sink):
     survives); ``"wallclock"`` stamps each frame with the time ``write`` was called (webcam recording).
     Odd sizes are padded by one black row/column (yuv420p needs even sizes); see ``notes``. Frames of another size
     than ``size`` are resized to it. Audio is copied when MP4 takes the codec (AAC, MP3, AC-3, E-AC-3, ALAC) and
-    re-encoded to AAC otherwise.
+    re-encoded to AAC otherwise. ``force`` (the library's default) replaces an existing OUT; ``force=False`` (the
+    commands without ``--force``) refuses one that exists now and never replaces one that appears while writing
+    (the video is then kept beside it, ``path`` says where).
     """
 
     name = "video-file"
