@@ -1,7 +1,7 @@
 """Small file-system helpers shared by every writer of final outputs.
 
 Every output is written to a temporary file beside it (:func:`temp_path`: a unique name per run, holding the
-writer's process id) and published under its real name only at the end (:func:`publish`), so an interrupted or
+writer's machine and process id) and published under its real name only at the end (:func:`publish`), so an interrupted or
 failed run never leaves a half-written file under OUT's name, and two runs writing the same OUT never share a
 temporary file. :func:`remove_stale_parts` deletes the temporary files that runs which died (SIGKILL, a crash)
 left behind, never one whose run is still alive.
@@ -9,8 +9,11 @@ left behind, never one whose run is still alive.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -74,22 +77,38 @@ def check_output_path(
 PART = ".part"
 
 
+@functools.lru_cache(maxsize=1)
+def _host() -> str:
+    """A short token for this machine: a process id means something only on the machine that wrote it (a shared
+    folder may hold the parts of runs on other machines)."""
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def part_prefix(out: Path, pid: int | None = None) -> str:
+    """How the temporary files of a run (``pid``, default this one) on this machine writing ``out`` begin."""
+    return f".{out.name}.{_host()}-{os.getpid() if pid is None else pid}-"
+
+
 def temp_path(out: Path, suffix: str = "") -> Path:
-    """A new, unique temporary file beside ``out`` for this run: ``.OUT.<pid>-<random>.part<suffix>`` (created
-    empty, mode 0600 until :func:`publish`)."""
+    """A new, unique temporary file beside ``out`` for this run: ``.OUT.<host>-<pid>-<random>.part<suffix>``
+    (created empty, mode 0600 until :func:`publish`)."""
     folder = out.parent if str(out.parent) else Path(".")
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}-", suffix=PART + suffix, dir=folder)
+        fd, name = tempfile.mkstemp(prefix=part_prefix(out), suffix=PART + suffix, dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from None
     os.close(fd)
     return Path(name)
 
 
+def _part_pattern(out: Path, suffix: str) -> re.Pattern[str]:
+    return re.compile(re.escape(f".{out.name}.") + r"([0-9a-f]{8})-(\d+)-[^/]*" + re.escape(PART + suffix) + "$")
+
+
 def part_files(out: Path, suffix: str = "") -> list[Path]:
-    """The temporary files of every run (live or dead) writing ``out``."""
+    """The temporary files of every run (live or dead, on any machine) writing ``out``."""
     folder = out.parent if str(out.parent) else Path(".")
-    pattern = re.compile(re.escape(f".{out.name}.") + r"(\d+)-[^/]*" + re.escape(PART + suffix) + "$")
+    pattern = _part_pattern(out, suffix)
     try:
         return sorted(p for p in folder.iterdir() if pattern.match(p.name))
     except OSError:
@@ -109,19 +128,22 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale_parts(out: Path, suffix: str = "") -> list[Path]:
-    """Delete the temporary files for ``out`` that dead runs left behind; a live run's file is never touched
-    (POSIX only: elsewhere nothing is deleted). Returns what was deleted."""
+    """Delete the temporary files for ``out`` that dead runs on this machine left behind; a live run's file, and
+    any file of another machine's run, is never touched (POSIX only: elsewhere nothing is deleted). Returns what
+    was deleted."""
     if os.name != "posix":
         return []
+    pattern = _part_pattern(out, suffix)
     removed = []
     for p in part_files(out, suffix):
-        pid = int(p.name[len(out.name) + 2 :].split("-", 1)[0])
-        if not _alive(pid):
-            try:
-                p.unlink()
-                removed.append(p)
-            except OSError:
-                pass
+        m = pattern.match(p.name)
+        if m is None or m.group(1) != _host() or _alive(int(m.group(2))):
+            continue
+        try:
+            p.unlink()
+            removed.append(p)
+        except OSError:
+            pass
     return removed
 
 

@@ -28,7 +28,7 @@ from test_streaming_mjpeg import Viewer
 from rtstyle import catalog
 from rtstyle.contract import MAX_STYLES
 from rtstyle.errors import DeviceError, InputError, Interrupted, OutputError, Stopped
-from rtstyle.files import part_files, remove_stale_parts
+from rtstyle.files import part_files, part_prefix, remove_stale_parts
 from rtstyle.io.probe import probe
 from rtstyle.io.sinks.base import Sink
 from rtstyle.io.sinks.mjpeg import SPARE_CONNECTIONS, MjpegServerSink
@@ -115,19 +115,21 @@ def test_an_output_that_fails_its_final_check_is_never_renamed(tmp_path: Path) -
 @pytest.mark.skipif(os.name != "posix", reason="process ids checked with POSIX kill(pid, 0)")
 def test_stale_parts_of_dead_runs_are_removed_never_a_live_runs(tmp_path: Path) -> None:
     """Defect 1: the clean-up of temporary files left by killed runs never deletes the file of a run still
-    writing (its process id is alive)."""
+    writing (its process id is alive), nor one of a run on another machine (a shared folder)."""
     out = tmp_path / "out.mp4"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        stale = tmp_path / f".out.mp4.{dead.pid}-abc123.part.mp4"
-        running = tmp_path / f".out.mp4.{live.pid}-def456.part.mp4"
-        stale.write_bytes(b"x")
-        running.write_bytes(b"y")
+        stale = tmp_path / (part_prefix(out, dead.pid) + "abc123.part.mp4")
+        running = tmp_path / (part_prefix(out, live.pid) + "def456.part.mp4")
+        elsewhere = tmp_path / f".out.mp4.0123abcd-{dead.pid}-ghi789.part.mp4"  # a run on another machine
+        for p in (stale, running, elsewhere):
+            p.write_bytes(b"x")
+        assert set(part_files(out, ".mp4")) == {stale, running, elsewhere}
         sink = VideoFileSink(out, 10, (32, 24), preset="ultrafast")
         sink.abort()
-        assert not stale.exists() and running.read_bytes() == b"y"
+        assert not stale.exists() and running.exists() and elsewhere.exists()
         assert remove_stale_parts(out, ".mp4") == [] and running.exists()
     finally:
         live.kill()
