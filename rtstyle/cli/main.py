@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     except MemoryError:
         fail("out of memory: try a smaller --max-side", 3)
     except Exception as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click's Abort: a stop while the command line was read
+            stopped = Interrupted.after(exc.__cause__)
+            fail(str(stopped), stopped.exit_code)
         if not _is_usage_error(exc):
             raise
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `rtstyle`: the help, as before
