@@ -13,7 +13,7 @@ import typer
 from rtstyle.cli import options as o
 
 RAY_HELP = (
-    "Run on Ray (pip install 'rtstyle[ray]'): local (start Ray on this machine), auto (the cluster this machine "
+    "Run on Ray (the ray extra: pip install 'rtstyle\\[ray]'): local (start Ray on this machine), auto (the cluster this machine "
     "belongs to, or RAY_ADDRESS) or ray://HOST:PORT. Inputs and --out-dir must be paths every node reaches."
 )
 
