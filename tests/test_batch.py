@@ -336,3 +336,33 @@ def test_restart_after_a_kill_skips_finished_files(tmp_path: Path, model: Path) 
     assert all(s in ("done", "up-to-date") for s in status.values())
     assert all(len(decode(out / f"c{i}.mp4")[0]) == 40 for i in range(4))
     assert not leftovers(out)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_batch_leaves_no_half_file_and_resumes(tmp_path: Path, model: Path, sig: signal.Signals) -> None:
+    """Ctrl-C (to the whole process group, as a terminal sends it) or SIGTERM (to the batch only): the workers discard
+    what they were writing, one line and 128 + the signal's number; the next run finishes the rest."""
+    src = tmp_path / "in"
+    for i in range(3):
+        make_clip(src / f"c{i}.mp4", frames=60, size="160x96")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "rtstyle", "batch", str(src), "-o", str(out), "-s", str(model), "-d", "cpu",
+           "--preset", "ultrafast", "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and not list(out.glob(".c*.part*")):
+        time.sleep(0.02)  # until a worker is writing
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the batch finished before the signal")  # a very fast machine
+    assert proc.returncode == 128 + sig and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("rtstyle: error: ")
+    assert not leftovers(out)
+    finished = {p.name for p in out.glob("*.mp4")}
+    r = run([src], out, StylizeOptions(style=str(model), device="cpu"), workers=2, **FAST)
+    assert {Path(f.output).name for f in r.files if f.status == "up-to-date"} == finished
+    assert r.ok and all(len(decode(out / f"c{i}.mp4")[0]) == 60 for i in range(3))
