@@ -8,7 +8,8 @@
   attempt counters in the output folder say which units were retried.
 * The model file travels once: its bytes go to Ray's object store (``ray.put``), each node fetches them once and
   each worker process writes them to a local file and builds its stylizer once.
-* Inputs and outputs are paths every node must reach (a shared folder mounted at the same path everywhere).
+* Inputs and outputs are paths every node must reach (a shared folder mounted at the same path everywhere), the
+  machine that starts the batch included: it probes the inputs, keeps the manifest and joins chunked videos.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
         kwargs.update(address="local", include_dashboard=False, num_cpus=num_cpus)
     elif address == "auto":
         kwargs["address"] = os.environ.get("RAY_ADDRESS") or "auto"
-    else:
-        kwargs["address"] = address
+    else:  # ray://HOST:PORT (Ray Client): the server starts the job; nothing to configure here
+        kwargs = {"address": address}
     try:
         ray.init(**kwargs)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError ...
