@@ -363,20 +363,11 @@ def run(
             units = [replace(u, fault=f"kill@{at}") if sub and sub in u.key else u for u in units]
 
         todo_frames = sum(i.frames for i in items if i.status == "todo")
-        if progress is not None:
-            progress.start(len(items), todo_frames)
-            for fr in files:
-                if fr.status != "todo":
-                    progress.file_done(fr)
-        for rel, keys in st.outstanding.items():  # every chunk already done in an earlier run: join now
-            if not keys:
-                st.finish(st.items[rel], st.results[rel])
-
         cfg = Config(how, smooth, crf, preset, audio, threads, str(state))
         n_workers = 0
-        started_ray = False
+        started_ray = use_gpu = False
         try:
-            if units and ray:
+            if units and ray:  # reach the cluster before anything is reported (a bad address is one line)
                 from rtstyle.batch import on_ray
 
                 started_ray = on_ray.connect(ray, num_cpus=(workers * threads) if workers else None)
@@ -394,11 +385,23 @@ def run(
                         model=(plan.file_digest(models[0]), models[0].suffix, on_ray.put_model(models[0].read_bytes())),
                     )  # fmt: skip
                 n_workers = int(on_ray.import_ray().cluster_resources().get("CPU", 0) // threads)
+            elif units:
+                n_workers = min(workers or default_workers(threads, device), len(units))
+            if progress is not None:
+                progress.start(len(items), todo_frames)
+                for fr in files:
+                    if fr.status != "todo":
+                        progress.file_done(fr)
+            for rel, keys in st.outstanding.items():  # every chunk already done in an earlier run: join now
+                if not keys:
+                    st.finish(st.items[rel], st.results[rel])
+            if units and ray:
+                from rtstyle.batch import on_ray
+
                 on_ray.run_ray(units, cfg, threads, 1.0 if use_gpu else 0.0, retries, st.on_result, st.on_progress)
             elif units:
                 from rtstyle.batch.local import run_local
 
-                n_workers = min(workers or default_workers(threads, device), len(units))
                 run_local(units, cfg, n_workers, retries, st.on_result, st.on_progress)
         except KeyboardInterrupt as exc:
             done = sum(1 for f in files if f.status in ("done", "up-to-date"))

@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -45,7 +47,16 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
     else:  # ray://HOST:PORT (Ray Client): the server starts the job; nothing to configure here
         kwargs = {"address": address}
     try:
-        ray.init(**kwargs)
+        # Ray Client warns and logs before it raises on a timeout: the one line below says it
+        client_log = logging.getLogger("ray.client_builder")
+        level = client_log.level
+        client_log.setLevel(logging.WARNING)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ray.init(**kwargs)
+        finally:
+            client_log.setLevel(level)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError ...
         raise DeviceError(f"cannot reach the Ray cluster at {address}: {' '.join(str(exc).split())[:300]}") from None
     return True
