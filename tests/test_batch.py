@@ -120,7 +120,8 @@ def test_local_pool_matches_video_and_keeps_the_tree(tmp_path: Path, model: Path
     assert np.array_equal(cv2.imread(str(out / "sub" / "p.png")), cv2.imread(str(ref / "p.png")))
     assert probe(out / "a.mp4").audio_codec == "aac"
     manifest = [json.loads(line) for line in (out / STATE_DIR / "manifest.jsonl").read_text().splitlines()]
-    assert sorted(e["out"] for e in manifest) == ["a.mp4", "sub/b.mp4", "sub/p.png"]
+    assert sorted(e["out"] for e in manifest if e["state"] == "done") == ["a.mp4", "sub/b.mp4", "sub/p.png"]
+    assert [e["state"] for e in manifest[:3]] == ["started"] * 3  # claimed before any work
     assert not leftovers(out) and not leftovers(library)
 
 
@@ -141,6 +142,18 @@ def test_rerun_skips_what_is_done_and_redoes_on_change(tmp_path: Path, model: Pa
     make_clip(library / "a.mp4", frames=8)
     r = run([library], out, other, workers=1, **FAST)
     assert r.counts()["done"] == 0 and r.counts()["exists"] == 1  # changed input: no longer recorded as up to date
+    # killed between an output's rename and its line in the manifest: the "started" line says it is the batch's own
+    from rtstyle.batch.manifest import Manifest
+
+    with Manifest(out / STATE_DIR) as m:
+        fp = m.entries["a.mp4"]["fingerprint"]
+        m.claim([("a.mp4", out / "a.mp4", library / "a.mp4")], fp)
+    r = run([library], out, other, workers=1, **FAST)
+    assert {Path(f.output).name: f.status for f in r.files} == {
+        "a.mp4": "done",
+        "b.mp4": "up-to-date",
+        "p.png": "up-to-date",
+    }
     # an output folder inside the input folder: its files are never inputs
     inside = library / "styled"
     assert run([library], inside, how, workers=1, **FAST).counts()["done"] == 3
@@ -319,13 +332,14 @@ def test_restart_after_a_kill_skips_finished_files(tmp_path: Path, model: Path) 
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if manifest.exists() and manifest.read_text().count("\n") >= 1:
+            if manifest.exists() and '"state": "done"' in manifest.read_text():
                 break
             time.sleep(0.02)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers
         proc.wait()
-    finished = {json.loads(line)["out"] for line in manifest.read_text().splitlines()}
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    finished = {e["out"] for e in lines if e["state"] == "done"}
     assert 1 <= len(finished)
     # nothing half-written under a final name: every output there is a finished, recorded one
     assert {p.name for p in out.glob("*.mp4")} <= finished

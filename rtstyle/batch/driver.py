@@ -299,7 +299,7 @@ def run(
             entry = None if force else manifest.finished(item.rel, item.output, fp, item.input)
             if entry is not None:
                 item.status, item.frames = "up-to-date", int(entry.get("frames") or 0)
-            elif item.output.exists() and not force:
+            elif item.output.exists() and not force and not manifest.claimed(item.rel, fp):
                 item.status = "exists"
                 item.message = "exists and is not recorded as made from this input with this model and options"
         videos = [i for i in items if i.status == "todo" and i.kind == "video"]
@@ -362,6 +362,7 @@ def run(
             sub, _, at = fault.rpartition(":")
             units = [replace(u, fault=f"kill@{at}") if sub and sub in u.key else u for u in units]
 
+        manifest.claim([(i.rel, i.output, i.input) for i in items if i.status == "todo"], fp)
         todo_frames = sum(i.frames for i in items if i.status == "todo")
         cfg = Config(how, smooth, crf, preset, audio, threads, str(state))
         n_workers = 0

@@ -1,7 +1,8 @@
 """The batch manifest: what was finished, from which input, with which model and options.
 
 ``OUT_DIR/.rtstyle-batch/manifest.jsonl`` holds one JSON line per finished output (a whole file or one chunk of
-a long video), appended and synced by the driver as each one finishes; the last line for an output wins (the file is rewritten
+a long video), appended and synced by the driver as each one finishes, after a "started" line for every output the
+batch is about to write (so an output that a kill left between its rename and its line is known to be the batch's); the last line for an output wins (the file is rewritten
 with only those when it has grown to mostly superseded lines). A line cut short by a kill is ignored when the
 manifest is read again. An output counts as finished when its line's
 fingerprint (model digests and options) matches, the input still has the size and modification time recorded,
@@ -102,7 +103,7 @@ class Manifest:
         """The entry of ``out_key`` when ``output`` is complete and made from ``inp`` as it is now with this
         fingerprint; else None."""
         entry = self.entries.get(out_key)
-        if entry is None or entry.get("fingerprint") != fingerprint:
+        if entry is None or entry.get("state", "done") != "done" or entry.get("fingerprint") != fingerprint:
             return None
         if list(entry.get("input_stat") or []) != list(_stat(inp) or []):
             return None
@@ -110,27 +111,41 @@ class Manifest:
             return None
         return entry
 
-    def record(self, out_key: str, output: Path, fingerprint: str, inp: Path, **info: Any) -> None:
-        """Append the line for a finished output (flushed and synced: a kill right after keeps it)."""
+    def _line(self, out_key: str, output: Path, fingerprint: str, inp: Path, **info: Any) -> str:
         entry = {
             "out": out_key,
             "input": str(inp),
             "input_stat": _stat(inp),
             "output_stat": _stat(output),
             "fingerprint": fingerprint,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **info,
         }
         self.entries[out_key] = entry
+        return json.dumps(entry) + "\n"
+
+    def _append(self, text: str) -> None:
         try:
-            self._file.write(json.dumps(entry) + "\n")
+            self._file.write(text)
             self._file.flush()
             os.fsync(self._file.fileno())
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
-    def forget(self, out_key: str) -> None:
-        self.entries.pop(out_key, None)
+    def record(self, out_key: str, output: Path, fingerprint: str, inp: Path, **info: Any) -> None:
+        """Append the line for a finished output (flushed and synced: a kill right after keeps it)."""
+        self._append(self._line(out_key, output, fingerprint, inp, state="done", **info))
+
+    def claim(self, outputs: list[tuple[str, Path, Path]], fingerprint: str) -> None:
+        """Record that this batch is about to write these ``(key, output, input)``: an output a kill left between
+        its rename and its "done" line is then known to be the batch's own, and is made again without ``--force``."""
+        if outputs:
+            self._append("".join(self._line(k, out, fingerprint, inp, state="started") for k, out, inp in outputs))
+
+    def claimed(self, out_key: str, fingerprint: str) -> bool:
+        """True when the last line for ``out_key`` says this batch (with this fingerprint) started writing it."""
+        entry = self.entries.get(out_key)
+        return entry is not None and entry.get("state") == "started" and entry.get("fingerprint") == fingerprint
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
