@@ -100,6 +100,7 @@ class BatchProgress(Protocol):
 
 
 def _model_files(stylizer: Any) -> list[Path]:
+    """The model files a stylizer loaded (several for a blend across files): what the fingerprint digests."""
     sessions = getattr(stylizer, "_sessions", None)
     if sessions:
         return sorted({Path(s.path) for s in sessions.values()})
