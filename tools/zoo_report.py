@@ -94,8 +94,8 @@ def zoo_picture(model: Path, styles: list[str], style_files: dict[str, Path], ph
     """Rows: the photos, then one row per style (its painting, then the photos stylized)."""
     import cv2
 
-    from rtstyle.runtime.stylizer import Stylizer
     from rtstyle.evaluate import PHOTO_SHORT_SIDE
+    from rtstyle.runtime.stylizer import Stylizer
     from rtstyle.train.data import load_rgb
 
     cell = 224
@@ -122,8 +122,8 @@ def zoo_picture(model: Path, styles: list[str], style_files: dict[str, Path], ph
 
 
 def style_sheet(model: Path, name: str, painting: Path, photos: list[Path], out: Path) -> Path:
-    from rtstyle.runtime.stylizer import Stylizer
     from rtstyle.evaluate import PHOTO_SHORT_SIDE, STYLE_LONG_SIDE, contact_sheet
+    from rtstyle.runtime.stylizer import Stylizer
     from rtstyle.train.data import load_rgb
 
     stylizer = Stylizer(str(model), device="cpu")
