@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from rtstyle.errors import InputError
+from rtstyle.runtime.stylizer import Stylizer
 from rtstyle.train.data import IMAGE_EXTS, load_rgb, read_holdout, relative_name, to_tensor
 from rtstyle.train.losses import STYLE_LAYERS, gram, load_vgg
 
@@ -68,8 +70,6 @@ def evaluate(
     tier: str | None = None,
 ) -> EvalResult:
     """Style and content distances of ``model`` (name or .onnx path) over ``photos``."""
-    from rtstyle.runtime.stylizer import Stylizer
-
     stylize = Stylizer(str(model), device="cpu", tier=tier)
     if style is not None:
         stylize.set_style(style)
@@ -109,7 +109,6 @@ def contact_sheet(
     style_rgb: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], path: Path, cell: int = 256
 ) -> Path:
     """Style image on the left, then a column per photo: photo above, stylized below."""
-    import cv2
 
     def fit(img: np.ndarray) -> np.ndarray:
         h, w = img.shape[:2]

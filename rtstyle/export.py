@@ -7,6 +7,7 @@ is deprecated and bakes traced sizes into the pad amounts.
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import warnings
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,6 +26,8 @@ from rtstyle import contract
 from rtstyle.contract import StyleEntry
 from rtstyle.errors import ContractError, InputError
 from rtstyle.files import publish_mode
+from rtstyle.nets import build_net, get_arch
+from rtstyle.nets.layers import fold_frame_format
 
 OPSET = 18
 PARITY_SIZES = ((64, 64), (67, 45), (101, 157), (1, 1), (3, 5), (17, 31))
@@ -48,10 +53,6 @@ class ContractModule(nn.Module):
         io = net.io_layers() if hasattr(net, "io_layers") else None
         self.folded = io is not None
         if io is not None:
-            import copy
-
-            from rtstyle.nets.layers import fold_frame_format
-
             net = copy.deepcopy(net)
             io = net.io_layers()
             fold_frame_format(io.first, io.last, io.shuffle)
@@ -98,8 +99,6 @@ def export_onnx(
     check: bool = True,
 ) -> Path:
     """Write ``net`` as a contract-v1 ONNX file (atomically) and, with ``check``, verify parity with PyTorch."""
-    import onnx
-
     path = Path(path)
     net = net.eval().cpu()
     num_styles = len(styles)
@@ -164,8 +163,6 @@ def check_parity(
     Returns the worst mean absolute difference in 8-bit levels; raises ContractError beyond tolerance
     (mean <= 1.0 and 99th percentile <= 4 levels for fp32; 3.0 and 16 for fp16).
     """
-    import onnxruntime as ort
-
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     mean_tol, p99_tol = (3.0, 16.0) if fp16 else (1.0, 4.0)
     rng = np.random.default_rng(0)
@@ -221,8 +218,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def net_from_checkpoint(ckpt: Mapping[str, Any]) -> nn.Module:
-    from rtstyle.nets import build_net
-
     net = build_net(ckpt["arch"], int(ckpt["num_styles"]))
     net.load_state_dict(ckpt["net"])
     return net.eval()
@@ -251,8 +246,6 @@ def checkpoint_recipe(ckpt: Mapping[str, Any]) -> dict[str, Any]:
 
 def export_checkpoint(ckpt_path: str | Path, out: str | Path, fp16: bool = False) -> Path:
     """``rtstyle export``: checkpoint → contract ONNX (``--fp16`` writes the ``<name>.fp16.onnx`` sibling)."""
-    from rtstyle.nets import get_arch
-
     ckpt = load_checkpoint(ckpt_path)
     net = net_from_checkpoint(ckpt)
     out = Path(out)
@@ -280,10 +273,7 @@ def import_onnx(path: str | Path) -> tuple[dict[str, Any], nn.Module]:
     (multi-style files), else from the constants the exporter folded after each InstanceNormalization
     (single-style files). The BGR and 0..255 folding of the first and last convolution is undone.
     """
-    import onnx
     from onnx import numpy_helper
-
-    from rtstyle.nets import build_net
 
     path = Path(path)
     if not path.is_file():

@@ -125,6 +125,10 @@ def test_cpu_campaign_resumes_from_the_committed_model_on_a_new_machine(tmp_path
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"--init-from {models / 'zoo-full.onnx'} --continue" in r.stdout
     assert "--identity-steps 200" in r.stdout and "--precision auto" in r.stdout
-    assert r.stdout.count("--style-weight") == len(names)  # one per painting
+    first = r.stdout.splitlines()[0]
+    assert first.count("--style-weight") == len(names)  # one per painting
+    assert "--init-from" not in r.stdout.splitlines()[-1]  # later phases resume the run's own checkpoint
     fresh = subprocess.run(base, capture_output=True, text=True, timeout=120)
-    assert "--init-from" not in fresh.stdout and "--resume" not in fresh.stdout
+    start = fresh.stdout.splitlines()[0]
+    assert "--init-from" not in fresh.stdout and "--resume" not in start  # a new campaign starts from nothing
+    assert all("--resume" in line for line in fresh.stdout.splitlines()[1:])  # then each phase resumes the last

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtstyle.nets import Arch, register_arch
 from rtstyle.nets.layers import CondInstanceNorm, IOLayers, run_stages
+from rtstyle.nets.registry import Arch, register_arch
 
 
 class FusedCondNorm(CondInstanceNorm):

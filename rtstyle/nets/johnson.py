@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from rtstyle.nets.layers import ConvNorm, IOLayers, ResidualBlock, run_stages
+from rtstyle.nets.registry import Arch, register_arch
 
 
 class JohnsonNet(nn.Module):
@@ -46,3 +47,16 @@ class JohnsonNet(nn.Module):
         if style is None:
             style = x.new_ones(x.shape[0], self.num_styles) / self.num_styles
         return self.out(run_stages(x, style, self.down, self.res, self.up), style)
+
+
+def _johnson(num_styles: int) -> nn.Module:
+    return JohnsonNet(num_styles)
+
+
+def _tiny(num_styles: int) -> nn.Module:
+    return JohnsonNet(num_styles, channels=(8, 12, 16), blocks=1)
+
+
+register_arch(Arch("johnson", "full", _johnson, "Johnson et al. 2016, 32/64/128 channels, 5 residual blocks"))
+register_arch(Arch("tiny", "full", _tiny, "a very small Johnson-shaped net for tests (8/12/16 channels, 1 block)"))
+register_arch(Arch("tiny-fast", "fast", _tiny, "the tiny test net labelled as the fast tier (tests only)"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -62,8 +63,6 @@ def read_holdout(path: str | Path | None) -> set[str]:
 
 def load_rgb(path: str | Path, max_side: int | None = None, short_side: int | None = None) -> np.ndarray | None:
     """Decode an image to RGB uint8 (None if broken); optionally resize by long or short side (area filter)."""
-    import cv2
-
     data = np.fromfile(str(path), dtype=np.uint8)
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None or img.size == 0:

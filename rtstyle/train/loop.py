@@ -16,13 +16,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import onnxruntime as ort
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from rtstyle.catalog import resolve, user_models_dir
 from rtstyle.contract import StyleEntry
 from rtstyle.errors import InputError, RtstyleError
+from rtstyle.export import (
+    checkpoint_recipe,
+    export_onnx,
+    import_onnx,
+    load_checkpoint,
+    net_from_checkpoint,
+)
 from rtstyle.nets import build_net, get_arch
 from rtstyle.train.data import PhotoSet, load_rgb, read_holdout, to_tensor
 from rtstyle.train.losses import PerceptualLoss, load_vgg
@@ -153,18 +164,11 @@ def _style_entries(cfg: TrainConfig) -> list[StyleEntry]:
 
 def _source_net(spec: str, arch: str) -> tuple[nn.Module, list[str], dict[str, Any]]:
     """A trained network, its style names and recipe from a checkpoint (.pt), a model file (.onnx) or a style."""
-    from rtstyle.export import import_onnx, load_checkpoint, net_from_checkpoint
-    from rtstyle.nets import get_arch
-
     path = Path(spec)
     if path.suffix == ".pt":
-        from rtstyle.export import checkpoint_recipe
-
         ckpt = load_checkpoint(path)
         return net_from_checkpoint(ckpt), [s["name"] for s in ckpt.get("styles", [])], checkpoint_recipe(ckpt)
     if path.suffix != ".onnx":
-        from rtstyle.catalog import resolve
-
         path = Path(resolve(spec, tier=get_arch(arch).tier).file)
     info, net = import_onnx(path)
     return net, [s.name for s in info["styles"]], dict(info["recipe"])
@@ -211,16 +215,10 @@ class _Teacher:
         self.torch_net: nn.Module | None = None
         self.session = None
         if path.suffix == ".pt":
-            from rtstyle.export import load_checkpoint, net_from_checkpoint
-
             self.torch_net = net_from_checkpoint(load_checkpoint(path)).to(device).requires_grad_(False)
         else:
             if not path.is_file():
-                from rtstyle.catalog import resolve
-
                 path = Path(resolve(spec, tier="full").file)
-            import onnxruntime as ort
-
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else None
             self.session = ort.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
             self.has_style = any(i.name == "style" for i in self.session.get_inputs())
@@ -273,8 +271,6 @@ def _save_atomic(obj: Any, path: Path) -> None:
 
 
 def _preview(net: nn.Module, fixed: torch.Tensor, num_styles: int, path: Path) -> None:
-    import cv2
-
     net.eval()
     rows = []
     with torch.no_grad():
@@ -294,8 +290,6 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
     rank = int(os.environ.get("RANK", "0"))
     device = pick_device(cfg.device)
     if distributed:
-        import torch.distributed as dist
-
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         if device.type == "cuda":
@@ -376,8 +370,6 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
     def checkpoint(last: dict[str, float]) -> None:
         gens = [gen.get_state()]
         if distributed:
-            import torch.distributed as dist
-
             gathered: list[Any] = [None] * dist.get_world_size()
             dist.all_gather_object(gathered, gen.get_state())
             gens = gathered
@@ -492,8 +484,6 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
     if is_main and cfg.export:
         onnx_path, card_path = export_run(ckpt_path, cfg, styles, arch.tier, len(photos), len(photos.skipped))
     if distributed:
-        import torch.distributed as dist
-
         dist.barrier()
     ips = sum(h["img_s"] for h in history[-10:]) / max(1, len(history[-10:])) if history else 0.0
     return TrainResult(ckpt_path, onnx_path, card_path, step, elapsed, last, ips)
@@ -503,15 +493,11 @@ def export_run(
     ckpt_path: Path, cfg: TrainConfig, styles: list[StyleEntry], tier: str, n_images: int, n_skipped: int
 ) -> tuple[Path, Path]:
     """Export the checkpoint into the model directory and write its model card beside it."""
-    from rtstyle.export import checkpoint_recipe, export_onnx, load_checkpoint, net_from_checkpoint
-
     ckpt = load_checkpoint(ckpt_path)
     recipe = checkpoint_recipe(ckpt)
     if cfg.export_dir:
         model_dir = Path(cfg.export_dir)
     else:
-        from rtstyle.catalog import user_models_dir
-
         model_dir = Path(user_models_dir())
     onnx_path = export_onnx(
         net_from_checkpoint(ckpt), model_dir / f"{cfg.name}.onnx", styles, cfg.arch, tier, recipe, cfg.size
