@@ -119,8 +119,12 @@ def test_cpu_campaign_resumes_from_the_committed_model_on_a_new_machine(tmp_path
         {"steps_done": 300, "lr": 1e-3},
         32,
     )
+    assets = tmp_path / "assets"  # a fresh clone has no ../shared: generated paintings stand in
+    (assets / "styles").mkdir(parents=True)
+    for s in zoo.ZOO:
+        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
     base = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "full", "--device", "cpu", "--print"]
-    base += ["--models-dir", str(models), "--out-dir", str(tmp_path / "runs")]
+    base += ["--assets", str(assets), "--models-dir", str(models), "--out-dir", str(tmp_path / "runs")]
     r = subprocess.run([*base, "--resume"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"--init-from {models / 'zoo-full.onnx'} --continue" in r.stdout
