@@ -233,3 +233,19 @@ def test_a_campaign_continues_from_its_exported_model(tmp_path, two_folders, sty
     assert cont.steps == 7 and ckpt["step"] == 7
     assert [(p["from_step"], p["to_step"], p["lr"]) for p in ckpt["phases"]] == [(0, 3, 1e-3), (3, 5, 5e-4)]
     assert "continuing its run at step 5" in ckpt["init"]
+
+
+def test_single_style_batches_take_turns_and_resume_the_same():
+    from rtstyle.train.loop import batch_style
+
+    seen = [int(batch_style(9, 4, step, seed=0)[0]) for step in range(18)]
+    assert sorted(seen[:9]) == list(range(9)) and sorted(seen[9:]) == list(range(9))  # each style once per cycle
+    assert batch_style(9, 4, 5, seed=0).tolist() == [seen[5]] * 4  # one style for the whole batch
+    assert [int(batch_style(9, 4, s, seed=0)[0]) for s in range(9, 18)] == seen[9:]  # the same after a resume
+
+
+def test_single_style_batches_train(tmp_path, two_folders, styles):
+    result = train(_cfg(tmp_path, list(two_folders), styles, steps=3, style_batches="single"))
+    assert torch.load(result.checkpoint, weights_only=False)["recipe"]["style_batches"] == "single"
+    with pytest.raises(RtstyleError, match="style-batches"):
+        train(_cfg(tmp_path / "x", list(two_folders), styles, style_batches="bogus"))

@@ -93,19 +93,19 @@ RECIPES = {
 # 256 px costs ~5x more per image on this CPU (tools/train_speed.py). Per-style style weights: ZooStyle.
 CPU_SCHEDULE = {
     "full": [
-        # Content weight 1e6 from the start (5x what the first attempt used): at 2e5 all nine styles collapsed by
-        # step 1,000 into one fixed pattern that ignored the photo (tools/zoo_report.py at step 1,100: style
-        # 0.81-1.09, content ~1.3, the same blobs for every input and style), and 100 steps at 1e6 afterwards did
-        # not bring the photo back (docs/styles/README.md). The content weight is lowered in later phases, per
-        # the stopping rule there, once the styles have formed on top of the content.
+        # Two runs collapsed before this schedule (docs/styles/README.md): with the nine styles spread over each
+        # batch, every style painted one fixed pattern that ignored the photo by step 500, at content weight 2e5
+        # and at 1e6 alike, while a single-style run at 1e5 kept the photo. So each batch holds one style, in turn
+        # (Dumoulin et al.'s way), at content 5e5 to start; later phases lower it per the stopping rule.
         {
             "until": 6000,
             "arch": "johnson",
-            "batch": 9,
+            "batch": 8,
             "size": 128,
             "style_size": 512,  # rtstyle eval's style-image size: the strokes it measures
             "lr": 1e-3,
-            "content_weight": 1e6,
+            "content_weight": 5e5,
+            "style_batches": "single",
             "identity_steps": 200,
             "precision": "auto",
         },

@@ -48,6 +48,11 @@ def train_command(
         "--continue",
         help="With --init-from MODEL.onnx: carry on that model's run (its step count and phases), e.g. on a new machine.",
     ),
+    style_batches: str = typer.Option(
+        "mixed",
+        "--style-batches",
+        help="Several styles: mixed (the styles spread over each batch) or single (one style per batch, in turn).",
+    ),
     identity_steps: int = typer.Option(
         0, "--identity-steps", min=0, help="Warm start: the first N steps teach the net to reproduce its input."
     ),
@@ -102,6 +107,7 @@ def train_command(
         init_from=init_from,
         continue_run=continue_run,
         identity_steps=identity_steps,
+        style_batches=style_batches,
         teacher=teacher,
         teacher_weight=teacher_weight,
         seed=seed,
