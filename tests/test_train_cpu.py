@@ -249,3 +249,17 @@ def test_single_style_batches_train(tmp_path, two_folders, styles):
     assert torch.load(result.checkpoint, weights_only=False)["recipe"]["style_batches"] == "single"
     with pytest.raises(RtstyleError, match="style-batches"):
         train(_cfg(tmp_path / "x", list(two_folders), styles, style_batches="bogus"))
+
+
+def test_style_ramp_grows_the_style_weight_after_the_warm_start(tmp_path, two_folders, styles):
+    from rtstyle.train.loop import style_scale
+
+    assert [style_scale(s, 2, 4) for s in range(7)] == [0.0, 0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    assert style_scale(0, 0, 0) == 1.0  # no ramp: full weight from the start
+    result = train(_cfg(tmp_path, list(two_folders), styles[:1], steps=4, style_ramp=4, log_every=1))
+    ckpt = torch.load(result.checkpoint, weights_only=False)
+    style = [h["style"] for h in ckpt["history"]]
+    flat = train(_cfg(tmp_path / "flat", list(two_folders), styles[:1], steps=1, log_every=1))
+    flat_style = torch.load(flat.checkpoint, weights_only=False)["history"][0]["style"]
+    assert style[0] == pytest.approx(flat_style / 4, rel=1e-3)  # same first batch, a quarter of the weight
+    assert ckpt["recipe"]["style_ramp"] == 4

@@ -56,6 +56,12 @@ def train_command(
     identity_steps: int = typer.Option(
         0, "--identity-steps", min=0, help="Warm start: the first N steps teach the net to reproduce its input."
     ),
+    style_ramp: int = typer.Option(
+        0,
+        "--style-ramp",
+        min=0,
+        help="After the warm start, grow the style weight from 0 to full over N steps (the content is kept first).",
+    ),
     teacher: str | None = typer.Option(
         None, "--teacher", help="Distil from this model (style name, .onnx or .pt checkpoint)."
     ),
@@ -107,6 +113,7 @@ def train_command(
         init_from=init_from,
         continue_run=continue_run,
         identity_steps=identity_steps,
+        style_ramp=style_ramp,
         style_batches=style_batches,
         teacher=teacher,
         teacher_weight=teacher_weight,

@@ -63,6 +63,7 @@ class TrainConfig:
     continue_run: bool = False  # with init_from: carry on its step count and phases (a campaign on a new machine)
     style_batches: str = "mixed"  # "mixed": the styles spread over each batch; "single": one style per batch
     identity_steps: int = 0  # warm start: the first steps train the net to reproduce its input (content kept)
+    style_ramp: int = 0  # after the warm start, the style weight grows linearly from 0 to full over this many steps
     stability_noise: float = 0.02
     stability_shift: int = 4
     teacher: str | None = None
@@ -91,7 +92,7 @@ class TrainConfig:
     def recipe(self) -> dict[str, Any]:
         keep = (
             "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer identity_steps "
-            "style_batches "
+            "style_ramp style_batches "
             "stability_weight stability_noise stability_shift teacher_weight seed"
         ).split()
         r = {k: getattr(self, k) for k in keep}
@@ -125,6 +126,13 @@ def per_style(value: Any, n: int, option: str) -> list:
     if len(value) != n:
         raise RtstyleError(f"give one {option} for all styles or one per style image ({len(value)} for {n})")
     return list(value)
+
+
+def style_scale(step: int, identity_steps: int, ramp: int) -> float:
+    """The share of the style weight at ``step``: 0 → 1 linearly over ``ramp`` steps after the warm start."""
+    if ramp <= 0:
+        return 1.0
+    return min(1.0, max(0, step - identity_steps + 1) / ramp)
 
 
 def batch_style(num_styles: int, batch: int, step: int, seed: int) -> torch.Tensor:
@@ -449,7 +457,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
                     loss = F.mse_loss(y.float(), x)
                     terms = {"identity": loss}
                 else:
-                    loss, terms = loss_fn(y.float(), x, sidx)
+                    loss, terms = loss_fn(y.float(), x, sidx, style_scale(step, cfg.identity_steps, cfg.style_ramp))
                 if cfg.stability_weight > 0 and not warm:
                     noise = torch.randn(x.shape, generator=gen).to(device) * cfg.stability_noise
                     y_noisy = model((x + noise).clamp(0, 1), style)

@@ -138,7 +138,7 @@ class PerceptualLoss(nn.Module):
         return getattr(self, f"gram_{layer}")
 
     def forward(
-        self, y: torch.Tensor, x: torch.Tensor, style_idx: torch.Tensor
+        self, y: torch.Tensor, x: torch.Tensor, style_idx: torch.Tensor, style_scale: float = 1.0
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         layers = tuple(dict.fromkeys((*STYLE_LAYERS, self.content_layer)))
         fy = self.vgg(y, layers)
@@ -148,7 +148,7 @@ class PerceptualLoss(nn.Module):
         per_sample = sum(
             ((gram(fy[n]) - self.target_grams(n)[style_idx]) ** 2).mean(dim=(1, 2)) for n in STYLE_LAYERS
         )  # [B]: each sample against its own style's Grams, weighted by that style's weight
-        style = (self.style_w[style_idx] * per_sample).mean()
+        style = style_scale * (self.style_w[style_idx] * per_sample).mean()
         tv = total_variation(y.float())
         terms = {"content": self.cw * content, "style": style, "tv": self.tw * tv}
         return terms["content"] + terms["style"] + terms["tv"], terms
