@@ -19,6 +19,7 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
     from rich.console import Console
 
     from rtstyle.cli.console import safe
+    from rtstyle.cli.hints import fix_install_hints
 
     c = Console(highlight=False)
     c.print(f"rtstyle {safe(info['rtstyle'])}  python {safe(info['python'])}  {safe(info['platform'])}")
@@ -34,7 +35,7 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
     c.print(f"NVIDIA GPU: {safe('; '.join(gpus)) if gpus else 'none found (no nvidia-smi)'}")
     for ep, chk in info["providers"].items():
         mark = "[green]runs[/green]" if chk["runs"] else "[red]does not run[/red]"
-        why = "" if chk["runs"] else f": {safe(chk['why'])}"
+        why = "" if chk["runs"] else f": {safe(fix_install_hints(chk['why']))}"  # quoted, right for this install
         c.print(f"  {safe(ep)}: {mark}{why}")
     c.print(f"device=auto uses: {safe(info['default_device'])}")
     display = (
