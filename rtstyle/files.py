@@ -29,11 +29,20 @@ def default_mode() -> int:
 
 
 def publish_mode(fd_or_path: int | str | os.PathLike[str]) -> None:
-    """Give a temporary file (made by ``tempfile.mkstemp``) the ordinary mode before it is renamed into place."""
-    if isinstance(fd_or_path, int):
-        os.fchmod(fd_or_path, default_mode())
-    else:
-        os.chmod(fd_or_path, default_mode())
+    """Give a temporary file (made by ``tempfile.mkstemp``) the ordinary mode before it is renamed into place.
+
+    An open file descriptor is changed with ``os.fchmod`` where it exists (POSIX; Windows only from Python 3.13),
+    else with ``os.chmod`` when it takes descriptors there; where neither does (Windows before 3.13) nothing is
+    changed: a Windows file mode holds only the read-only flag, and ``mkstemp``'s file is already writable."""
+    mode = default_mode()
+    if not isinstance(fd_or_path, int):
+        os.chmod(fd_or_path, mode)
+        return
+    fchmod = getattr(os, "fchmod", None)
+    if fchmod is not None:
+        fchmod(fd_or_path, mode)
+    elif os.chmod in os.supports_fd:
+        os.chmod(fd_or_path, mode)
 
 
 def same_file(a: Path, b: Path) -> bool:
