@@ -39,12 +39,15 @@ def test_publish_mode_fd_chmod_fallback(tmp_path, monkeypatch):
     assert os.stat(name).st_mode & 0o777 == files.default_mode()
 
 
-def test_image_job_without_fchmod(tmp_path, test_model, monkeypatch):
-    """`rtstyle image`'s job writes its output with os.fchmod gone (Windows, Python 3.10-3.12)."""
-    from rtstyle.pipeline.jobs import StylizeOptions, stylize_image
+def test_image_write_without_fchmod(tmp_path, test_model, monkeypatch):
+    """`rtstyle image`'s read, stylize and write steps run with os.fchmod gone (Windows, Python 3.10-3.12)."""
+    from rtstyle.io.images import read_image, write_image
+    from rtstyle.runtime.stylizer import Stylizer
 
     monkeypatch.delattr(os, "fchmod", raising=False)
+    monkeypatch.setattr(os, "supports_fd", set(), raising=False)
     inp, out = tmp_path / "in.png", tmp_path / "out.png"
     cv2.imwrite(str(inp), synthetic_frame(24, 32))
-    stylize_image(inp, out, StylizeOptions(style=str(test_model), device="cpu"))
+    write_image(out, Stylizer(test_model, device="cpu")(read_image(inp)), force=False)
     assert cv2.imread(str(out)).shape == (24, 32, 3)
+    assert os.stat(out).st_mode & 0o777 == files.default_mode()
