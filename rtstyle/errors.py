@@ -26,24 +26,39 @@ class RtstyleError(Exception):
     exit_code = 2
 
 
-class ContractError(RtstyleError):
+# Each error is also the Python exception a caller expects for its kind of problem (``ValueError`` for a bad
+# argument or bad media, ``FileNotFoundError`` for a missing input, ``LookupError`` for an unknown style,
+# ``RuntimeError`` for a device that does not run), so library callers can catch either; the CLI catches
+# ``RtstyleError`` and prints one line.
+
+
+class ContractError(RtstyleError, ValueError):
     """A model file breaks model contract v1 (see ``rtstyle.contract``)."""
 
 
-class InputError(RtstyleError):
-    """Missing, unreadable, corrupt or empty input media."""
+class InputError(RtstyleError, ValueError):
+    """Missing, unreadable, corrupt or empty input media, or a bad argument (a ``ValueError`` too)."""
+
+
+class InputNotFound(InputError, FileNotFoundError):
+    """An input file (picture, video, model file) that does not exist (a ``FileNotFoundError`` too)."""
 
 
 class OutputError(RtstyleError):
     """Output cannot be written (unwritable folder, same as input, ...)."""
 
 
-class StyleNotFound(RtstyleError):
-    """The style name is in no catalogue."""
+class StyleNotFound(RtstyleError, LookupError):
+    """The style name is in no catalogue (a ``LookupError`` too)."""
 
 
-class DeviceError(RtstyleError):
-    """A device (CUDA, camera, display, virtual camera) that was asked for is not there."""
+class DeviceError(RtstyleError, RuntimeError):
+    """A device (CUDA or another execution provider, camera, display, virtual camera) that was asked for is not
+    there or does not run (a ``RuntimeError`` too)."""
+
+
+class UnknownDevice(DeviceError, ValueError):
+    """A device name that is none of ``rtstyle.choices.DEVICES`` (a bad argument: a ``ValueError`` too)."""
 
 
 class Stopped(KeyboardInterrupt):

@@ -26,7 +26,10 @@ X264Preset = Enum("X264Preset", [(p, p) for p in X264_PRESETS], type=str)  # typ
 
 STYLE_HELP = "Style name (see `rtstyle styles`) or path to a contract-v1 .onnx model. Default: the built-in style."
 STYLES_HELP = "Style(s), repeatable or comma-separated (names or .onnx paths); default: all styles of the tier."
-DEVICE_HELP = "Where the network runs: auto (CUDA when it really runs, else CPU), cuda or cpu."
+DEVICE_HELP = (
+    "Where the network runs: auto (CUDA when it really runs, else CPU), cpu, or an onnxruntime provider: cuda, "
+    "coreml (macOS), directml (Windows), openvino, tensorrt (see `rtstyle doctor`)."
+)
 TIER_HELP = "Model tier: full or fast (default: fast on CPU, full on CUDA, whichever exists)."
 MAX_SIDE_HELP = (
     "Stylize at most this many pixels on the long side, then resize back. This sets the stroke size: "

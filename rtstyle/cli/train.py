@@ -19,22 +19,30 @@ def train_command(
     display_name: list[str] = typer.Option([], "--display-name", help="Display name per style image."),
     license: list[str] = typer.Option([], "--license", help="Licence of each style image."),
     arch: str = typer.Option("johnson", "--arch", help="Network architecture (johnson, fast, ...)."),
-    steps: int = typer.Option(3000, "--steps", min=1),
-    batch: int = typer.Option(4, "--batch", min=1),
+    steps: int = typer.Option(3000, "--steps", min=1, help="Optimizer steps to train for (one batch each)."),
+    batch: int = typer.Option(4, "--batch", min=1, help="Photos per batch."),
     size: int = typer.Option(256, "--size", min=16, help="Training crop size in pixels."),
     style_size: list[int] = typer.Option(
         [512], "--style-size", min=16, help="Long side of the style image: sets the stroke scale (once, or per style)."
     ),
-    lr: float = typer.Option(1e-3, "--lr"),
-    content_weight: float = typer.Option(1e5, "--content-weight"),
+    lr: float = typer.Option(
+        1e-3, "--lr", help="Adam learning rate (a new value with --resume starts a phase that the model card records)."
+    ),
+    content_weight: float = typer.Option(
+        1e5, "--content-weight", help="Weight of the content loss at --content-layer."
+    ),
     style_weight: list[float] = typer.Option(
         [1e10], "--style-weight", help="Weight of the Gram style loss (once, or once per style image)."
     ),
     precision: str = typer.Option(
         "auto", "--precision", help="auto (bf16 where the CPU or GPU does it natively), fp32 or bf16."
     ),
-    tv_weight: float = typer.Option(0.0, "--tv-weight"),
-    content_layer: str = typer.Option("relu2_2", "--content-layer"),
+    tv_weight: float = typer.Option(
+        0.0, "--tv-weight", help="Weight of the total-variation loss (smoother output; 0: off)."
+    ),
+    content_layer: str = typer.Option(
+        "relu2_2", "--content-layer", help="VGG-16 layer of the content loss: relu1_2, relu2_2, relu3_3 or relu4_3."
+    ),
     stability_weight: float = typer.Option(
         0.0, "--stability-weight", help="Temporal stability: output change under input noise and small shifts."
     ),
@@ -79,13 +87,19 @@ def train_command(
         False, "--download-vgg", help="Download torchvision's VGG-16 weights if not cached."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cuda or cpu."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(
+        0, "--seed", help="Random seed (weights, photo order, crops): on the CPU the same seed trains the same network."
+    ),
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Checkpoints and previews (default runs/NAME)."),
     export_dir: Path | None = typer.Option(
         None, "--export-dir", help="Where the model goes (default: user model dir)."
     ),
-    checkpoint_every: int = typer.Option(200, "--checkpoint-every"),
-    preview_every: int = typer.Option(500, "--preview-every"),
+    checkpoint_every: int = typer.Option(
+        200, "--checkpoint-every", help="Save a checkpoint every N steps (0: only at the end); --resume starts there."
+    ),
+    preview_every: int = typer.Option(
+        500, "--preview-every", help="Stylize the fixed preview photos every N steps into --out-dir (0: never)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out-dir from its checkpoint."),
 ) -> None:
     """Train a feed-forward style network and export it as a ready-to-use style."""
