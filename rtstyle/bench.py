@@ -131,9 +131,9 @@ def bench_devices(spec: str) -> tuple[list[str], dict[str, str]]:
         if d not in DEVICES:
             raise InputError(f"--device: {d!r} is not one of {', '.join(DEVICES)}")
         d = hardware.resolve_device(d) if d == "auto" else d
-        reason = hardware.cuda_unavailable_reason() if d == "cuda" else None
+        reason = hardware.unavailable_reason(d) if d != "cpu" else None
         if reason is not None:
-            skipped[d] = f"CUDA cannot run: {reason}"
+            skipped[d] = f"{hardware.device_label(d)} cannot run: {reason}"
         elif d not in devices:
             devices.append(d)
     if not devices:

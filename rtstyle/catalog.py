@@ -1,7 +1,10 @@
 """The style catalogue: shipped models (package ``rtstyle.models``) plus the user's model directory.
 
 User directory: ``$RTSTYLE_MODELS`` (one or more folders separated by ``os.pathsep``; the first is where
-``rtstyle train`` saves) or else ``$XDG_DATA_HOME/rtstyle/models`` (default ``~/.local/share/rtstyle/models``).
+``rtstyle train`` saves) or else the OS's user data folder by ``platformdirs``: ``$XDG_DATA_HOME/rtstyle/models``
+(``~/.local/share/rtstyle/models``) on Linux, ``~/Library/Application Support/rtstyle/models`` on macOS,
+``%LOCALAPPDATA%/rtstyle/models`` on Windows. Models in the folder earlier versions used on every OS
+(``~/.local/share/rtstyle/models``) are still found, below the new folder, with a one-line notice.
 Every ``*.onnx`` file (``*.fp16.onnx`` are siblings, not styles) is read for its contract metadata. A style is
 keyed by (name, tier): a style may exist in both tiers, and a user style overrides a shipped one of the same
 name and tier with a notice on stderr.
@@ -18,7 +21,7 @@ from pathlib import Path
 
 from rtstyle import contract, errors
 from rtstyle.errors import ContractError, InputError, RtstyleError, StyleNotFound, notice
-from rtstyle.runtime.hardware import ORT_LOG_SEVERITY, onnxruntime_module, resolve_device
+from rtstyle.runtime.hardware import ACCELERATORS, ORT_LOG_SEVERITY, onnxruntime_module, resolve_device
 from rtstyle.runtime.session import describe_session, load_session
 
 DEFAULT_STYLE = "mosaic"
@@ -70,16 +73,45 @@ def shipped_models_dir() -> Path | None:
     return repo if repo.is_dir() else None
 
 
+def platform_models_dir() -> Path:
+    """This OS's user data folder for models (platformdirs): XDG on Linux, Application Support on macOS,
+    LOCALAPPDATA on Windows."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("rtstyle", appauthor=False)) / "models"
+
+
+def legacy_models_dir() -> Path:
+    """The folder rtstyle used on every OS before it asked platformdirs: ``$XDG_DATA_HOME/rtstyle/models`` or
+    ``~/.local/share/rtstyle/models``."""
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg).expanduser() / "rtstyle" / "models"
+
+
 def _user_dirs() -> list[Path]:
     env = os.environ.get("RTSTYLE_MODELS")
     if env:
         return [Path(p).expanduser() for p in env.split(os.pathsep) if p]
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return [Path(xdg).expanduser() / "rtstyle" / "models"]
+    return [platform_models_dir()]
+
+
+def _legacy_dir() -> Path | None:
+    """The old folder when it differs from the new one and holds models (said once per process), else None."""
+    if os.environ.get("RTSTYLE_MODELS"):
+        return None
+    old, new = legacy_models_dir(), platform_models_dir()
+    try:
+        if old.resolve() == new.resolve() or not old.is_dir() or not any(old.glob("*.onnx")):
+            return None
+    except OSError:
+        return None
+    _notice(f"models in {old} (the folder of earlier versions) are still read; move them to {new}")
+    return old
 
 
 def user_models_dir(create: bool = False) -> Path:
-    """Where user models live (and where the trainer saves): first of ``$RTSTYLE_MODELS``, else the XDG path."""
+    """Where user models live (and where the trainer saves): first of ``$RTSTYLE_MODELS``, else this OS's user
+    data folder (:func:`platform_models_dir`)."""
     d = _user_dirs()[0]
     if create:
         d.mkdir(parents=True, exist_ok=True)
@@ -87,11 +119,15 @@ def user_models_dir(create: bool = False) -> Path:
 
 
 def model_dirs() -> list[tuple[Path, str]]:
-    """(folder, source) in increasing priority: shipped first, user folders after (later wins)."""
+    """(folder, source) in increasing priority: shipped first, the old user folder (when it still holds models),
+    user folders after (later wins)."""
     out: list[tuple[Path, str]] = []
     shipped = shipped_models_dir()
     if shipped is not None:
         out.append((shipped, "shipped"))
+    legacy = _legacy_dir()
+    if legacy is not None:
+        out.append((legacy, "user"))
     for d in reversed(_user_dirs()):
         out.append((d, "user"))
     return out
@@ -288,7 +324,7 @@ def _preferred_tier(device: str) -> str:
             device = resolve_device("auto")
         except RtstyleError:
             device = "cpu"
-    return "full" if device == "cuda" else "fast"
+    return "full" if device in ACCELERATORS else "fast"
 
 
 def resolve(name: str, tier: str | None = None, device: str = "cpu") -> Style:

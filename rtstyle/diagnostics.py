@@ -26,10 +26,6 @@ _TINY_MODEL_HEX = (
 def _provider_check(ep: str, model: bytes) -> tuple[bool, str]:
     """Create a tiny session asking for ``ep`` and report whether it is the one that runs."""
     ort = hardware.onnxruntime_module()
-    if ep == "CUDAExecutionProvider":
-        reason = hardware.cuda_unavailable_reason()
-        if reason is not None:
-            return False, reason
     opts = ort.SessionOptions()
     opts.log_severity_level = hardware.ORT_LOG_SEVERITY
     try:
@@ -78,19 +74,23 @@ def gather() -> dict[str, Any]:
         info["onnxruntime_packages"] = [n for n in names if n.startswith("onnxruntime")]
     except Exception:  # pragma: no cover - metadata quirks
         info["onnxruntime_packages"] = []
-    available = list(ort.get_available_providers())
+    available = hardware.available_providers()
     info["providers_available"] = available
     info["gpu"] = _nvidia_gpus()
     model = bytes.fromhex(_TINY_MODEL_HEX)
     checks = {}
+    named = set(hardware.PROVIDERS.values())
     for ep in available:
-        if ep in ("TensorrtExecutionProvider",):
-            checks[ep] = {"runs": False, "why": "not used by rtstyle"}
+        if ep not in named:
+            checks[ep] = {"runs": False, "why": "not used by rtstyle (no --device names it)", "device": None}
             continue
-        ok, why = _provider_check(ep, model)
-        checks[ep] = {"runs": ok, "why": why}
+        device = hardware.device_of(ep)
+        reason = hardware.unavailable_reason(device)  # CUDA's libraries, TensorRT on CUDA
+        ok, why = (False, reason) if reason is not None else _provider_check(ep, model)
+        checks[ep] = {"runs": ok, "why": why, "device": device}
     info["providers"] = checks
     info["providers_running"] = [ep for ep, c in checks.items() if c["runs"]]
+    info["devices_running"] = [c["device"] for c in checks.values() if c["runs"] and c["device"]]
     info["default_device"] = hardware.resolve_device("auto")
     if sys.platform.startswith("linux"):
         disp = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")

@@ -55,7 +55,7 @@ def test_gray_and_bgra(test_model, frame):
 def test_bad_frames(test_model):
     st = Stylizer(test_model, device="cpu")
     with pytest.raises(InputError):
-        st(np.zeros((4, 4, 3), np.float32))
+        st(np.full((4, 4, 3), 255.0, np.float32))  # float frames hold 0..1 (floats in 0..1: tests/test_api.py)
     with pytest.raises(InputError):
         st(np.zeros((4, 4, 5), np.uint8))
 

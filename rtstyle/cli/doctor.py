@@ -36,8 +36,11 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
     for ep, chk in info["providers"].items():
         mark = "[green]runs[/green]" if chk["runs"] else "[red]does not run[/red]"
         why = "" if chk["runs"] else f": {safe(fix_install_hints(chk['why']))}"  # quoted, right for this install
-        c.print(f"  {safe(ep)}: {mark}{why}")
-    c.print(f"device=auto uses: {safe(info['default_device'])}")
+        dev = f" (--device {safe(chk['device'])})" if chk.get("device") else ""
+        c.print(f"  {safe(ep)}{dev}: {mark}{why}")
+    c.print(
+        f"devices that run: {safe(', '.join(info['devices_running']))}; device=auto uses: {safe(info['default_device'])}"
+    )
     display = (
         safe(info["display"])
         if info["display"]

@@ -1,4 +1,5 @@
-"""What this machine can run: physical cores, whether onnxruntime's CUDA provider really loads (and why not), and
+"""What this machine can run: physical cores and free memory (psutil), the onnxruntime execution providers that
+``--device`` names (CUDA, CoreML, DirectML, OpenVINO, TensorRT) and whether each can run here (and why not), and
 the device ``auto`` resolves to."""
 
 from __future__ import annotations
@@ -10,14 +11,42 @@ import io
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from rtstyle.choices import DEVICES
-from rtstyle.errors import DeviceError
+from rtstyle.errors import DeviceError, UnknownDevice
 
 CUDA_EP = "CUDAExecutionProvider"
 CPU_EP = "CPUExecutionProvider"
+COREML_EP = "CoreMLExecutionProvider"
+DML_EP = "DmlExecutionProvider"
+OPENVINO_EP = "OpenVINOExecutionProvider"
+TENSORRT_EP = "TensorrtExecutionProvider"
+
+# --device NAME -> the onnxruntime execution provider it asks for (``auto`` resolves to one of these).
+PROVIDERS: dict[str, str] = {
+    "cpu": CPU_EP,
+    "cuda": CUDA_EP,
+    "coreml": COREML_EP,
+    "directml": DML_EP,
+    "openvino": OPENVINO_EP,
+    "tensorrt": TENSORRT_EP,
+}
+# Devices whose provider runs the network on a GPU or neural engine: the full tier is their default.
+ACCELERATORS = ("cuda", "tensorrt", "directml", "coreml")
+# Where each provider comes from, for the one-line error when this onnxruntime build lacks it.
+PROVIDER_SOURCES: dict[str, str] = {
+    "cuda": 'onnxruntime-gpu on Linux x86_64 and Windows (`pip install "rtstyle[cuda]"` adds its CUDA libraries)',
+    "coreml": "the onnxruntime package on macOS",
+    "directml": "`pip install onnxruntime-directml` on Windows (in place of onnxruntime-gpu)",
+    "openvino": "`pip install onnxruntime-openvino` (in place of onnxruntime / onnxruntime-gpu)",
+    "tensorrt": "onnxruntime-gpu with NVIDIA's TensorRT libraries installed (`pip install tensorrt`)",
+}
 
 
 _LOGGER_SET = False
@@ -45,33 +74,41 @@ def onnxruntime_module() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def physical_cores() -> int:
-    """Physical CPU cores this process may use (threads for onnxruntime's CPU provider)."""
+    """Physical CPU cores this process may use (threads for onnxruntime's CPU provider): psutil's count of
+    physical cores on every OS (not the logical count: SMT siblings share a core's vector units), at most the
+    CPUs this process may run on."""
     try:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         usable = os.cpu_count() or 1
-    cores = 0
     try:
-        import psutil  # optional
-
         cores = psutil.cpu_count(logical=False) or 0
-    except ImportError:
-        try:
-            pairs, phys = set(), "0"
-            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-                for line in f:
-                    key, _, value = line.partition(":")
-                    key = key.strip()
-                    if key == "physical id":
-                        phys = value.strip()
-                    elif key == "core id":
-                        pairs.add((phys, value.strip()))
-            cores = len(pairs)
-        except OSError:
-            cores = 0
+    except Exception:  # noqa: BLE001 - psutil cannot read the topology (some containers, exotic OSes)
+        cores = 0
     if cores <= 0:
         cores = os.cpu_count() or 1
     return max(1, min(cores, usable))
+
+
+MEMORY_INTERVAL_S = 1.0  # how stale the free-memory figure may be (it is asked for on every frame)
+_MEMORY_LOCK = threading.Lock()
+_MEMORY: tuple[float, int | None] | None = None  # (monotonic time read, bytes available)
+
+
+def available_memory(max_age: float = MEMORY_INTERVAL_S) -> int | None:
+    """Bytes of memory available to new allocations without swapping (psutil, every OS), or None when it cannot
+    be read. Read at most once per ``max_age`` seconds: the frame loop asks on every frame."""
+    global _MEMORY
+    now = time.monotonic()
+    with _MEMORY_LOCK:
+        if _MEMORY is not None and now - _MEMORY[0] < max_age:
+            return _MEMORY[1]
+        try:
+            value: int | None = int(psutil.virtual_memory().available)
+        except Exception:  # noqa: BLE001 - psutil cannot read it here
+            value = None
+        _MEMORY = (now, value)
+        return value
 
 
 def _quiet_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -147,10 +184,77 @@ def _ldd_missing(lib: Path) -> list[str]:
     return [m for m in missing if "/" + m not in loaded]
 
 
+def available_providers() -> list[str]:
+    """The execution providers this onnxruntime build has (whether each really runs is another matter:
+    :func:`unavailable_reason`, and ``rtstyle doctor`` tries each)."""
+    return list(onnxruntime_module().get_available_providers())
+
+
+def device_of(provider: str) -> str:
+    """The ``--device`` name of an execution provider (``cpu`` for one rtstyle does not name)."""
+    for name, ep in PROVIDERS.items():
+        if ep == provider:
+            return name
+    return "cpu"
+
+
+def _build() -> str:
+    ort = onnxruntime_module()
+    return f"{getattr(ort, '__version__', '?')}"
+
+
+def unavailable_reason(device: str) -> str | None:
+    """Why ``device`` (a :data:`PROVIDERS` name) cannot run here, or None when its provider is in this build and
+    (for CUDA, and TensorRT on top of it) its libraries load. The session check after creation decides the rest."""
+    if device not in PROVIDERS:
+        raise UnknownDevice(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return None
+    if device == "cuda":
+        return cuda_unavailable_reason()
+    ep = PROVIDERS[device]
+    if ep not in available_providers():
+        return f"this onnxruntime build ({_build()}) has no {ep}; it comes with {PROVIDER_SOURCES[device]}"
+    if device == "tensorrt":
+        reason = cuda_unavailable_reason()
+        if reason is not None:
+            return f"TensorRT runs on CUDA, which cannot run: {reason}"
+    return None
+
+
+def check_device(device: str) -> None:
+    """Raise a one-line ``DeviceError`` when ``device`` (not ``auto``) cannot run here (see
+    :func:`unavailable_reason`)."""
+    reason = unavailable_reason(device)
+    if reason is not None:
+        raise DeviceError(f"{device_label(device)} was asked for but cannot run: {reason}")
+
+
+def device_label(device: str) -> str:
+    """How messages name a device: ``CUDA``, ``CoreML``, ``DirectML``, ``OpenVINO``, ``TensorRT``, ``CPU``."""
+    return _LABELS.get(device, device)
+
+
+_LABELS = {
+    "cpu": "CPU",
+    "cuda": "CUDA",
+    "coreml": "CoreML",
+    "directml": "DirectML",
+    "openvino": "OpenVINO",
+    "tensorrt": "TensorRT",
+}
+
+
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when the CUDA provider's libraries load, else ``cpu``; checks the name."""
+    """``auto`` -> ``cuda`` when the CUDA provider's libraries load, else ``cpu``; any other name is checked and
+    returned as it is (whether it runs is checked when a session is made).
+
+    ``auto`` never picks CoreML, DirectML, OpenVINO or TensorRT: they are used when named (``--device coreml``).
+    rtstyle's models take any frame size, and these providers compile per input shape or fall back to the CPU
+    for dynamic shapes (TensorRT builds an engine for each new size), so whether they beat the CPU provider
+    depends on the machine and has not been measured."""
     if device not in DEVICES:
-        raise DeviceError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+        raise UnknownDevice(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
     if device == "auto":
         return "cuda" if cuda_unavailable_reason() is None else "cpu"
     return device

@@ -10,9 +10,19 @@ from typing import Any
 import numpy as np
 
 from rtstyle import contract
-from rtstyle.errors import ContractError, DeviceError, InputError
+from rtstyle.errors import ContractError, DeviceError, InputError, InputNotFound, UnknownDevice
 from rtstyle.runtime import hardware
-from rtstyle.runtime.hardware import CPU_EP, CUDA_EP, ORT_LOG_SEVERITY, onnxruntime_module
+from rtstyle.runtime.hardware import (
+    COREML_EP,
+    CPU_EP,
+    CUDA_EP,
+    DML_EP,
+    OPENVINO_EP,
+    ORT_LOG_SEVERITY,
+    PROVIDERS,
+    TENSORRT_EP,
+    onnxruntime_module,
+)
 
 _ORT_TYPES = {
     "tensor(uint8)": "uint8",
@@ -52,7 +62,7 @@ def load_session(path: Path, providers: list[Any], options: Any) -> Any:
     """Create an ``InferenceSession``; unreadable/corrupt files become one-line ``ContractError``s."""
     ort = onnxruntime_module()
     if not path.is_file():
-        raise InputError(f"model file not found: {path}")
+        raise InputNotFound(f"model file not found: {path}")
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own pybind exception types
@@ -77,37 +87,81 @@ def session_options(device: str, threads: int | None = None) -> Any:
     return opts
 
 
+def _cuda_options() -> dict[str, Any]:
+    return {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC"}
+
+
+def provider_list(device: str) -> list[Any]:
+    """The providers (with their options) a session on ``device`` asks onnxruntime for, in order: the device's
+    provider first, the CPU provider last for whatever operators it does not take."""
+    if device not in PROVIDERS:
+        raise UnknownDevice(f"unknown device {device!r}: use one of {', '.join(PROVIDERS)}")
+    if device == "cpu":
+        return [CPU_EP]
+    if device == "cuda":
+        return [(CUDA_EP, _cuda_options()), CPU_EP]
+    if device == "tensorrt":
+        # An engine is built for each new input size (slow: seconds to minutes); cached across runs.
+        import platformdirs
+
+        cache = Path(platformdirs.user_cache_dir("rtstyle", appauthor=False)) / "tensorrt"
+        trt = {
+            "device_id": 0,
+            "trt_fp16_enable": True,
+            "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": str(cache),
+        }
+        return [(TENSORRT_EP, trt), (CUDA_EP, _cuda_options()), CPU_EP]
+    if device == "coreml":
+        return [(COREML_EP, {"ModelFormat": "MLProgram"}), CPU_EP]  # ML programs take flexible input sizes
+    if device == "directml":
+        return [(DML_EP, {"device_id": 0}), CPU_EP]
+    return [OPENVINO_EP, CPU_EP]
+
+
 class StyleSession:
-    """One contract-v1 model file in one onnxruntime session, on ``cuda`` or ``cpu`` (never ``auto`` here)."""
+    """One contract-v1 model file in one onnxruntime session, on ``cpu`` or one provider's device (``cuda``,
+    ``coreml``, ``directml``, ``openvino``, ``tensorrt``; never ``auto`` here). A device that cannot run is a
+    one-line ``DeviceError`` (its provider missing from this onnxruntime build, its libraries missing, or
+    onnxruntime falling back to the CPU), never a silent CPU run."""
 
     def __init__(
         self, path: str | Path, device: str = "cpu", threads: int | None = None, io_binding: bool | None = None
     ) -> None:
-        onnxruntime_module()  # the global logger silenced before the first session
+        ort = onnxruntime_module()  # the global logger silenced before the first session
         self.path = Path(path)
-        if device not in ("cuda", "cpu"):
-            raise DeviceError(f"StyleSession needs device 'cuda' or 'cpu', not {device!r}")
+        if device not in PROVIDERS:
+            raise UnknownDevice(f"StyleSession needs one of {', '.join(PROVIDERS)}, not {device!r}")
+        label = hardware.device_label(device)
         opts = session_options(device, threads)
-        if device == "cuda":
-            reason = hardware.cuda_unavailable_reason()
-            if reason is not None:
-                raise DeviceError(f"CUDA was asked for but cannot run: {reason}")
-            providers: list[Any] = [
-                (CUDA_EP, {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC"}),
-                CPU_EP,
-            ]
-        else:
-            providers = [CPU_EP]
-        # A failed CUDA provider load would be logged before onnxruntime falls back to the CPU; the log is silenced
+        if device != "cpu":
+            hardware.check_device(device)
+        providers = provider_list(device)
+        # A failed provider load would be logged before onnxruntime falls back to the CPU; the log is silenced
         # (ORT_LOG_SEVERITY) and the fallback detected below and explained in one line.
-        self.session = load_session(self.path, providers, opts)
+        if device == "cpu":
+            self.session = load_session(self.path, providers, opts)
+        else:
+            if not self.path.is_file():
+                raise InputNotFound(f"model file not found: {self.path}")
+            try:
+                self.session = ort.InferenceSession(str(self.path), sess_options=opts, providers=providers)
+            except Exception as exc:  # the provider's own exception types
+                load_session(self.path, [CPU_EP], session_options("cpu", 1))  # a broken model: its ContractError
+                raise DeviceError(f"{label} cannot run {self.path.name}: {_one_line(exc)}") from None
         self.provider = self.session.get_providers()[0]
-        if device == "cuda" and self.provider != CUDA_EP:
+        wanted = PROVIDERS[device]
+        if self.provider != wanted:
+            if device == "cuda":
+                raise DeviceError(
+                    f"CUDA was asked for but onnxruntime fell back to {self.provider} "
+                    '(CUDA/cuDNN libraries missing or no GPU; see `rtstyle doctor`; `pip install "rtstyle[cuda]"`)'
+                )
             raise DeviceError(
-                f"CUDA was asked for but onnxruntime fell back to {self.provider} "
-                "(CUDA/cuDNN libraries missing or no GPU; see `rtstyle doctor`; `pip install rtstyle[cuda]`)"
+                f"{label} was asked for but onnxruntime fell back to {self.provider} "
+                f"(its libraries or hardware are missing; see `rtstyle doctor`)"
             )
-        self.device = "cuda" if self.provider == CUDA_EP else "cpu"
+        self.device = hardware.device_of(self.provider)
         self.inputs, self.outputs, self.meta, self.info = describe_session(self.session)
         self._lock = threading.Lock()
         # I/O binding (default on CUDA): input/output buffers on the device, reused while the frame size holds.
@@ -138,6 +192,9 @@ class StyleSession:
                 low = msg.lower()
                 if self.device == "cuda" and any(k in low for k in ("cuda", "cudnn", "cublas")) and "memory" not in low:
                     raise DeviceError(f"CUDA failed running {self.path.name}: {msg}") from None
+                if self.device not in ("cpu", "cuda") and "memory" not in low and "alloc" not in low:
+                    label = hardware.device_label(self.device)
+                    raise DeviceError(f"{label} failed running {self.path.name}: {msg}") from None
                 if "alloc" in low or "memory" in low:
                     raise InputError(
                         f"out of memory stylizing a {x.shape[2]}x{x.shape[1]} frame: try --max-side 1280 or --scale 0.5"

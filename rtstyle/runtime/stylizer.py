@@ -1,23 +1,32 @@
 """``Stylizer``: the user-facing stylization call (``rtstyle.Stylizer``).
 
 ``Stylizer(style, device="auto")`` takes a catalogue name or a path to a contract-v1 ``.onnx`` file and maps a
-uint8 BGR frame to a stylized uint8 BGR frame of the same size, stateless per frame. ``device="auto"`` uses CUDA
-only when it really runs (onnxruntime silently falls back to CPU when CUDA/cuDNN libraries are missing), and
-``Stylizer.provider`` always names the provider that runs.
+uint8 BGR frame to a stylized uint8 BGR frame of the same size, stateless per frame (RGB arrays with
+``channels="rgb"``, PIL images and [0, 1] float arrays too: ``rtstyle.runtime.frames``). ``device="auto"`` uses
+CUDA only when it really runs (onnxruntime silently falls back to CPU when CUDA/cuDNN libraries are missing), and
+``Stylizer.provider`` always names the provider that runs. It is a context manager: ``close()`` (or the end of a
+``with`` block) releases the onnxruntime sessions.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
 from rtstyle import adjust, catalog, contract
+from rtstyle.choices import CHANNELS, Channels, Device, Tier
 from rtstyle.errors import DeviceError, InputError
-from rtstyle.runtime import hardware
+from rtstyle.runtime import frames, hardware
 from rtstyle.runtime.session import StyleSession
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only; PIL is never imported here
+    from PIL.Image import Image as PILImage
 
 # Refuse a single pass above this many pixels (the stylization size, after --max-side/--scale).
 MAX_PIXELS = 4096 * 4096
@@ -39,21 +48,30 @@ def _is_path_like(style: str | Path) -> bool:
 
 
 class Stylizer:
-    """Stylize uint8 BGR frames with a contract-v1 model; stateless per frame.
+    """Stylize frames with a contract-v1 model; stateless per frame.
 
     ``style``: a catalogue name (``rtstyle styles``) or a path to an ``.onnx`` file. ``device``: ``auto`` (CUDA
-    when it really runs, else CPU), ``cuda`` (a ``DeviceError`` saying why when it cannot) or ``cpu``.
+    when it really runs, else CPU), ``cpu``, or an onnxruntime execution provider by name (``cuda``, ``coreml``,
+    ``directml``, ``openvino``, ``tensorrt``; a ``DeviceError`` saying why when it cannot run here).
     ``max_side``/``scale`` stylize at a smaller size and resize back, which makes the strokes larger relative to
     the frame. ``strength`` blends with the original; ``preserve_color`` keeps the input's colours. ``blend``
     mixes styles (``{name: weight}``): inside one multi-style file through its style input, across files by
-    mixing the outputs.
+    mixing the outputs. ``channels``: the colour order of array frames, ``"bgr"`` (OpenCV's) or ``"rgb"``
+    (PIL's, matplotlib's, most other libraries'); PIL images are always understood as what they are.
+
+    Frames: uint8 HxWx3 (HxW gray, HxWx4 with alpha kept; uint16 scaled down), float arrays in [0, 1] (returned
+    as floats), or PIL images (returned as PIL images). Bad arguments raise ``InputError`` (a ``ValueError``),
+    an unknown style ``StyleNotFound`` (a ``LookupError``), a missing model file ``InputNotFound`` (a
+    ``FileNotFoundError``); all are ``RtstyleError``s.
+
+    ``with Stylizer("mosaic") as stylize: ...`` releases the onnxruntime sessions at the end (``close()``).
     """
 
     def __init__(
         self,
         style: str | Path | None = None,
-        device: str = "auto",
-        tier: str | None = None,
+        device: Device = "auto",
+        tier: Tier | None = None,
         max_side: int | None = None,
         scale: float | None = None,
         strength: float = 1.0,
@@ -61,22 +79,33 @@ class Stylizer:
         blend: Mapping[str, float] | str | None = None,
         warm_up: bool = True,
         threads: int | None = None,
+        channels: Channels = "bgr",
     ) -> None:
+        self._closed = False
+        self._sessions: dict[Path, StyleSession] = {}
+        self._parts: list[tuple[StyleSession, np.ndarray | None, float]] = []
         if tier is not None and tier not in contract.TIERS:
             raise InputError(f"unknown tier {tier!r}: use one of {', '.join(contract.TIERS)}")
+        if channels not in CHANNELS:
+            raise InputError(f"channels must be one of {', '.join(CHANNELS)}, not {channels!r}")
+        try:
+            strength_f = float(strength)
+        except (TypeError, ValueError):
+            raise InputError(f"strength must be a number in 0..1, not {strength!r}") from None
+        if not (math.isfinite(strength_f) and 0.0 <= strength_f <= 1.0):
+            raise InputError(f"strength must be in 0..1, not {strength}")
+        self.channels: Channels = channels
         self.requested_device = device
         self.device = hardware.resolve_device(device)
         self.requested_tier = tier
         self.max_side = max_side
         self.scale = scale
         adjust.working_size(16, 16, max_side, scale)  # validates both
-        self.strength = float(strength)
+        self.strength = strength_f
         self.preserve_color = bool(preserve_color)
         self._warm = warm_up
         self._threads = threads
-        self._sessions: dict[Path, StyleSession] = {}
-        # Current selection: list of (session, weight vector or None, output mix weight).
-        self._parts: list[tuple[StyleSession, np.ndarray | None, float]] = []
+        # Current selection (self._parts): list of (session, weight vector or None, output mix weight).
         self._label = ""
         if blend is not None:
             self.set_style(adjust.parse_blend(blend) if isinstance(blend, str) else blend, base=style)
@@ -86,18 +115,19 @@ class Stylizer:
     # ------------------------------------------------------------------ model loading
 
     def _session(self, path: Path) -> StyleSession:
+        self._check_open()
         path = path.resolve()
         if path not in self._sessions:
             try:
                 sess = StyleSession(
                     (_fp16_sibling(path) or path) if self.device == "cuda" else path, self.device, threads=self._threads
                 )
-                if self._warm and sess.device == "cuda":
+                if self._warm and sess.device not in ("cpu", "openvino"):
                     sess.warm_up(self.max_side or sess.info.working_size)
             except DeviceError:
                 if self.requested_device != "auto":
                     raise
-                # auto: the libraries loaded but CUDA does not run (no GPU, driver mismatch): use the CPU.
+                # auto: the libraries loaded but the accelerator does not run (no GPU, driver mismatch): the CPU.
                 self.device = "cpu"
                 sess = StyleSession(path, "cpu", threads=self._threads)
             self._sessions[path] = sess
@@ -202,8 +232,8 @@ class Stylizer:
                 f"a {w}x{h} frame is too large to stylize in one pass (limit {MAX_PIXELS / 1e6:.0f} megapixels): "
                 "use --max-side 2048 or --scale 0.5 (larger strokes) to stylize it smaller"
             )
-        if self.device == "cpu":
-            avail = _mem_available()
+        if self.device in ("cpu", "openvino"):
+            avail = hardware.available_memory()
             need = px * BYTES_PER_PIXEL_ESTIMATE * len(self._parts)
             if avail is not None and need > 0.8 * avail:
                 raise InputError(
@@ -212,8 +242,26 @@ class Stylizer:
                 )
         return w, h
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        """Stylize one frame: HxWx3 BGR (HxW gray -> BGR out; HxWx4 BGRA -> BGRA out, alpha kept)."""
+    @overload
+    def __call__(self, frame: np.ndarray) -> np.ndarray: ...
+
+    @overload
+    def __call__(self, frame: PILImage) -> PILImage: ...
+
+    def __call__(self, frame: Any) -> Any:
+        """Stylize one frame: HxWx3 BGR (RGB with ``channels="rgb"``), HxW gray (colour out), HxWx4 with alpha
+        (alpha kept); uint8, uint16 or float in [0, 1] (floats out); or a PIL image (a PIL image out)."""
+        self._check_open()
+        native, kind = frames.to_native(frame, self.channels)
+        return frames.from_native(self._stylize(native), kind)
+
+    def stylize_rgb(self, frame: np.ndarray) -> np.ndarray:
+        """Stylize an RGB(A) array whatever ``channels`` says (the result is RGB(A) too)."""
+        self._check_open()
+        native, kind = frames.to_native(frame, "rgb")
+        return frames.from_native(self._stylize(native), kind)
+
+    def _stylize(self, frame: np.ndarray) -> np.ndarray:
         bgr, alpha = adjust.to_bgr(frame)
         h, w = bgr.shape[:2]
         sw, sh = self.check_size(w, h)
@@ -236,13 +284,45 @@ class Stylizer:
             out = adjust.apply_strength(bgr, out, self.strength)
         return adjust.with_alpha(out, alpha)
 
+    # ------------------------------------------------------------------ lifetime
 
-def _mem_available() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return None
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InputError("this Stylizer is closed (make a new one)")
+
+    def close(self) -> None:
+        """Release the onnxruntime sessions (and their device memory); the stylizer cannot be used afterwards.
+        Closing twice is harmless."""
+        self._closed = True
+        self._parts = []
+        self._sessions.clear()
+
+    def __enter__(self) -> Stylizer:
+        self._check_open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._closed or not self._parts:
+            return "Stylizer(closed)" if self._closed else "Stylizer()"
+        parts = [f"style={self.style!r}", f"tier={self.tier!r}", f"device={self.device!r}"]
+        parts.append(f"provider={self.provider!r}")
+        if self.max_side is not None:
+            parts.append(f"max_side={self.max_side}")
+        if self.scale is not None:
+            parts.append(f"scale={self.scale:g}")
+        if self.strength < 1.0:
+            parts.append(f"strength={self.strength:g}")
+        if self.preserve_color:
+            parts.append("preserve_color=True")
+        if self.channels != "bgr":
+            parts.append(f"channels={self.channels!r}")
+        return f"Stylizer({', '.join(parts)})"
