@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rtstyle.text import clean_text
@@ -12,7 +13,10 @@ _NOTICED: set[str] = set()
 
 
 def notice(message: str, once: bool = False) -> None:
-    """Tell the user something on stderr (``rtstyle: notice: ...``); ``once``: not again in this process."""
+    """Tell the user something on stderr (``rtstyle: notice: ...``); ``once``: not again in this process.
+    Nothing while ``RTSTYLE_QUIET`` is set (``rtstyle --quiet``; inherited by worker processes)."""
+    if os.environ.get("RTSTYLE_QUIET", "") not in ("", "0"):
+        return
     if once:
         if message in _NOTICED:
             return
@@ -21,9 +25,11 @@ def notice(message: str, once: bool = False) -> None:
 
 
 class RtstyleError(Exception):
-    """A problem the user can fix: bad input, missing file, unsupported model. Printed as one line."""
+    """A problem the user can fix: bad input, missing file, unsupported model. Printed as one line.
 
-    exit_code = 2
+    Exit code 1, like every failure of a run; 2 is the command line itself (click's usage errors)."""
+
+    exit_code = 1
 
 
 # Each error is also the Python exception a caller expects for its kind of problem (``ValueError`` for a bad

@@ -109,7 +109,7 @@ def test_headless_record_from_file(models_dir: Path, clip: Path, tmp_path: Path)
 
 def test_no_display_without_outputs_is_one_line(models_dir: Path, clip: Path, tmp_path: Path) -> None:
     res = run_cli("webcam", "--camera", str(clip), "--style", "alpha", cwd=tmp_path)
-    assert res.returncode == 2
+    assert res.returncode == 1  # a failure of the run (2 is the command line)
     assert "Traceback" not in res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
@@ -144,12 +144,14 @@ def test_unknown_style_is_one_line(models_dir: Path, clip: Path, tmp_path: Path)
     assert "alpha" in res.stderr  # the nearest name is suggested
 
 
-def test_cameras_command_exits_zero(tmp_path: Path) -> None:
+def test_cameras_command_lists_or_exits_1(tmp_path: Path) -> None:
     res = run_cli("cameras", "--max-index", "2", cwd=tmp_path)
-    assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
     out = res.stdout.strip()
-    assert out == "no cameras found" or re.search(r"\d+x\d+", out)
+    if res.returncode == 1:  # none here: one error line, nothing on stdout
+        assert out == "" and res.stderr.startswith("rtstyle: error: no cameras found"), res.stderr
+    else:
+        assert res.returncode == 0 and re.search(r"\d+x\d+", out), res.stderr
 
 
 class FakeWindow:

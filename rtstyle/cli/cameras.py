@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import typer
+
+from rtstyle.cli import options as o
+from rtstyle.cli.console import error_line
 
 OPEN_TIMEOUT_MS = 1500
 MAX_INDEX = 10
@@ -79,12 +83,22 @@ def register(app: typer.Typer) -> None:
     @app.command("cameras")
     def cameras(
         max_index: int = typer.Option(MAX_INDEX, "--max-index", min=1, max=64, help="Probe camera indices 0..N-1."),
+        as_json: o.AsJson = False,
     ) -> None:
-        """List the cameras that can be opened (use the first column with `rtstyle webcam --camera`)."""
+        """List the cameras that can be opened (use the first column with `rtstyle webcam --camera`).
+
+        Exits 1 when none is found (after saying so), so scripts can test for a camera.
+        """
         found = probe_cameras(max_index)
-        if not found:
-            typer.echo("no cameras found")
-            return
-        for cam in found:
+        if as_json:
+            print(json.dumps({"cameras": [asdict(cam) for cam in found]}, indent=2))
+        elif not found:
+            error_line(
+                "no cameras found (none of indices 0.."
+                f"{max_index - 1}{' or /dev/video*' if sys.platform.startswith('linux') else ''} delivers a frame)"
+            )
+        for cam in [] if as_json else found:
             fps = f"{cam.fps:g} fps" if cam.fps > 0 else "fps unknown"
             typer.echo(f"{cam.spec}\t{cam.width}x{cam.height}\t{fps}\t({cam.backend})")
+        if not found:
+            raise typer.Exit(1)

@@ -9,15 +9,29 @@ from __future__ import annotations
 
 import functools
 import importlib
-import sys
+import os
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from rtstyle.errors import MAX_MESSAGE, Interrupted, RtstyleError
+from rtstyle import __version__
+from rtstyle.cli import options as o
+from rtstyle.cli.console import error_line
+from rtstyle.cli.hints import pip_install
+from rtstyle.errors import Interrupted, RtstyleError
 from rtstyle.signals import stop_signals
-from rtstyle.text import clean_text
+
+# Exit codes (the README's table): 0 done; 1 the run failed (bad input, a missing file or extra, a device that is not
+# there, a batch file not done, no camera found); 2 the command line itself (click's usage errors); 3 out of memory;
+# 128 + the signal's number when stopped (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_OUT_OF_MEMORY = 3
+
+# Modules of an optional extra: a command that needs one says which extra to install, in one line.
+EXTRA_OF = {"torch": "train", "torchvision": "train", "onnx": "train", "onnxscript": "train", "ray": "ray"}
+EXTRA_FOR = {"train": "training and export (torch, torchvision, onnx, onnxscript)", "ray": "Ray"}
 
 # Order here is the order in ``rtstyle --help``.
 COMMAND_MODULES = (
@@ -45,20 +59,51 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+    app.callback()(_global_options)
     for name in COMMAND_MODULES:
         importlib.import_module(f"rtstyle.cli.{name}").register(app)
     for info in app.registered_commands:
-        info.callback = _interruptible(info.callback)
+        info.callback = _interruptible(_needs_extras(info.name or "", info.callback))
     return app
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print one clear line on stderr and exit non-zero (control characters stripped: one line, nothing injected)."""
-    print(f"rtstyle: error: {clean_text(message, MAX_MESSAGE)}", file=sys.stderr)
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"rtstyle {__version__}")
+        raise typer.Exit()
+
+
+def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", is_eager=True, callback=_show_version, help="Print the version and exit."),
+    ] = False,
+    be_quiet: o.Quiet = False,
+    be_verbose: o.Verbose = False,
+) -> None:
+    """Real-time neural style transfer for video files, webcams and live streams."""
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> None:
+    """Print one clear line on stderr and exit non-zero (control characters stripped: one line, nothing injected;
+    install hints quoted and right for this install)."""
+    error_line(message)
     raise SystemExit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
+    saved = {k: os.environ.get(k) for k in o.VERBOSITY_VARS}  # --quiet/--verbose set them for this run only
+    try:
+        _main(argv)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _main(argv: list[str] | None) -> None:
     app = build_app()
     try:
         with stop_signals():  # SIGTERM and SIGHUP wind down like Ctrl-C; "stopping…" is said at once
@@ -69,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         stopped = Interrupted.after(exc)
         fail(str(stopped), stopped.exit_code)
     except MemoryError:
-        fail("out of memory: try a smaller --max-side", 3)
+        fail("out of memory: try a smaller --max-side", EXIT_OUT_OF_MEMORY)
     except Exception as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click's Abort: a stop while the command line was read
             stopped = Interrupted.after(exc.__cause__)
@@ -82,13 +127,34 @@ def main(argv: list[str] | None = None) -> None:
         # A bad option value (a choice not offered, a number out of range) is one line too, like every error.
         ctx = getattr(exc, "ctx", None)
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        fail(f"{exc.format_message()}{hint}", int(getattr(exc, "exit_code", 2)))  # type: ignore[attr-defined]
+        fail(f"{exc.format_message()}{hint}", EXIT_USAGE)  # type: ignore[attr-defined]
     raise SystemExit(code if isinstance(code, int) else 0)
 
 
 def _is_usage_error(exc: BaseException) -> bool:
     """A typer/click command-line error (bad option value, unknown option, missing argument)."""
     return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+
+
+def _needs_extras(command: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A command whose optional extra is not installed says so in one line (which extra, how to install it)
+    instead of a 40-line ``ModuleNotFoundError``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ModuleNotFoundError as exc:
+            module = (exc.name or "").split(".")[0]
+            extra = EXTRA_OF.get(module)
+            if extra is None:
+                raise
+            raise RtstyleError(
+                f"`rtstyle {command}` needs the {extra} extra for {EXTRA_FOR[extra]}, and {module} is not installed: "
+                f"{pip_install(extra)}"
+            ) from None
+
+    return wrapper
 
 
 def _interruptible(fn: Callable[..., Any]) -> Callable[..., Any]:

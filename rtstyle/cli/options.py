@@ -9,6 +9,7 @@ the same spelling, short flag, default and help everywhere, and the choice optio
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -45,10 +46,73 @@ PRESET_HELP = "x264 speed preset: slower presets give smaller files at the same 
 MAX_FRAMES_HELP = "Stop after this many frames."
 FORCE_HELP = "Overwrite the output file when it exists (without it, an existing output is refused)."
 
-Style = Annotated[str | None, typer.Option("--style", "-s", help=STYLE_HELP)]
-Styles = Annotated[list[str] | None, typer.Option("--style", "-s", help=STYLES_HELP)]
-DeviceOpt = Annotated[Device, typer.Option("--device", "-d", help=DEVICE_HELP)]
-Tier = Annotated[TierChoice | None, typer.Option("--tier", help=TIER_HELP)]
+# Help panels: the options of the long commands grouped by what they are about (``--help`` shows a box each).
+PANEL_INPUT = "Input"
+PANEL_STYLE = "Style"
+PANEL_SMOOTHING = "Smoothing"
+PANEL_OUTPUT = "Output"
+PANEL_STREAMING = "Streaming"
+PANEL_DISPLAY = "Display"
+PANEL_PERFORMANCE = "Performance"
+PANEL_RUN = "Run"  # how many, how, and what is said: --workers, --max-frames, --json, --quiet, ...
+
+# Environment defaults: ``RTSTYLE_STYLE=mosaic`` and ``RTSTYLE_DEVICE=cpu`` stand in for --style and --device.
+STYLE_ENV = "RTSTYLE_STYLE"
+DEVICE_ENV = "RTSTYLE_DEVICE"
+
+Style = Annotated[
+    str | None, typer.Option("--style", "-s", envvar=STYLE_ENV, help=STYLE_HELP, rich_help_panel=PANEL_STYLE)
+]
+Styles = Annotated[
+    list[str] | None,
+    typer.Option("--style", "-s", envvar=STYLE_ENV, help=STYLES_HELP, rich_help_panel=PANEL_STYLE),
+]
+DeviceOpt = Annotated[
+    Device, typer.Option("--device", "-d", envvar=DEVICE_ENV, help=DEVICE_HELP, rich_help_panel=PANEL_PERFORMANCE)
+]
+Tier = Annotated[TierChoice | None, typer.Option("--tier", help=TIER_HELP, rich_help_panel=PANEL_STYLE)]
+
+# --quiet and --verbose: set for the whole run (worker processes included) through the environment.
+QUIET_ENV = "RTSTYLE_QUIET"
+VERBOSE_ENV = "RTSTYLE_VERBOSE"
+VERBOSITY_VARS = (QUIET_ENV, VERBOSE_ENV)
+
+
+def _set_verbosity(var: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value:
+            for other in VERBOSITY_VARS:
+                os.environ.pop(other, None)
+            os.environ[var] = "1"
+        return value
+
+    return check
+
+
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        callback=_set_verbosity(QUIET_ENV),
+        help="Say nothing but errors (and the --json result): no notices, no progress bar, no summary line.",
+        rich_help_panel=PANEL_RUN,
+    ),
+]
+Verbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        callback=_set_verbosity(VERBOSE_ENV),
+        help="Say more: the model file, the providers onnxruntime runs, timings.",
+        rich_help_panel=PANEL_RUN,
+    ),
+]
+AsJson = Annotated[
+    bool,
+    typer.Option("--json", help="Print the result as JSON on stdout (nothing else there).", rich_help_panel=PANEL_RUN),
+]
 
 
 def number(lo: float | None = None, hi: float | None = None, above: float | None = None) -> Callable[[Any], Any]:
@@ -84,18 +148,33 @@ def text(what: str) -> Callable[[Any], Any]:
     return check
 
 
-MaxSide = Annotated[int | None, typer.Option("--max-side", callback=number(lo=1), help=MAX_SIDE_HELP)]
-Scale = Annotated[float | None, typer.Option("--scale", callback=number(above=0), help=SCALE_HELP)]
-Strength = Annotated[
-    float, typer.Option("--strength", min=0.0, max=1.0, callback=number(lo=0, hi=1), help=STRENGTH_HELP)
+MaxSide = Annotated[
+    int | None,
+    typer.Option("--max-side", callback=number(lo=1), help=MAX_SIDE_HELP, rich_help_panel=PANEL_STYLE),
 ]
-PreserveColor = Annotated[bool, typer.Option("--preserve-color/--no-preserve-color", help=PRESERVE_HELP)]
-Blend = Annotated[str | None, typer.Option("--blend", help=BLEND_HELP)]
-Smooth = Annotated[SmoothMode, typer.Option("--smooth", help=SMOOTH_HELP)]
-Crf = Annotated[int, typer.Option("--crf", min=0, max=51, help=CRF_HELP)]
-Preset = Annotated[X264Preset, typer.Option("--preset", help=PRESET_HELP)]
-MaxFrames = Annotated[int | None, typer.Option("--max-frames", min=1, help=MAX_FRAMES_HELP)]
-Force = Annotated[bool, typer.Option("--force", "-f", help=FORCE_HELP)]
+Scale = Annotated[
+    float | None, typer.Option("--scale", callback=number(above=0), help=SCALE_HELP, rich_help_panel=PANEL_STYLE)
+]
+Strength = Annotated[
+    float,
+    typer.Option(
+        "--strength",
+        min=0.0,
+        max=1.0,
+        callback=number(lo=0, hi=1),
+        help=STRENGTH_HELP,
+        rich_help_panel=PANEL_STYLE,
+    ),
+]
+PreserveColor = Annotated[
+    bool, typer.Option("--preserve-color/--no-preserve-color", help=PRESERVE_HELP, rich_help_panel=PANEL_STYLE)
+]
+Blend = Annotated[str | None, typer.Option("--blend", help=BLEND_HELP, rich_help_panel=PANEL_STYLE)]
+Smooth = Annotated[SmoothMode, typer.Option("--smooth", help=SMOOTH_HELP, rich_help_panel=PANEL_SMOOTHING)]
+Crf = Annotated[int, typer.Option("--crf", min=0, max=51, help=CRF_HELP, rich_help_panel=PANEL_OUTPUT)]
+Preset = Annotated[X264Preset, typer.Option("--preset", help=PRESET_HELP, rich_help_panel=PANEL_OUTPUT)]
+MaxFrames = Annotated[int | None, typer.Option("--max-frames", min=1, help=MAX_FRAMES_HELP, rich_help_panel=PANEL_RUN)]
+Force = Annotated[bool, typer.Option("--force", "-f", help=FORCE_HELP, rich_help_panel=PANEL_OUTPUT)]
 
 
 def _library_check(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
@@ -143,68 +222,134 @@ def _push_bitrate(value: str) -> Any:
 
 
 # The live session (``rtstyle webcam``) and its outputs.
-Camera = Annotated[str, typer.Option("--camera", help="Camera index (see `rtstyle cameras`), video file or URL.")]
+Camera = Annotated[
+    str,
+    typer.Option(
+        "--camera", rich_help_panel=PANEL_INPUT, help="Camera index (see `rtstyle cameras`), video file or URL."
+    ),
+]
 Loop = Annotated[
     bool,
-    typer.Option("--loop", help="A file standing in for the camera starts again at its end (until q, Ctrl-C, ...)."),
+    typer.Option(
+        "--loop",
+        rich_help_panel=PANEL_INPUT,
+        help="A file standing in for the camera starts again at its end (until q, Ctrl-C, ...).",
+    ),
 ]
-CaptureWidth = Annotated[int | None, typer.Option("--width", min=1, help="Capture width to ask the camera for.")]
-CaptureHeight = Annotated[int | None, typer.Option("--height", min=1, help="Capture height to ask the camera for.")]
+CaptureWidth = Annotated[
+    int | None, typer.Option("--width", min=1, rich_help_panel=PANEL_INPUT, help="Capture width to ask the camera for.")
+]
+CaptureHeight = Annotated[
+    int | None,
+    typer.Option("--height", min=1, rich_help_panel=PANEL_INPUT, help="Capture height to ask the camera for."),
+]
 CaptureFps = Annotated[
-    float | None, typer.Option("--fps", callback=number(above=0), help="Capture frame rate to ask the camera for.")
+    float | None,
+    typer.Option(
+        "--fps", callback=number(above=0), rich_help_panel=PANEL_INPUT, help="Capture frame rate to ask the camera for."
+    ),
 ]
 Record = Annotated[
-    Path | None, typer.Option("--record", help="Also record to this MP4 (no HUD; a camera on wall-clock time).")
+    Path | None,
+    typer.Option(
+        "--record", rich_help_panel=PANEL_OUTPUT, help="Also record to this MP4 (no HUD; a camera on wall-clock time)."
+    ),
 ]
-VirtualCam = Annotated[bool, typer.Option("--virtual-cam", help="Send the stream to a virtual camera.")]
+VirtualCam = Annotated[
+    bool, typer.Option("--virtual-cam", rich_help_panel=PANEL_STREAMING, help="Send the stream to a virtual camera.")
+]
 VcamSize = Annotated[
     str | None,
     typer.Option(
-        "--vcam-size", callback=_library_check(_vcam_size), help="Virtual camera size WxH (default: the stream's)."
+        "--vcam-size",
+        callback=_library_check(_vcam_size),
+        rich_help_panel=PANEL_STREAMING,
+        help="Virtual camera size WxH (default: the stream's).",
     ),
 ]
 VcamFps = Annotated[
     float | None,
-    typer.Option("--vcam-fps", callback=number(above=0), help="Virtual camera frame rate (default: the stream's)."),
+    typer.Option(
+        "--vcam-fps",
+        callback=number(above=0),
+        rich_help_panel=PANEL_STREAMING,
+        help="Virtual camera frame rate (default: the stream's).",
+    ),
 ]
-VcamDevice = Annotated[str | None, typer.Option("--vcam-device", help="Virtual camera device (e.g. /dev/video10).")]
+VcamDevice = Annotated[
+    str | None,
+    typer.Option("--vcam-device", rich_help_panel=PANEL_STREAMING, help="Virtual camera device (e.g. /dev/video10)."),
+]
 VcamBackend = Annotated[
     str | None,
-    typer.Option("--vcam-backend", help="pyvirtualcam backend (v4l2loopback, obs, unitycapture); default: auto."),
+    typer.Option(
+        "--vcam-backend",
+        rich_help_panel=PANEL_STREAMING,
+        help="pyvirtualcam backend (v4l2loopback, obs, unitycapture); default: auto.",
+    ),
 ]
 Serve = Annotated[
     str | None,
     typer.Option(
-        "--serve", callback=_library_check(_serve_address), help="[HOST:]PORT: MJPEG over HTTP (OBS browser source)."
+        "--serve",
+        callback=_library_check(_serve_address),
+        rich_help_panel=PANEL_STREAMING,
+        help="[HOST:]PORT: MJPEG over HTTP (OBS browser source).",
     ),
 ]
-JpegQuality = Annotated[int, typer.Option("--jpeg-quality", min=1, max=100, help="JPEG quality for --serve.")]
+JpegQuality = Annotated[
+    int,
+    typer.Option("--jpeg-quality", min=1, max=100, rich_help_panel=PANEL_STREAMING, help="JPEG quality for --serve."),
+]
 ServeFps = Annotated[
     float | None,
-    typer.Option("--serve-fps", callback=number(above=0), help="Cap on frames per second sent to --serve viewers."),
+    typer.Option(
+        "--serve-fps",
+        callback=number(above=0),
+        rich_help_panel=PANEL_STREAMING,
+        help="Cap on frames per second sent to --serve viewers.",
+    ),
 ]
 ServeMaxClients = Annotated[
     int,
-    typer.Option("--serve-max-clients", min=1, help="Viewers --serve takes at once; more get HTTP 503."),
+    typer.Option(
+        "--serve-max-clients",
+        min=1,
+        rich_help_panel=PANEL_STREAMING,
+        help="Viewers --serve takes at once; more get HTTP 503.",
+    ),
 ]
 Push = Annotated[
-    str | None, typer.Option("--push", callback=text("a URL"), help="Push H.264 to an rtmp://, srt://, ... URL.")
+    str | None,
+    typer.Option(
+        "--push",
+        callback=text("a URL"),
+        rich_help_panel=PANEL_STREAMING,
+        help="Push H.264 to an rtmp://, srt://, ... URL.",
+    ),
 ]
 PushAudio = Annotated[
     str | None,
     typer.Option(
         "--push-audio",
         callback=_library_check(_push_audio),
+        rich_help_panel=PANEL_STREAMING,
         help="Audio for --push: FMT:INPUT microphone, 'none', default: silence.",
     ),
 ]
 PushBitrate = Annotated[
     str | None,
     typer.Option(
-        "--push-bitrate", callback=_library_check(_push_bitrate), help="Video bitrate for --push, e.g. 2500k."
+        "--push-bitrate",
+        callback=_library_check(_push_bitrate),
+        rich_help_panel=PANEL_STREAMING,
+        help="Video bitrate for --push, e.g. 2500k.",
     ),
 ]
-HudOnOutput = Annotated[bool, typer.Option("--hud-on-output", help="Draw the HUD on the streaming outputs too.")]
+HudOnOutput = Annotated[
+    bool,
+    typer.Option("--hud-on-output", rich_help_panel=PANEL_STREAMING, help="Draw the HUD on the streaming outputs too."),
+]
 
 
 # Defaults, the same in every command.
@@ -263,6 +408,8 @@ def stylize_options(
     ``--style`` and ``--blend`` both choose the style: giving both is refused (one would be ignored)."""
     from rtstyle.pipeline.jobs import StylizeOptions
 
+    if style is not None and blend is not None and style == os.environ.get(STYLE_ENV):
+        style = None  # RTSTYLE_STYLE is a default: --blend chooses the styles (the same --style given too: no matter)
     if style is not None and blend is not None:
         raise typer.BadParameter("give either --style or --blend (which names the styles it mixes), not both")
 

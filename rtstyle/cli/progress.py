@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rtstyle.cli.console import safe
+from rtstyle.cli.console import quiet, safe
 
 
 class _Bar:
@@ -39,6 +39,6 @@ def progress_bar() -> Iterator[_Bar]:
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,
+        disable=not console.is_terminal or quiet(),
     ) as bar:
         yield _Bar(bar)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -25,11 +26,20 @@ def video(
     smooth: o.Smooth = o.DEFAULT_SMOOTH,
     crf: o.Crf = o.DEFAULT_CRF,
     preset: o.Preset = o.DEFAULT_PRESET,
-    no_audio: Annotated[bool, typer.Option("--no-audio", help="Leave the input's audio out.")] = False,
+    no_audio: Annotated[
+        bool, typer.Option("--no-audio", help="Leave the input's audio out.", rich_help_panel=o.PANEL_OUTPUT)
+    ] = False,
     max_frames: o.MaxFrames = None,
     force: o.Force = False,
+    as_json: o.AsJson = False,
+    be_quiet: o.Quiet = False,
+    be_verbose: o.Verbose = False,
 ) -> None:
-    """Stylize a video file: same timing (variable frame rate kept), size and audio; H.264 MP4 out."""
+    """Stylize a video file: same timing (variable frame rate kept), size and audio; H.264 MP4 out.
+
+    Example: rtstyle video in.mp4 out.mp4 -s mosaic --crf 18
+    """
+    from rtstyle.cli.console import detail, say
     from rtstyle.cli.progress import progress_bar
     from rtstyle.errors import Interrupted
     from rtstyle.pipeline.jobs import stylize_video
@@ -43,8 +53,20 @@ def video(
             )  # fmt: skip
     except KeyboardInterrupt as exc:
         raise Interrupted.after(exc, f"nothing written to {out}") from None
+    st = r.stats
+    if as_json:
+        result = {
+            "input": str(inp), "output": str(r.path or out), "frames": st.frames, "seconds": round(st.seconds, 3),
+            "fps": round(st.fps, 2), "style": st.style, "provider": st.provider, "audio": r.audio_mode,
+            "mean_latency_ms": round(st.mean_latency_ms, 2),
+        }  # fmt: skip
+        print(json.dumps(result, indent=2))
+        return
     audio = {"copy": "audio copied", "aac": "audio re-encoded to AAC", None: "no audio"}[r.audio_mode]
-    print(f"{r.stats.summary()}, style {r.stats.style}, {audio} -> {r.path or out}")
+    say(f"{st.summary()}, style {st.style}, {audio} -> {r.path or out}")
+    detail(f"mean latency {st.mean_latency_ms:.1f} ms per frame (read to stylized and smoothed)")
+    for name, figures in st.sink_stats.items():
+        detail(f"{name}: " + ", ".join(f"{k} {v:g}" for k, v in figures.items()))
 
 
 def register(app: typer.Typer) -> None:

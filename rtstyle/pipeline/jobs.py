@@ -82,14 +82,18 @@ def _run(pipeline: Pipeline, label: str, progress: Progress | None, max_frames: 
     return pipeline.run(progress=progress, max_frames=max_frames)
 
 
-def stylize_image(inp: Path, out: Path, how: StylizeOptions | None = None, force: bool = False) -> ImageResult:
+def stylize_image(
+    inp: Path, out: Path, how: StylizeOptions | None = None, force: bool = False, stylizer: Stylizer | None = None
+) -> ImageResult:
     """Stylize one picture (EXIF orientation applied, alpha kept, grayscale accepted) into ``out``, whose extension
     picks the format; ``inp`` is never touched, an existing ``out`` only replaced with ``force``. Everything that can
-    be checked is checked before the (possibly long) stylization."""
+    be checked is checked before the (possibly long) stylization. ``stylizer``: one already loaded (a folder of
+    pictures loads the model once); else ``how`` makes one."""
     check_output_path(out, (inp,), example="out.png", force=force)
     check_image_format(out)
     img = read_image(inp)
-    stylizer = (how or StylizeOptions()).stylizer()
+    if stylizer is None:
+        stylizer = (how or StylizeOptions()).stylizer()
     result = stylizer(img)
     write_image(out, result, force=force)
     h, w = result.shape[:2]
