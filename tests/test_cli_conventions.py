@@ -274,3 +274,12 @@ def test_webcam_help_is_grouped_with_an_example(monkeypatch: pytest.MonkeyPatch,
         assert f"─ {panel} ─" in out, panel
     assert "─ Options ─" in out  # --help alone
     assert "rtstyle webcam --camera clip.mp4" in out  # the examples
+
+
+def test_batch_quiet_says_nothing(tmp_path: Path, picture: Path, test_model: Path, capsys) -> None:
+    out = tmp_path / "out"
+    args = ["batch", picture, "-o", out, "-s", test_model, "-d", "cpu", "-j", "1"]
+    code, stdout, err = run_cli([*args, "-q"], capsys)
+    assert code == 0 and stdout == "" and err == "" and (out / "in.png").is_file()
+    code, stdout, _ = run_cli([*args, "--json", "-q"], capsys)  # the JSON result is still printed
+    assert code == 0 and json.loads(stdout)["files"][0]["status"] == "up-to-date"
