@@ -283,3 +283,16 @@ def test_batch_quiet_says_nothing(tmp_path: Path, picture: Path, test_model: Pat
     assert code == 0 and stdout == "" and err == "" and (out / "in.png").is_file()
     code, stdout, _ = run_cli([*args, "--json", "-q"], capsys)  # the JSON result is still printed
     assert code == 0 and json.loads(stdout)["files"][0]["status"] == "up-to-date"
+
+
+def test_image_folder_heic_comes_out_as_jpeg(tmp_path: Path, test_model: Path, capsys) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    photos = tmp_path / "phone"
+    photos.mkdir()
+    Image.fromarray(synthetic_frame(32, 48)[..., ::-1].copy()).save(photos / "IMG_0001.HEIC", quality=90)
+    code, out, _ = run_cli(["image", photos, tmp_path / "styled", "-s", test_model, "-d", "cpu"], capsys)
+    assert code == 0 and "1 written" in out
+    assert cv2.imread(str(tmp_path / "styled" / "IMG_0001.jpg")).shape == (32, 48, 3)

@@ -17,7 +17,11 @@ from rtstyle.cli.console import detail, error_line, quiet, say, verbose
 
 STDIO = "-"
 # What a folder is searched for (its top level; hidden files left alone).
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".jp2", ".ppm", ".pgm", ".pbm")
+PICTURE_SUFFIXES = (
+    ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".jp2", ".ppm", ".pgm", ".pbm", ".heic", ".heif",
+)  # fmt: skip
+# Read but not written (OpenCV writes no HEIC): a folder's iPhone photos come out as JPEG unless --format.
+WRITTEN_AS = {".heic": ".jpg", ".heif": ".jpg"}
 
 
 class ImageFormat(str, Enum):
@@ -36,7 +40,9 @@ OUT_HELP = (
     "Where to write the result: a file (its extension picks the format), a folder when IN is one "
     "(same names; existing outputs skipped unless --force), or - for stdout (PNG unless --format)."
 )
-FORMAT_HELP = "Picture format for OUT = - (default png) and for a folder's outputs (default: each input's own)."
+FORMAT_HELP = (
+    "Picture format for OUT = - (default png) and for a folder's outputs (default: each input's own; HEIC as JPEG)."
+)
 
 
 def image(
@@ -175,7 +181,12 @@ def _folder(folder: Path, out_dir: Path, how: Any, fmt: ImageFormat | None, forc
     stylizer = None
     try:
         for inp in pictures:
-            out = out_dir / (inp.name if fmt is None else f"{inp.stem}.{fmt.value}")
+            if fmt is not None:
+                out = out_dir / f"{inp.stem}.{fmt.value}"
+            else:
+                out = out_dir / (
+                    inp.stem + WRITTEN_AS[inp.suffix.lower()] if inp.suffix.lower() in WRITTEN_AS else inp.name
+                )
             entry: dict[str, Any] = {"input": str(inp), "output": str(out)}
             files.append(entry)
             if out.exists() and not force:
