@@ -7,13 +7,14 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from rtstyle.adjust import to_bgr
-from rtstyle.errors import DeviceError, InputError
+from rtstyle.errors import DeviceError, InputError, InputNotFound
 from rtstyle.io.decode import Decoder
 from rtstyle.io.probe import probe
 
@@ -24,6 +25,9 @@ class Source(ABC):
     ``read()`` returns ``(frame, timestamp)`` with ``frame`` a uint8 BGR ``HxWx3`` array (already rotated
     upright and with square pixels) and ``timestamp`` in seconds from the start of the stream, or ``None``
     at the end. Live sources (cameras, URLs) return the newest frame and drop older ones.
+
+    A source is iterable: ``for frame in source`` gives the frames, ``for frame, t in source.timed()`` the
+    frames with their timestamps, each until the end (a camera's: until it is lost or closed). ``with`` closes it.
     """
 
     width: int = 0
@@ -38,6 +42,19 @@ class Source(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def timed(self) -> Iterator[tuple[np.ndarray, float]]:
+        """``(frame, timestamp)`` for each frame until the end (``read()`` in a loop)."""
+        while True:
+            item = self.read()
+            if item is None:
+                return
+            yield item
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Each frame (uint8 BGR ``HxWx3``) until the end; :meth:`timed` gives the timestamps too."""
+        for frame, _ in self.timed():
+            yield frame
 
     def __enter__(self) -> Source:
         return self
@@ -349,4 +366,4 @@ def open_source(
         return FileSource(path, realtime=realtime, loop=loop)
     if "://" in text:
         raise InputError(f"{text}: unsupported URL scheme (use one of {', '.join(_URL_SCHEMES)})")
-    raise InputError(f"{text}: no such file, camera index or URL")
+    raise InputNotFound(f"{text}: no such file, camera index or URL")

@@ -7,13 +7,14 @@ optional :class:`Progress` (the CLI's progress bar).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from rtstyle.choices import X264_PRESETS
+from rtstyle.choices import X264_PRESETS, Device, SmoothMode, Tier
 from rtstyle.errors import InputError, OutputError, notice
 from rtstyle.files import check_output_path
 from rtstyle.io.demo_clip import write_demo_clip
@@ -39,8 +40,8 @@ class StylizeOptions:
     """How to stylize: what :class:`rtstyle.Stylizer` takes, shared by every job."""
 
     style: str | None = None
-    device: str = "auto"
-    tier: str | None = None
+    device: Device = "auto"
+    tier: Tier | None = None
     max_side: int | None = None
     scale: float | None = None
     strength: float = 1.0
@@ -83,12 +84,17 @@ def _run(pipeline: Pipeline, label: str, progress: Progress | None, max_frames: 
 
 
 def stylize_image(
-    inp: Path, out: Path, how: StylizeOptions | None = None, force: bool = False, stylizer: Stylizer | None = None
+    inp: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    how: StylizeOptions | None = None,
+    force: bool = False,
+    stylizer: Stylizer | None = None,
 ) -> ImageResult:
     """Stylize one picture (EXIF orientation applied, alpha kept, grayscale accepted) into ``out``, whose extension
     picks the format; ``inp`` is never touched, an existing ``out`` only replaced with ``force``. Everything that can
     be checked is checked before the (possibly long) stylization. ``stylizer``: one already loaded (a folder of
     pictures loads the model once); else ``how`` makes one."""
+    inp, out = Path(inp), Path(out)
     check_output_path(out, (inp,), example="out.png", force=force)
     check_image_format(out)
     img = read_image(inp)
@@ -101,10 +107,10 @@ def stylize_image(
 
 
 def stylize_video(
-    inp: Path,
-    out: Path,
+    inp: str | os.PathLike[str],
+    out: str | os.PathLike[str],
     how: StylizeOptions | None = None,
-    smooth: str = "flow",
+    smooth: SmoothMode = "flow",
     crf: int = 18,
     preset: str = "veryfast",
     audio: bool = True,
@@ -118,6 +124,7 @@ def stylize_video(
     output is written to a temporary file unique to the run and renamed at the end: Ctrl-C or an error never leaves
     a half-written OUT; OUT == IN, an existing OUT (without ``force``) and an extension the writer does not produce
     are refused before any work."""
+    inp, out = Path(inp), Path(out)
     smoother = make_smoother(smooth)
     if preset not in X264_PRESETS:
         raise InputError(f"--preset must be one of {', '.join(X264_PRESETS)}, not {preset!r}")
@@ -171,16 +178,17 @@ def stylize_video(
 
 
 def stylize_demo(
-    out: Path,
+    out: str | os.PathLike[str],
     how: StylizeOptions | None = None,
     seconds: float = 4.0,
-    smooth: str = "flow",
-    keep_clip: Path | None = None,
+    smooth: SmoothMode = "flow",
+    keep_clip: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     force: bool = False,
 ) -> tuple[RunStats, str]:
     """Generate the sample clip (no camera, download or third-party media), stylize it into ``out``; returns the
     run's stats and the style used."""
+    out, keep_clip = Path(out), (Path(keep_clip) if keep_clip is not None else None)
     smoother = make_smoother(smooth)
     check_video_output(out, (), force)
     if keep_clip is not None:

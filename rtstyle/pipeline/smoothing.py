@@ -37,7 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from rtstyle.choices import SMOOTH_MODES
+from rtstyle.choices import SMOOTH_MODES, SmoothMode
 from rtstyle.errors import InputError
 
 MODES = SMOOTH_MODES  # the one list of smoothing modes (rtstyle.choices)
@@ -54,7 +54,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def make_smoother(mode: str) -> Smoother | None:
+def make_smoother(mode: SmoothMode) -> Smoother | None:
     """A :class:`Smoother` in ``mode``, or None for ``off`` (the pipeline then skips smoothing altogether)."""
     return None if check_mode(mode) == "off" else Smoother(mode=mode)
 
@@ -110,7 +110,7 @@ class Smoother:
 
     def __init__(
         self,
-        mode: str = "flow",
+        mode: SmoothMode = "flow",
         *,
         alpha: float = 0.6,
         ema_alpha: float = 0.5,
