@@ -199,3 +199,105 @@ def test_doctor_reports_which_providers_run(test_model, monkeypatch, capsys):
     assert {"tensorrt", "directml", "cpu"} <= set(info["devices_running"])
     code, out, _ = run_cli(["doctor"], capsys)
     assert code == 0 and "(--device directml)" in out and "devices that run:" in out
+
+
+# ------------------------------------------------------------------------------------------ cores and memory
+
+
+def test_physical_cores_from_psutil(monkeypatch):
+    """psutil's physical count on every OS (no /proc/cpuinfo, no logical-count fallback off Linux)."""
+    import psutil
+
+    calls = []
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: calls.append(logical) or (3 if not logical else 6))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(6)), raising=False)
+    hardware.physical_cores.cache_clear()
+    try:
+        assert hardware.physical_cores() == 3 and calls == [False]
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+        hardware.physical_cores.cache_clear()
+        assert hardware.physical_cores() == 2  # never more than the CPUs this process may use
+        monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: None)  # topology unknown
+        monkeypatch.setattr(os, "cpu_count", lambda: 4)
+        monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # macOS, Windows
+        hardware.physical_cores.cache_clear()
+        assert hardware.physical_cores() == 4
+    finally:
+        hardware.physical_cores.cache_clear()
+
+
+def test_free_memory_is_not_read_per_frame(test_model, monkeypatch):
+    import psutil
+
+    reads = []
+
+    class VM:
+        available = 8 * 2**30
+
+    def virtual_memory():
+        reads.append(1)
+        return VM()
+
+    monkeypatch.setattr(psutil, "virtual_memory", virtual_memory)
+    monkeypatch.setattr(hardware, "_MEMORY", None)
+    real_open = open
+
+    def no_meminfo(path, *a, **k):
+        assert "meminfo" not in str(path), "free memory read from /proc/meminfo"
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", no_meminfo)
+    st = Stylizer(test_model, device="cpu")
+    for _ in range(50):
+        st(synthetic_frame(8, 8))
+    assert len(reads) == 1  # once per MEMORY_INTERVAL_S, not once per frame
+    assert hardware.available_memory(max_age=0) == 8 * 2**30 and len(reads) == 2
+    VM.available = 2**20  # 1 MiB free: a big frame is refused in one line
+    hardware.available_memory(max_age=0)
+    with pytest.raises(RtstyleError, match="GiB is free"):
+        st.check_size(1920, 1080)
+
+
+# ------------------------------------------------------------------------------------------ model folders
+
+
+def test_user_models_dir_from_platformdirs(tmp_path, monkeypatch):
+    import platformdirs
+
+    from rtstyle import catalog
+
+    monkeypatch.delenv("RTSTYLE_MODELS", raising=False)
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda app, appauthor=None: str(tmp_path / "AppData" / app))
+    assert catalog.user_models_dir() == tmp_path / "AppData" / "rtstyle" / "models"
+    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "mine"))
+    assert catalog.user_models_dir() == tmp_path / "mine"
+
+
+def test_old_models_folder_still_read_with_a_notice(tmp_path, monkeypatch, capsys):
+    import platformdirs
+    from conftest import make_contract_model
+
+    from rtstyle import catalog, errors
+
+    monkeypatch.delenv("RTSTYLE_MODELS", raising=False)
+    monkeypatch.delenv("RTSTYLE_QUIET", raising=False)
+    monkeypatch.setattr(catalog, "shipped_models_dir", lambda: None)
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda app, appauthor=None: str(tmp_path / "new" / app))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "old"))  # the old folder: $XDG_DATA_HOME/rtstyle/models
+    monkeypatch.setattr(errors, "_NOTICED", set())
+    monkeypatch.setattr(catalog, "_NOTICED", errors._NOTICED)
+    make_contract_model(tmp_path / "old" / "rtstyle" / "models" / "legacy.onnx", styles=("legacy",))
+    make_contract_model(tmp_path / "new" / "rtstyle" / "models" / "fresh.onnx", styles=("fresh",))
+    names = {s.name for s in catalog.list_styles()}
+    assert names == {"legacy", "fresh"}
+    catalog.list_styles()
+    err = capsys.readouterr().err
+    notices = [ln for ln in err.splitlines() if "earlier versions" in ln]
+    assert len(notices) == 1 and str(tmp_path / "new" / "rtstyle" / "models") in notices[0]  # said once
+    assert catalog.resolve("legacy").file.parent == tmp_path / "old" / "rtstyle" / "models"
+    # the same folder (Linux, where platformdirs gives the XDG path): no notice, no duplicate
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda app, appauthor=None: str(tmp_path / "old" / app))
+    monkeypatch.setattr(errors, "_NOTICED", set())
+    monkeypatch.setattr(catalog, "_NOTICED", errors._NOTICED)
+    assert {s.name for s in catalog.list_styles()} == {"legacy"}
+    assert "earlier versions" not in capsys.readouterr().err
