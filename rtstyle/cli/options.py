@@ -210,9 +210,9 @@ def _vcam_size(value: str) -> Any:
 
 
 def _push_audio(value: str) -> Any:
-    from rtstyle.io.sinks.push import audio_args
+    from rtstyle.io.sinks.push import audio_source
 
-    return audio_args(value)
+    return audio_source(value)
 
 
 def _push_bitrate(value: str) -> Any:
