@@ -296,3 +296,16 @@ def test_image_folder_heic_comes_out_as_jpeg(tmp_path: Path, test_model: Path, c
     code, out, _ = run_cli(["image", photos, tmp_path / "styled", "-s", test_model, "-d", "cpu"], capsys)
     assert code == 0 and "1 written" in out
     assert cv2.imread(str(tmp_path / "styled" / "IMG_0001.jpg")).shape == (32, 48, 3)
+
+
+def test_webcam_json_and_quiet(models_dir: Path, tmp_path: Path) -> None:
+    from test_cli_webcam import run_cli as run_webcam
+
+    clip = write_demo_clip(tmp_path / "clip.mp4", seconds=0.4, size=(96, 64))
+    args = ["webcam", "--camera", str(clip), "--no-window", "--max-frames", "4", "--as-fast-as-possible", "-s", "alpha"]
+    res = run_webcam(*args, "-d", "cpu", "--record", str(tmp_path / "rec.mp4"), "--json", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(res.stdout)
+    assert r["frames"] == 4 and r["styles"] == ["alpha"] and r["recorded"] == str(tmp_path / "rec.mp4")
+    res = run_webcam(*args, "-d", "cpu", "-q", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout == "" and res.stderr == "", res.stderr

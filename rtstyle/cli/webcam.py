@@ -76,6 +76,7 @@ def webcam(
     hud_on_output: o.HudOnOutput = False,
     device: o.DeviceOpt = o.DEFAULT_DEVICE,
     max_frames: o.MaxFrames = None,
+    as_json: o.AsJson = False,
     be_quiet: o.Quiet = False,
     be_verbose: o.Verbose = False,
 ) -> None:
@@ -100,7 +101,7 @@ def webcam(
         max_side=max_side, scale=scale, strength=strength, preserve_color=preserve_color, smooth=smooth.value,
         width=width, height=height, fps=fps, mjpg=mjpg, realtime=not as_fast_as_possible, mirror=mirror,
         fullscreen=fullscreen, record=record, force=force, crf=crf, preset=preset.value, window=not no_window,
-        max_frames=max_frames, snapshot_dir=snapshot_dir, stream=stream,
+        max_frames=max_frames, snapshot_dir=snapshot_dir, stream=stream, as_json=as_json,
     )  # fmt: skip
     with _quiet_stdout():
         code = run_live(opts)

@@ -10,6 +10,7 @@ hook; pause and snapshots are handled here, between two frames.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Callable
@@ -66,6 +67,7 @@ class LiveOptions:
     max_frames: int | None = None
     snapshot_dir: Path | None = None  # default: the current folder
     stream: StreamOptions = field(default_factory=StreamOptions)
+    as_json: bool = False  # the closing summary as JSON on stdout (``rtstyle webcam --json``)
 
 
 @dataclass
@@ -350,7 +352,15 @@ def run_live(
         summary += f"; recorded to {record}"
     if stats.snapshots:
         summary += f"; {len(stats.snapshots)} snapshot(s) in {snap_dir}"
-    print(summary, flush=True)
+    if opts.as_json:
+        result = {
+            "frames": stats.frames, "fps": round(stats.overall_fps(), 2), "provider": stylizer.provider,
+            "styles": names, "recorded": str(record) if record is not None and not errors else None,
+            "snapshots": [str(p) for p in stats.snapshots],
+        }  # fmt: skip
+        print(json.dumps(result, indent=2), flush=True)
+    else:
+        print(summary, flush=True)
     if errors:
         raise OutputError(errors[0])
     if lost_message is not None:
