@@ -12,8 +12,8 @@ from importlib.metadata import distributions
 from typing import Any
 
 from rtstyle import __version__, catalog
-from rtstyle.errors import RtstyleError
-from rtstyle.io.ffmpeg import ffmpeg_exe
+from rtstyle.io.encode import encoder_report
+from rtstyle.io.ffmpeg import ffmpeg_version
 from rtstyle.runtime import hardware
 
 # A one-node ONNX model (Identity on float[1], opset 13), serialised with onnx.helper; needs no onnx at run time.
@@ -97,18 +97,8 @@ def gather() -> dict[str, Any]:
         info["display"] = disp or None
     else:
         info["display"] = "native"
-    try:
-        exe: str | None = ffmpeg_exe()
-    except RtstyleError as exc:
-        exe = None
-        info["ffmpeg_error"] = str(exc)
-    info["ffmpeg"] = exe
-    if exe:
-        try:
-            out = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True, timeout=20).stdout
-            info["ffmpeg_version"] = out.splitlines()[0] if out else "unknown"
-        except (OSError, subprocess.SubprocessError) as exc:
-            info["ffmpeg_version"] = f"cannot run: {exc}"
+    info["ffmpeg"] = ffmpeg_version()
+    info["encoders"] = encoder_report()
     info["models_shipped_dir"] = str(catalog.shipped_models_dir() or "")
     info["models_user_dir"] = str(catalog.user_models_dir())
     try:

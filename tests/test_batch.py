@@ -15,13 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from clips import write_clip, write_frames
 from conftest import make_contract_model
 
 from rtstyle.batch import run
 from rtstyle.batch.plan import STATE_DIR, plan_chunks
 from rtstyle.cli.main import main
 from rtstyle.io.decode import Decoder
-from rtstyle.io.ffmpeg import ffmpeg_exe
 from rtstyle.io.probe import probe
 from rtstyle.pipeline.jobs import StylizeOptions, stylize_image, stylize_video
 
@@ -30,15 +30,10 @@ FAST = {"preset": "ultrafast"}
 
 
 def make_clip(path: Path, frames: int = 12, audio: bool = False, size: str = "96x64", rate: int = 10) -> Path:
-    """A small H.264 clip with moving content (ffmpeg's testsrc2), optionally with an AAC tone."""
-    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"]
-    args.append(f"testsrc2=size={size}:rate={rate}")
-    if audio:
-        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-c:a", "aac", "-t", str(frames / rate)]
-    args += ["-frames:v", str(frames), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)]
+    """A small H.264 clip with moving content (FFmpeg's testsrc), optionally with an AAC tone."""
+    w, h = (int(v) for v in size.split("x"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(args, check=True)
-    return path
+    return write_clip(path, (w, h), rate, frames, audio=("aac",) if audio else ())
 
 
 def make_panning_clip(path: Path, frames: int = 60, size: tuple[int, int] = (160, 96), rate: int = 10) -> Path:
@@ -49,13 +44,7 @@ def make_panning_clip(path: Path, frames: int = 60, size: tuple[int, int] = (160
     tile = cv2.GaussianBlur(rng.integers(0, 256, (h, 64, 3), dtype=np.uint8), (0, 0), 4.0, borderType=cv2.BORDER_WRAP)
     tile = cv2.normalize(tile, None, 0, 255, cv2.NORM_MINMAX)
     big = np.tile(tile, (1, (w + 2 * frames) // 64 + 2, 1))  # periodic: every frame looks alike
-    data = b"".join(np.ascontiguousarray(big[:, 2 * t : 2 * t + w]).tobytes() for t in range(frames))
-    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
-            "-s", f"{w}x{h}", "-r", str(rate), "-i", "pipe:0", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "12",
-            "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(args, input=data, check=True)
-    return path
+    return write_frames(path, [big[:, 2 * t : 2 * t + w] for t in range(frames)], rate, crf=12)
 
 
 def decode(path: Path) -> tuple[list[np.ndarray], list[float]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_media import decode_all, ffmpeg, make_clip, mkv_header, vfr_times
+from clips import decode_all, empty_video, make_clip, vfr_times
 
 from rtstyle.cli.main import main
 from rtstyle.files import part_files
@@ -97,7 +97,7 @@ def test_video_bad_input(tmp_path: Path, models_dir: Path, capsys: pytest.Captur
         inp.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
     elif kind == "zero_frames":
         inp = tmp_path / "in.mkv"
-        inp.write_bytes(mkv_header(16, 16, 10.0))
+        empty_video(inp)
     elif kind == "no_video":
         inp.write_bytes(b"")
     out = tmp_path / "out.mp4"
@@ -175,10 +175,8 @@ def test_video_max_frames_cuts_audio_too(tmp_path: Path, models_dir: Path, capsy
 
 def test_video_truncated_input_says_so(tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     clip = make_clip(tmp_path / "in.mp4", size=(128, 96), frames=40)
-    fast = tmp_path / "fast.mp4"
-    ffmpeg("-i", str(clip), "-c", "copy", "-movflags", "+faststart", str(fast))  # index first: a cut file still plays
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(fast.read_bytes()[: fast.stat().st_size // 2])
+    cut = tmp_path / "cut.mp4"  # the clip has its index first (+faststart): a cut file still plays
+    cut.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
     out = tmp_path / "out.mp4"
     code, stdout, err = run_cli(["video", cut, out, *FAST, "--smooth", "off"], capsys)
     assert code in (0, None), err

@@ -1,93 +1,27 @@
-"""ffmpeg probing, decoding with timestamps, and the H.264 file sink (VFR, audio, odd sizes, safe writes).
+"""Probing, decoding with timestamps, and the video file sink (VFR, audio, odd sizes, containers, safe writes).
 
-Every clip is generated here with the bundled ffmpeg (lavfi test sources), a few frames at a tiny size.
+Every clip is generated here with PyAV (lavfi test sources, see ``clips.py``), a few frames at a tiny size.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+from clips import audio_only, decode_all, empty_video, make_clip, vfr_times, write_clip
 
 from rtstyle.errors import InputError, OutputError
 from rtstyle.files import part_files
 from rtstyle.io.decode import Decoder
 from rtstyle.io.encode import even_size
-from rtstyle.io.ffmpeg import ffmpeg_exe
-from rtstyle.io.matroska import mkv_header
-from rtstyle.io.probe import parse_probe, probe
+from rtstyle.io.probe import probe
 from rtstyle.io.sinks.video import VideoFileSink
 
-# Timestamps of the VFR clip: irregular steps and a 0.5 s gap.
-VFR_EXPR = "(N*0.1+0.04*mod(N,2)+if(gte(N,6),0.5,0))/TB"
-
-
-def vfr_times(n: int) -> list[float]:
-    return [i * 0.1 + 0.04 * (i % 2) + (0.5 if i >= 6 else 0.0) for i in range(n)]
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args], check=True)
-
-
-def make_clip(
-    path: Path,
-    size: tuple[int, int] = (96, 64),
-    rate: int = 10,
-    frames: int = 10,
-    audio: str | None = None,
-    vfr: bool = False,
-    sar: int | str | None = None,
-    rotate: int | None = None,
-) -> Path:
-    """A small test clip. ``audio``: None, "aac", "mp3" or "vorbis" (needs .mkv); ``vfr``: VFR_EXPR timestamps;
-    ``sar``: sample aspect ratio (N or "A/B"); ``rotate``: display-matrix rotation (written in a second, copying pass)."""
-    w, h = size
-    odd = w % 2 or h % 2
-    src = "testsrc" if odd else "testsrc2"  # testsrc2 rounds sizes down to even
-    args = ["-f", "lavfi", "-i", f"{src}=size={w}x{h}:rate={rate}"]
-    if audio:
-        args += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]
-    vf = []
-    if vfr:
-        vf.append(f"settb=1/1000,setpts='{VFR_EXPR}'")
-    if sar:
-        vf.append(f"setsar={sar}")
-    if vf:
-        args += ["-vf", ",".join(vf)]
-    args += ["-frames:v", str(frames)]
-    if vfr:
-        args += ["-fps_mode", "passthrough", "-enc_time_base:v", "1:1000"]
-    if odd:
-        args += ["-c:v", "ffv1", "-pix_fmt", "yuv444p"]
-    else:
-        args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-    if audio:
-        codec = {"aac": "aac", "mp3": "libmp3lame", "vorbis": "libvorbis"}[audio]
-        args += ["-c:a", codec, "-t", str(frames / rate + 0.5 if vfr else frames / rate)]
-    target = path.with_name("pre_" + path.name) if rotate is not None else path
-    ffmpeg(*args, str(target))
-    if rotate is not None:
-        ffmpeg("-display_rotation", str(rotate), "-i", str(target), "-c", "copy", str(path))
-        target.unlink()
-    return path
-
-
-def decode_all(path: Path) -> tuple[list[np.ndarray], list[float]]:
-    dec = Decoder(str(path))
-    frames, times = [], []
-    try:
-        while (item := dec.read()) is not None:
-            frames.append(item[0])
-            times.append(item[1])
-    finally:
-        dec.close()
-    return frames, times
+__all__ = ["decode_all", "make_clip", "vfr_times", "write_clip"]
 
 
 # --------------------------------------------------------------------------------------------------- probing
@@ -119,20 +53,6 @@ def test_probe_sar(tmp_path: Path) -> None:
     assert info.square_size == (128, 48)
 
 
-def test_parse_probe_ignores_codec_tag_digits() -> None:
-    text = (
-        "Input #0, mov,mp4, from 'x.mp4':\n  Duration: 00:00:02.38, start: 0.000000, bitrate: 5996 kb/s\n"
-        "  Stream #0:0[0x1](eng): Video: h264 (Baseline) (avc1 / 0x31637661), yuv420p(progressive), 1280x720,"
-        " 4513 kb/s, SAR 1:1 DAR 16:9, 10.51 fps, 90k tbr, 90k tbn (default)\n"
-        "    Side data:\n      Display Matrix: rotation of -180.00 degrees\n"
-        "  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 48000 Hz, mono, fltp, 128 kb/s (default)\n"
-    )
-    info = parse_probe(text, "x.mp4")
-    assert (info.width, info.height, info.rotation) == (1280, 720, 180)
-    assert info.fps == pytest.approx(10.51) and info.timescale == 90000
-    assert info.audio_codec == "aac" and info.duration == pytest.approx(2.38)
-
-
 @pytest.mark.parametrize("kind", ["missing", "folder", "empty", "text", "truncated", "no_video", "zero_frames"])
 def test_probe_bad_input_is_one_clear_line(tmp_path: Path, kind: str) -> None:
     p = tmp_path / f"{kind}.mp4"
@@ -146,10 +66,10 @@ def test_probe_bad_input_is_one_clear_line(tmp_path: Path, kind: str) -> None:
         full = make_clip(tmp_path / "full.mp4", frames=20)
         p.write_bytes(full.read_bytes()[:600])
     elif kind == "no_video":
-        ffmpeg("-f", "lavfi", "-i", "sine=frequency=440", "-t", "0.5", "-c:a", "aac", str(p))
+        audio_only(p)
     elif kind == "zero_frames":
         p = tmp_path / "zero.mkv"
-        p.write_bytes(mkv_header(16, 16, 10.0))  # a video track, no frames
+        empty_video(p)  # a video track, no frames
     with pytest.raises(InputError) as err:
         probe(p)
     msg = str(err.value)
@@ -190,7 +110,7 @@ def test_decoder_odd_size(tmp_path: Path) -> None:
 
 def test_decoder_fails_cleanly_without_frames(tmp_path: Path) -> None:
     p = tmp_path / "zero.mkv"
-    p.write_bytes(mkv_header(16, 16))
+    empty_video(p)
     with pytest.raises(InputError) as err:
         Decoder(str(p))
     assert "\n" not in str(err.value)
@@ -279,7 +199,7 @@ def test_sink_abort_leaves_no_file_and_keeps_old_output(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     out.write_bytes(b"previous result")
     sink = VideoFileSink(out, 10, (32, 24), preset="ultrafast")
-    for i in range(300):  # until ffmpeg has started writing the temporary file
+    for i in range(300):  # until the encoder has started writing the temporary file
         sink.write(np.full((24, 32, 3), i % 256, np.uint8), i / 10)
         if bool(part_files(out, ".mp4")):
             break
@@ -328,17 +248,6 @@ def test_sink_unwritable_output(tmp_path: Path) -> None:
             ro.chmod(0o700)
 
 
-def test_parse_probe_skips_cover_art() -> None:
-    text = (
-        "Input #0, matroska,webm, from 'x.mkv':\n  Duration: 00:00:01.00, start: 0.000000, bitrate: 1 kb/s\n"
-        "  Stream #0:0: Video: mjpeg (Baseline), yuvj420p(pc), 600x600, 90k tbr, 90k tbn (attached pic)\n"
-        "  Stream #0:1: Video: h264 (High), yuv420p(progressive), 320x240, 25 fps, 25 tbr, 1k tbn (default)\n"
-    )
-    info = parse_probe(text, "x.mkv")
-    assert (info.width, info.height, info.fps, info.timescale) == (320, 240, 25.0, 1000)
-    assert not info.has_audio
-
-
 def test_sink_colours_survive_the_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "c.mp4"
     colours = [(30, 120, 220), (200, 40, 90), (128, 128, 128), (0, 0, 0), (255, 255, 255)]
@@ -354,7 +263,7 @@ def test_sink_colours_survive_the_round_trip(tmp_path: Path) -> None:
 def test_sink_encoder_dying_is_an_output_error(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     sink = VideoFileSink(out, 10, (32, 24), preset="ultrafast", queue_size=2)
-    sink._encoder.kill()  # e.g. the disk filled up and ffmpeg quit
+    sink._encoder.kill()  # e.g. the disk filled up and the encoder stopped
     with pytest.raises(OutputError) as err:
         for i in range(200):
             sink.write(np.zeros((24, 32, 3), np.uint8), i / 10)

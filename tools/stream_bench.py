@@ -6,11 +6,11 @@ sink configuration at a time:
   none      no output (the baseline)
   mjpeg1    MJPEG server with 1 viewer      (viewers are separate processes, like OBS or a browser)
   mjpeg3    MJPEG server with 3 viewers
-  push      H.264 push to an ffmpeg RTMP listener on loopback (the listener copies, it does not decode)
+  push      H.264 push to a PyAV RTMP listener on loopback (the listener demuxes, it does not decode)
   vcam      virtual camera with a fake pyvirtualcam backend (copies each frame, as a device write would)
 
 For each: pipeline fps, stylize ms, ms spent inside ``write()`` (the cost the pipeline pays), and the sink's added
-latency (write() to bytes on the socket / into ffmpeg's pipe / into the device), plus the sink's counters.
+latency (write() to bytes on the socket / into the push encoder / into the device), plus the sink's counters.
 
 Examples (the lead runs these; nothing here is asserted):
 
@@ -41,7 +41,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rtstyle.io.ffmpeg import ffmpeg_exe  # noqa: E402
 from rtstyle.io.sinks.base import Sink  # noqa: E402
 from rtstyle.io.sinks.mjpeg import MjpegServerSink  # noqa: E402
 from rtstyle.io.sinks.outputs import StreamOptions, make_output_sinks  # noqa: E402
@@ -210,7 +209,7 @@ def wait_listening(port: int, timeout: float = 10.0) -> None:
             if f[3] == "0A" and int(f[1].split(":")[1], 16) == port:
                 return
         time.sleep(0.05)
-    raise SystemExit(f"ffmpeg listener did not start on port {port}")
+    raise SystemExit(f"the RTMP listener did not start on port {port}")
 
 
 def start_viewer(port: int) -> subprocess.Popen:
@@ -303,6 +302,17 @@ def fake_vcam_backend() -> str:
     return "bench-fake"
 
 
+LISTENER = """
+import sys, av
+c = av.open(sys.argv[1], options={"listen": "1"}, timeout=30)
+try:
+    for _ in c.demux():
+        pass
+except av.FFmpegError:
+    pass  # the publisher hung up
+"""
+
+
 # ---------------------------------------------------------------------------------------------------- one run
 
 
@@ -319,8 +329,8 @@ def run_mode(mode: str, args: argparse.Namespace, source: LoopingSource, stylize
     elif mode == "push":
         port = free_port()
         url = f"rtmp://127.0.0.1:{port}/live/bench"
-        listener = subprocess.Popen(
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-listen", "1", "-i", url] + ["-c", "copy", "-f", "null", "-"],
+        listener = subprocess.Popen(  # a PyAV RTMP server in a process of its own: demuxes, does not decode
+            [sys.executable, "-c", LISTENER, url],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

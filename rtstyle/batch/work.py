@@ -19,7 +19,6 @@ import io
 import os
 import signal
 import socket
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -253,7 +252,7 @@ def _io() -> Any:
 def _stylize_chunk(unit: Unit, cfg: Config, how: StylizeOptions, watch: _Watch) -> tuple[int, float | None, str, str]:
     """Stylize the frames of ``unit.start <= t < unit.end`` into the part file ``unit.output`` (no audio).
 
-    The decoder seeks to ``unit.seek`` (exact: ffmpeg decodes from the keyframe before and drops what precedes
+    The decoder seeks to ``unit.seek`` (exact: it decodes from the keyframe before and drops what precedes
     it); the frames before ``unit.start`` run through the stylizer and the smoother but are not written, so the
     smoother's state at the seam is close to the one an uninterrupted run has there."""
     decode, _, _, probe, sources, base, video = _io()
@@ -265,7 +264,7 @@ def _stylize_chunk(unit: Unit, cfg: Config, how: StylizeOptions, watch: _Watch) 
 
     class ChunkSource(sources.Source):
         def __init__(self) -> None:
-            args = ("-ss", f"{unit.seek:.6f}") if unit.seek > 0 else ()
+            args = ("-ss", f"{unit.seek:.6f}") if unit.seek > 0 else ()  # exact: frames before it are dropped
             self._dec = decode.Decoder(unit.input, input_args=args, label=unit.input)
             self.width, self.height, self.fps = self._dec.width, self._dec.height, info.fps
             self.description = f"{Path(unit.input).name} from {unit.seek:.2f} s"
@@ -331,46 +330,67 @@ def _stylize_chunk(unit: Unit, cfg: Config, how: StylizeOptions, watch: _Watch) 
     return gate.frames, gate.first_t, stylizer.provider, stylizer.style
 
 
-def _concat_line(path: Path) -> str:
-    return "file '" + str(path).replace("'", "'\\''") + "'"
-
-
 def join_chunks(parts: list[tuple[Path, float]], inp: Path, out: Path, audio: bool = True) -> str | None:
     """Concatenate chunk parts (``(file, timestamp of its first frame)``, in order) into ``out`` without
-    re-encoding, with ``inp``'s audio (copied, or AAC when MP4 cannot take it); each part is placed at its first
-    frame's time, so the timing is the input's. Written to a unique temporary file and renamed: a kill never
-    leaves a half file under ``out``'s name. Returns the audio mode ("copy", "aac" or None)."""
+    re-encoding (PyAV remuxes their packets), with ``inp``'s audio (copied, or AAC when MP4 cannot take it); each
+    part is placed at its first frame's time, so the timing is the input's. Written to a unique temporary file and
+    renamed: a kill never leaves a half file under ``out``'s name. Returns the audio mode ("copy", "aac" or None)."""
+    import av
+
     _, encode, ffmpeg, probe, _, _, _ = _io()
     info = probe.probe(inp, count_frames=False)
-    folder = out.parent
-    fd, list_name = tempfile.mkstemp(prefix=f".{out.name}.{os.getpid()}-", suffix=".part.ffconcat", dir=folder)
-    lines = ["ffconcat version 1.0"]
-    for i, (path, first_t) in enumerate(parts):
-        lines.append(_concat_line(path.resolve()))
-        if i + 1 < len(parts):
-            lines.append(f"duration {max(parts[i + 1][1] - first_t, 1e-6):.6f}")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
     remove_stale_parts(out, ".mp4")  # left by a join that was killed
     tmp = str(temp_path(out, ".mp4"))
     mode = None
-    args = [ffmpeg.ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
-    args += ["-f", "concat", "-safe", "0", "-i", list_name]
-    maps = ["-map", "0:v:0", "-c:v", "copy"]
-    if audio and info.has_audio:
-        mode = "copy" if (info.audio_codec or "").lower() in encode.MP4_AUDIO_COPY else "aac"
-        args += ["-i", str(inp)]
-        maps += ["-map", "1:a:0", "-c:a", "copy" if mode == "copy" else "aac"]
-    args += maps + ["-video_track_timescale", str(info.timescale or 90000), "-movflags", "+faststart", "-f", "mp4"]
-    args.append(tmp)
+    options = {"movflags": "+faststart", "video_track_timescale": str(info.timescale or 90000)}
     try:
-        proc = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, check=False, **ffmpeg.detached())
-        if proc.returncode != 0:
-            why = ffmpeg.error_line(proc.stderr.decode("utf-8", "replace"), tmp)
-            raise OutputError(f"{out}: joining the chunks failed ({why})")
+        container = av.open(tmp, "w", format="mp4", options=options)
+        sound = None
+        try:
+            first = av.open(str(parts[0][0]))
+            stream = container.add_stream_from_template(first.streams.video[0])
+            first.close()
+            if audio and info.has_audio:
+                sound = encode._Audio(container, str(inp), encode.CONTAINERS[".mp4"], shortest=False)
+                mode = "copy" if sound.mode == "copy" else "aac"
+            container.start_encoding()
+            t0 = parts[0][1]
+            last_dts: int | None = None
+            for path, first_t in parts:
+                src = av.open(str(path))
+                try:
+                    vin = src.streams.video[0]
+                    shift = int(round((first_t - t0) / vin.time_base))
+                    for packet in src.demux(vin):
+                        if packet.dts is None and not packet.size:
+                            continue
+                        packet.pts = None if packet.pts is None else packet.pts + shift
+                        packet.dts = None if packet.dts is None else packet.dts + shift
+                        packet.stream = stream
+                        packet.time_base = vin.time_base
+                        if packet.dts is not None:  # parts abut: keep the decoding order strictly increasing
+                            dts = packet.dts * vin.time_base
+                            if last_dts is not None and dts <= last_dts:
+                                step = int(last_dts / vin.time_base) + 1 - packet.dts
+                                packet.dts += step
+                                if packet.pts is not None and packet.pts < packet.dts:
+                                    packet.pts = packet.dts
+                            last_dts = packet.dts * vin.time_base
+                        if sound is not None and packet.pts is not None:
+                            sound.until(float(packet.pts * vin.time_base))
+                        container.mux(packet)
+                finally:
+                    src.close()
+            if sound is not None:
+                sound.until(None)
+        finally:
+            container.close()
+            if sound is not None:
+                sound.close()
         publish(Path(tmp), out, force=True)
+    except av.FFmpegError as exc:
+        raise OutputError(f"{out}: joining the chunks failed ({ffmpeg.av_reason(exc, tmp)})") from None
     finally:
-        for leftover in (tmp, list_name):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(leftover)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     return mode

@@ -1,5 +1,5 @@
 """``rtstyle doctor``: what this machine can run (onnxruntime build, providers that really run and why CUDA
-does not, display, ffmpeg, catalogue folders)."""
+does not, display, FFmpeg and its video encoders, catalogue folders)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 
 def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
-    """Check the onnxruntime build, which providers really run (and why CUDA does not), display and ffmpeg."""
+    """Check the onnxruntime build, which providers really run (and why CUDA does not), display and encoders."""
     from rtstyle.diagnostics import gather
 
     info = gather()
@@ -47,8 +47,12 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Print the report 
         else "[yellow]none[/yellow] (DISPLAY/WAYLAND_DISPLAY unset: use --no-window)"
     )
     c.print(f"display: {display}")
-    ffmpeg = safe(info["ffmpeg"]) if info["ffmpeg"] else "[red]not found[/red]"
-    c.print(f"ffmpeg: {ffmpeg}  {safe(info.get('ffmpeg_version', ''))}")
+    c.print(f"media: {safe(info['ffmpeg'])}")
+    c.print("video encoders (--encoder):")
+    for name, enc in info["encoders"].items():
+        mark = "[green]runs[/green]" if enc["runs"] else f"[dim]does not run: {safe(enc['why'])}[/dim]"
+        alias = f" ({safe(enc['alias'])})" if enc.get("alias") else ""
+        c.print(f"  {safe(name)}{alias}: {mark}")
     shipped = safe(info["models_shipped_dir"]) if info["models_shipped_dir"] else "(none)"
     c.print(f"models: shipped {shipped}; user {safe(info['models_user_dir'])}; {safe(info['styles'])} styles")
 

@@ -1,9 +1,9 @@
 """Frames in and out.
 
-``ffmpeg`` (the one ffmpeg, started the same way everywhere), ``probe`` (what a video file holds), ``decode``
-(frames and timestamps out of ffmpeg), ``matroska`` + ``encode`` (frames and timestamps into an H.264 MP4),
-``images`` (pictures), ``sources`` (camera, file, URL), ``demo_clip`` (the generated sample clip) and ``sinks/``
-(a video file, MJPEG over HTTP, push, virtual camera).
+``ffmpeg`` (the one FFmpeg: PyAV's, in process; its log kept off the terminal), ``probe`` (what a video file
+holds), ``decode`` (frames and their timestamps), ``encode`` (frames and timestamps into MP4/MOV/MKV, WebM or GIF,
+audio included), ``images`` (pictures), ``sources`` (camera, file, URL), ``demo_clip`` (the generated sample clip)
+and ``sinks/`` (a video file, MJPEG over HTTP, push, virtual camera).
 
 OpenCV's own log lines (a corrupt picture, a camera that cannot be opened) never reach the terminal: rtstyle says
 what went wrong in one line of its own (:func:`quiet_opencv`, applied when this package is imported).

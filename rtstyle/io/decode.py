@@ -1,38 +1,52 @@
-"""Decoding: one ffmpeg process turns a file or URL into upright, square-pixel BGR frames with timestamps::
+"""Decoding with PyAV: a file or URL into upright, square-pixel BGR frames, each with its presentation time.
 
-    ffmpeg -hide_banner -nostdin -nostats -loglevel info -i IN -map 0:V:0 -an -sn -dn
-           -fps_mode passthrough -vf scale=w='W':h=ih,setsar=1,format=bgr24,showinfo=checksum=0
-           -f rawvideo pipe:1
-
-ffmpeg rotates upright by itself (display matrix); ``-fps_mode passthrough`` keeps variable frame rate frames as
-they are (no duplicates, no drops); ``W`` (``_SQUARE_W``) stretches non-square pixels to square ones (even width).
-The ``showinfo`` line of each frame on stderr gives its size and ``pts_time``, which a reader thread pairs with the
-raw bytes read from stdout (one line per frame, in order).
+Every frame carries its own ``pts`` (variable frame rate is kept as it is: no duplicates, no drops). The display
+matrix turns frames upright (``frame.rotation``) and non-square pixels are stretched to square ones (even width)
+in the same swscale pass that converts to BGR. Timestamps count from the input's start time, as ffmpeg's own
+output does (``-ss`` in ``input_args``: from the seek point).
 """
 
 from __future__ import annotations
 
 import queue
-import re
-import subprocess
 import threading
-from collections import deque
+from fractions import Fraction
 
+import av
 import numpy as np
 
 from rtstyle.errors import InputError
-from rtstyle.io.ffmpeg import detached, error_line, ffmpeg_exe
+from rtstyle.io.ffmpeg import av_reason, first_video_stream, open_input
+from rtstyle.io.probe import square_size
 
-# Square pixels: stretch the width by the sample aspect ratio, to an even width (no padding needed for H.264 later).
-_SQUARE_W = "if(gt(sar,0)*not(eq(sar,1)),max(2,2*round(iw*sar/2)),iw)"
-_RE_SHOWINFO = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(\S+)\s+pts_time:(\S+).*?\bs:(\d+)x(\d+)")
 _END = object()
 
 
-class Decoder:
-    """One ffmpeg process decoding ``url`` to upright, square-pixel BGR frames with presentation timestamps.
+def parse_input_args(args: tuple[str, ...] | list[str]) -> tuple[dict[str, str], float]:
+    """ffmpeg-style input options (``-fflags nobuffer -rtsp_transport tcp -ss 2.5``) as PyAV demuxer options and
+    a seek position in seconds."""
+    options: dict[str, str] = {}
+    seek = 0.0
+    items = list(args)
+    i = 0
+    while i < len(items):
+        key = items[i].lstrip("-")
+        value = items[i + 1] if i + 1 < len(items) else "1"
+        i += 2
+        if key == "ss":
+            try:
+                seek = max(0.0, float(value))
+            except ValueError:
+                raise InputError(f"bad seek position {value!r}") from None
+        else:
+            options[key] = value
+    return options, seek
 
-    A stdout reader thread fills a small queue so decoding overlaps whatever the caller does with a frame.
+
+class Decoder:
+    """PyAV decoding ``url`` to upright, square-pixel BGR frames with presentation timestamps, in a thread.
+
+    The decoding thread fills a small queue so decoding overlaps whatever the caller does with a frame.
     ``latest_only`` keeps just the newest frame (live streams: a slow consumer gets fresh frames, not a backlog).
     The constructor waits for the first frame (``open_timeout`` seconds) so that a file that cannot be decoded
     fails here with one clear line; ``width``/``height`` are then the real decoded size.
@@ -52,85 +66,120 @@ class Decoder:
         self.url = url
         self.label = label or url
         self.latest_only = latest_only
-        vf = [f"scale=w='{_SQUARE_W}':h=ih,setsar=1"] if square_pixels else []
-        vf += ["format=bgr24", "showinfo=checksum=0"]
-        self.command = [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-nostats",
-            "-loglevel",
-            "info",
-            *input_args,
-            "-i",
-            url,
-            "-map",
-            "0:V:0",  # the first video stream that is not cover art
-            "-an",
-            "-sn",
-            "-dn",
-            "-fps_mode",
-            "passthrough",
-            "-vf",
-            ",".join(vf),
-            "-f",
-            "rawvideo",
-            "pipe:1",
-        ]
-        self._meta: queue.Queue = queue.Queue()
+        self.square_pixels = square_pixels
+        options, self._seek = parse_input_args(input_args)
         self._frames: queue.Queue = queue.Queue(maxsize=1 if latest_only else max(1, queue_size))
-        self._log: deque[str] = deque(maxlen=30)
         self._stop = threading.Event()
+        self._started = threading.Event()
         self.error: str | None = None
         self.frames_decoded = 0
         self.frames_dropped = 0
+        self.bad_packets = 0
         self.width = 0
         self.height = 0
+        self._done = False
+        read_timeout = open_timeout if open_timeout else None
+        self._container = open_input(url, timeout=(open_timeout or None, read_timeout), options=options, label=label)
         try:
-            self._proc = subprocess.Popen(
-                self.command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                bufsize=0,
-                **detached(),
-            )
-        except OSError as exc:
-            raise InputError(f"cannot start ffmpeg: {exc}") from exc
-        self._err_thread = threading.Thread(target=self._read_stderr, name="rtstyle-decode-log", daemon=True)
-        self._err_thread.start()
-        try:
-            self._first = self._meta.get(timeout=open_timeout) if open_timeout else self._meta.get()
-        except queue.Empty:
+            self._stream = first_video_stream(self._container)
+            if self._stream is None:
+                raise InputError(f"{self.label}: no video stream")
+            sar = self._stream.sample_aspect_ratio or self._stream.codec_context.sample_aspect_ratio
+            self._sar = Fraction(sar) if sar and sar > 0 else Fraction(1)
+            self._tb = self._stream.time_base
+            if not latest_only:
+                self._stream.thread_type = "AUTO"  # frame threads: files decode faster, a little more latency
+            start = self._container.start_time
+            self._origin = (start / 1_000_000 if start is not None else 0.0) + self._seek
+            if self._seek > 0:
+                self._container.seek(int(self._origin * 1_000_000), backward=True, any_frame=False)
+        except BaseException:
+            self._container.close()
+            raise
+        self._sizes: dict[tuple[int, int], tuple[int, int]] = {}
+        self._thread = threading.Thread(target=self._run, name="rtstyle-decode", daemon=True)
+        self._thread.start()
+        if not self._started.wait(open_timeout if open_timeout else None):
             self.close()
-            raise InputError(f"{self.label}: no frame within {open_timeout:.0f} s") from None
-        if self._first is _END:
-            self._proc.wait()
+            raise InputError(f"{self.label}: no frame within {open_timeout:.0f} s")
+        if self.frames_decoded == 0:
             self.close()
-            raise InputError(f"{self.label}: no video frames could be decoded ({self.last_error()})")
-        self.width, self.height = self._first[2], self._first[3]
-        self._out_thread = threading.Thread(target=self._read_frames, name="rtstyle-decode", daemon=True)
-        self._out_thread.start()
+            raise InputError(f"{self.label}: no video frames could be decoded ({self.error or 'no frames'})")
 
     def last_error(self) -> str:
-        return error_line("\n".join(self._log), self.url)
+        return self.error or ""
 
-    def _read_stderr(self) -> None:
-        assert self._proc.stderr is not None
+    # decoding thread ---------------------------------------------------------------------------------------
+
+    def _target(self, frame: av.VideoFrame) -> tuple[int, int]:
+        key = (frame.width, frame.height)
+        size = self._sizes.get(key)
+        if size is None:
+            size = square_size(frame.width, frame.height, self._sar) if self.square_pixels else key
+            self._sizes[key] = size
+        return size
+
+    def _convert(self, frame: av.VideoFrame) -> np.ndarray:
+        w, h = self._target(frame)
+        if (w, h) != (frame.width, frame.height):
+            bgr = frame.reformat(width=w, height=h, format="bgr24", interpolation="BICUBIC").to_ndarray()
+        else:
+            bgr = frame.to_ndarray(format="bgr24")
+        turns = (int(round((frame.rotation or 0) / 90.0))) % 4  # counter-clockwise quarter turns to upright
+        if turns:
+            bgr = np.ascontiguousarray(np.rot90(bgr, turns))
+        return bgr
+
+    def _frames_of(self, packet: av.Packet | None) -> list[av.VideoFrame]:
         try:
-            for raw in self._proc.stderr:
-                line = raw.decode("utf-8", "replace")
-                m = _RE_SHOWINFO.search(line) if "showinfo" in line else None
-                if m:
-                    t = m.group(3)
-                    pts = float(t) if t not in ("NOPTS", "nan") else None
-                    self._meta.put((int(m.group(1)), pts, int(m.group(4)), int(m.group(5))))
-                elif "showinfo" not in line and line.strip():
-                    self._log.append(line.rstrip())
-        except (OSError, ValueError):  # pipe closed while stopping
-            pass
+            return list(self._stream.codec_context.decode(packet))
+        except av.FFmpegError as exc:  # a damaged packet: skip it, as ffmpeg does
+            self.bad_packets += 1
+            if self.error is None and self.frames_decoded == 0:
+                self.error = av_reason(exc, self.url)
+            return []
+
+    def _emit(self, frame: av.VideoFrame, last_pts: list[float | None]) -> None:
+        t = float(frame.pts * self._tb) if frame.pts is not None and self._tb else None
+        if t is not None:
+            t -= self._origin
+            if self._seek > 0 and t < -1e-6:  # before the seek point (decoded from the keyframe before it)
+                return
+        if t is None:
+            t = 0.0 if last_pts[0] is None else last_pts[0] + 1e-3
+        last_pts[0] = t
+        image = self._convert(frame)
+        if self.frames_decoded == 0:
+            self.height, self.width = image.shape[:2]
+        self.frames_decoded += 1
+        self._started.set()
+        self._put((image, t))
+
+    def _run(self) -> None:
+        last: list[float | None] = [None]
+        try:
+            for packet in self._container.demux(self._stream):
+                if self._stop.is_set():
+                    return
+                for frame in self._frames_of(packet if packet.size else None):
+                    self._emit(frame, last)
+                    if self._stop.is_set():
+                        return
+                if not packet.size:  # the demuxer's flush packet: the decoder has given everything
+                    break
+        except av.FFmpegError as exc:  # the input ended badly (cut file, network gone): keep what was decoded
+            if self.frames_decoded == 0:
+                self.error = av_reason(exc, self.url)
+            else:
+                for frame in self._frames_of(None):
+                    self._emit(frame, last)
+        except Exception as exc:  # noqa: BLE001 - reported by read()
+            self.error = str(exc) or type(exc).__name__
         finally:
-            self._meta.put(_END)
+            self._done = True
+            self._container.close()
+            self._started.set()
+            self._put(_END)
 
     def _put(self, item: object) -> None:
         if not self.latest_only:
@@ -153,44 +202,7 @@ class Decoder:
                 except queue.Empty:
                     pass
 
-    def _read_exact(self, n: int) -> bytearray | None:
-        assert self._proc.stdout is not None
-        buf = bytearray(n)
-        view = memoryview(buf)
-        got = 0
-        while got < n:
-            try:
-                k = self._proc.stdout.readinto(view[got:])
-            except (OSError, ValueError):  # pipe closed while stopping
-                return None
-            if not k:
-                return None
-            got += k
-        return buf
-
-    def _read_frames(self) -> None:
-        meta = self._first
-        last_pts = None
-        try:
-            while meta is not _END and not self._stop.is_set():
-                _, pts, w, h = meta
-                data = self._read_exact(w * h * 3)
-                if data is None:
-                    break
-                frame = np.frombuffer(data, np.uint8).reshape(h, w, 3)
-                if pts is None:
-                    pts = 0.0 if last_pts is None else last_pts + 1e-3
-                last_pts = pts
-                self.frames_decoded += 1
-                self._put((frame, pts))
-                meta = self._meta.get()
-        finally:
-            if self._proc.poll() is None and self._stop.is_set():
-                self._proc.kill()
-            rc = self._proc.wait()
-            if rc != 0 and not self._stop.is_set() and self.frames_decoded == 0:
-                self.error = self.last_error()
-            self._put(_END)
+    # consumer side -----------------------------------------------------------------------------------------
 
     def read(self, timeout: float | None = None) -> tuple[np.ndarray, float] | None:
         """The next ``(frame, pts_seconds)``, or None at the end (or after ``timeout`` seconds without a frame)."""
@@ -200,30 +212,21 @@ class Decoder:
             return None
         if item is _END:
             self._frames.put(_END)  # stay at the end for later calls
-            if self.error:
+            if self.error and self.frames_decoded == 0:
                 raise InputError(f"{self.label}: decoding failed ({self.error})")
             return None
         return item  # type: ignore[return-value]
 
     @property
     def finished(self) -> bool:
-        return self._proc.poll() is not None and self._frames.empty()
+        return self._done and self._frames.empty()
 
     def close(self) -> None:
         self._stop.set()
-        if self._proc.poll() is None:
-            self._proc.kill()
-        try:
-            self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            pass
-        # the reader threads end at EOF now that ffmpeg is gone; close the pipes only after them
-        for t in (self._err_thread, getattr(self, "_out_thread", None)):
-            if t is not None and t is not threading.current_thread():
-                t.join(timeout=5)
-        for f in (self._proc.stdout, self._proc.stderr):
+        while True:  # unblock the thread if it waits on a full queue
             try:
-                if f:
-                    f.close()
-            except OSError:  # pragma: no cover
-                pass
+                self._frames.get_nowait()
+            except queue.Empty:
+                break
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)

@@ -1,67 +1,85 @@
-"""The one ffmpeg every part of rtstyle runs (decoding, encoding, ``--push``), started the same way everywhere.
+"""The one FFmpeg every part of rtstyle uses (probing, decoding, encoding, ``--push``): PyAV's, in process.
 
-The binary is the one bundled with ``imageio-ffmpeg`` (H.264, AAC, MP3 decoding) unless ``RTSTYLE_FFMPEG`` names
-another. Every ffmpeg process is started with :func:`detached` (a terminal's Ctrl-C, SIGTERM or SIGHUP reaches
-rtstyle alone, which then stops or finishes each ffmpeg itself) and its log is boiled down to one line with
-:func:`error_line`.
+PyAV's wheels bundle FFmpeg (H.264 through libx264, VP9, Opus, AAC, GIF); no ffmpeg executable is run. FFmpeg's
+log goes to PyAV's ``libav`` logger, kept off the terminal here (:func:`quiet_libav`): every failure is reported
+by rtstyle in one line of its own, made from the exception and FFmpeg's last error message (:func:`av_reason`).
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import re
-import subprocess
-from functools import lru_cache
+from collections.abc import Mapping
 
-import imageio_ffmpeg
+import av
 
 from rtstyle.errors import InputError
 
 
-def detached() -> dict:
-    """Popen arguments that keep a terminal's Ctrl-C away from ffmpeg: rtstyle stops it itself (a decoder that
-    died of SIGINT would look like a normal end of input, and the half-done output would be kept)."""
-    if os.name == "nt":
-        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-    return {"start_new_session": True}
+def quiet_libav() -> None:
+    """Keep FFmpeg's messages (the ``libav`` logger) for the exceptions but off stderr."""
+    av.logging.set_level(av.logging.ERROR)  # errors are kept as the "last error" of each exception
+    log = logging.getLogger("libav")
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
+    log.propagate = False
 
 
-@lru_cache(maxsize=1)
-def ffmpeg_exe() -> str:
-    """The ffmpeg every part of rtstyle runs (decoding, encoding, ``--push``): ``RTSTYLE_FFMPEG`` when set (e.g. a
-    system ffmpeg with ALSA or a hardware encoder), else the one bundled with imageio-ffmpeg (``IMAGEIO_FFMPEG_EXE``
-    overrides that, as in imageio-ffmpeg)."""
-    chosen = os.environ.get("RTSTYLE_FFMPEG")
-    if chosen:
-        return chosen
+quiet_libav()
+
+
+def av_reason(exc: BaseException, path: str = "") -> str:
+    """One line saying why FFmpeg failed: its error text, plus its last log message when that says more."""
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    log = getattr(exc, "log", None)
+    if log and len(log) >= 3 and log[2]:
+        detail = str(log[2]).strip().splitlines()[0] if str(log[2]).strip() else ""
+        if detail and detail.lower() not in text.lower():
+            text = f"{text}: {detail}"
+    text = re.sub(r"\s+", " ", text).strip()
+    if path:
+        text = text.replace(f"'{path}'", "").replace(path, "").strip(" :;")
+    return text or "FFmpeg could not read it"
+
+
+def open_input(
+    url: str,
+    *,
+    timeout: float | None = 60.0,
+    options: Mapping[str, str] | None = None,
+    fmt: str | None = None,
+    label: str | None = None,
+) -> av.container.InputContainer:
+    """Open ``url`` (file or network stream) for reading; InputError in one line when FFmpeg cannot."""
     try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError as exc:  # pragma: no cover
-        raise InputError(f"no ffmpeg executable: {exc}") from exc
-
-
-def error_line(text: str, path: str) -> str:
-    """The most telling error line of an ffmpeg run, without the ``[demuxer @ 0x...]`` prefix."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    ignore = ("At least one output file", "Exiting with exit code", "Error opening input file")
-    for ln in reversed(lines):
-        if any(ln.startswith(s) or s in ln for s in ignore):
-            continue
-        ln = re.sub(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*", "", ln)
-        return ln.replace(path + ": ", "").replace(path, "").strip(": ") or ln
-    return "ffmpeg could not read it"
-
-
-def run_ffmpeg(args: list[str], timeout: float) -> subprocess.CompletedProcess:
-    """Run ``ffmpeg -hide_banner -nostdin ARGS`` to the end (stdout dropped, stderr kept); InputError on timeout."""
-    try:
-        return subprocess.run(
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        return av.open(
+            url,
+            "r",
+            format=fmt,
+            options=dict(options or {}),
             timeout=timeout,
-            check=False,
-            **detached(),
+            metadata_errors="replace",
         )
-    except subprocess.TimeoutExpired as exc:
-        raise InputError(f"ffmpeg took longer than {timeout:.0f} s to read {args[args.index('-i') + 1]}") from exc
+    except av.FFmpegError as exc:
+        raise InputError(f"{label or url}: not a readable video ({av_reason(exc, url)})") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{label or url}: cannot open it ({exc})") from None
+
+
+def first_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
+    """The first video stream that is not cover art (an attached picture), or None."""
+    for stream in container.streams.video:
+        disp = getattr(stream, "disposition", 0)
+        try:
+            attached = bool(disp & av.stream.Disposition.attached_pic)
+        except (AttributeError, TypeError):  # pragma: no cover - older PyAV
+            attached = False
+        if not attached:
+            return stream
+    return None
+
+
+def ffmpeg_version() -> str:
+    """``FFmpeg <libavcodec version> (PyAV <version>)``."""
+    codec = ".".join(str(x) for x in av.library_versions.get("libavcodec", ()))
+    return f"FFmpeg libraries from PyAV {av.__version__} (libavcodec {codec})"

@@ -36,10 +36,10 @@ class StreamOptions:
     jpeg_quality: int = 80
     serve_fps: float | None = None  # cap on frames sent to HTTP viewers
     serve_max_clients: int = DEFAULT_MAX_CLIENTS  # viewers at once; more get HTTP 503
-    push: str | None = None  # rtmp://, srt://, any URL ffmpeg takes
-    push_audio: str | None = None  # None: silent track; "none": no audio; else an ffmpeg audio input spec "FMT:INPUT"
+    push: str | None = None  # rtmp://, srt://, any URL FFmpeg (PyAV) takes
+    push_audio: str | None = None  # None: silent track; "none": no audio; else an FFmpeg audio input device "FMT:INPUT"
     push_bitrate: str | None = None  # video bitrate for --push, e.g. "2500k"; None: from size and fps
-    push_format: str | None = None  # ffmpeg muxer for --push; None: from the URL scheme
+    push_format: str | None = None  # FFmpeg muxer for --push; None: from the URL scheme
     hud_on_output: bool = False
 
     @property
@@ -88,7 +88,7 @@ def make_output_sinks(options: StreamOptions, size: tuple[int, int], fps: float)
 
 
 def open_push(options: StreamOptions, size: tuple[int, int], fps: float) -> PushSink:
-    """The ``--push`` output of ``options`` (a new ffmpeg each call: how a dropped stream is reopened)."""
+    """The ``--push`` output of ``options`` (a new connection and encoder each call: how a dropped stream is reopened)."""
     return PushSink(
         options.push or "",
         size,

@@ -1,13 +1,15 @@
-"""Video file sink: H.264 MP4 with the input's timing (VFR kept) and audio, written safely.
+"""Video file sink: MP4/MOV/MKV (H.264), WebM (VP9 + Opus) or GIF by OUT's extension, with the input's timing
+(VFR kept) and audio, written safely.
 
-Frames and their timestamps go to a bounded queue; a writer thread feeds an ffmpeg libx264 process
-(:class:`rtstyle.io.encode.Encoder`, which carries per-frame timestamps to ffmpeg in a Matroska pipe).
+Frames and their timestamps go to a bounded queue; a writer thread encodes them with PyAV
+(:class:`rtstyle.io.encode.Encoder`: every frame with its own timestamp, the audio interleaved as it goes).
 A file must keep every frame: with ``lossless=True`` (the default for ``timestamps="pts"``) ``write`` waits when
 the queue is full (back-pressure: the pipeline slows to the encoder's speed instead of losing frames).
 ``lossless=False`` (the default for ``timestamps="wallclock"``, the live recorder) drops the frame instead.
-The output is written to a temporary file next to ``OUT``, unique to the run (``.OUT.<pid>-<random>.part.mp4``:
-two runs writing one OUT never share it), checked (ffmpeg must read it back) and renamed on ``close()``; ``abort()``
-kills ffmpeg and deletes the temporary file, so nothing half-written or corrupt ever carries OUT's name.
+The output is written to a temporary file next to ``OUT``, unique to the run (``.OUT.<pid>-<random>.part.mp4``,
+ending in OUT's own extension: two runs writing one OUT never share it), checked (it must read back as a video) and
+renamed on ``close()``; ``abort()`` stops the encoder and deletes the temporary file, so nothing half-written or
+corrupt ever carries OUT's name.
 """
 
 from __future__ import annotations
@@ -24,36 +26,41 @@ import numpy as np
 from rtstyle.adjust import to_bgr
 from rtstyle.errors import InputError, OutputError, notice
 from rtstyle.files import check_output_path, publish, remove_stale_parts, temp_path
-from rtstyle.io.encode import Encoder, even_size
+from rtstyle.io.encode import GIF_FPS, GIF_MAX_WIDTH, VIDEO_SUFFIXES, Encoder, container_for, even_size, gif_size
 from rtstyle.io.probe import probe
 from rtstyle.io.sinks.base import Sink
 
 _STOP = object()
-PART_SUFFIX = ".mp4"  # temporary files end in .part.mp4
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")  # what H.264 in an MP4 container may be called
+PART_SUFFIX = ".mp4"  # temporary files of an MP4 end in .part.mp4 (of any OUT: .part + OUT's extension)
+
+__all__ = ["PART_SUFFIX", "VIDEO_SUFFIXES", "VideoFileSink", "check_video_output", "part_suffix"]
+
+
+def part_suffix(out: str | os.PathLike) -> str:
+    """What OUT's temporary files end in after ``.part``: OUT's extension (lower case)."""
+    return Path(out).suffix.lower() or PART_SUFFIX
 
 
 def check_video_output(
     out: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...] = (), force: bool = False
 ) -> Path:
     """What every video writer checks before any work: OUT is writable, none of the inputs, not an existing file
-    (unless ``force``), and named for what is written (H.264 in MP4: .mp4, .m4v or .mov)."""
-    suffix = Path(out).suffix
-    if suffix.lower() not in VIDEO_SUFFIXES:
-        raise OutputError(
-            f"{out}: rtstyle writes H.264 MP4 video; name it {', '.join(VIDEO_SUFFIXES)} (not {suffix or 'no extension'})"
-        )
+    (unless ``force``), and named for a container rtstyle writes (.mp4, .m4v, .mov, .mkv, .webm, .gif)."""
+    container_for(out)
     return check_output_path(out, inputs, force=force)
 
 
 class VideoFileSink(Sink):
-    """Write frames to an H.264 MP4 (yuv420p, ``+faststart``) with their timestamps, plus ``audio_from``'s audio.
+    """Write frames with their timestamps to a video file whose extension picks the container and codecs
+    (:data:`rtstyle.io.encode.CONTAINERS`), plus ``audio_from``'s audio where the container takes sound.
 
     ``timestamps="pts"`` uses the timestamps given to ``write`` (a file's presentation times: variable frame rate
     survives); ``"wallclock"`` stamps each frame with the time ``write`` was called (webcam recording).
     Odd sizes are padded by one black row/column (yuv420p needs even sizes); see ``notes``. Frames of another size
-    than ``size`` are resized to it. Audio is copied when MP4 takes the codec (AAC, MP3, AC-3, E-AC-3, ALAC) and
-    re-encoded to AAC otherwise. ``force`` (the library's default) replaces an existing OUT; ``force=False`` (the
+    than ``size`` are resized to it. Audio is copied when the container takes the codec (MP4: AAC, MP3, AC-3,
+    E-AC-3, ALAC; WebM: Opus, Vorbis; MKV: nearly any) and re-encoded (AAC; WebM: Opus) otherwise. ``encoder``
+    names the video encoder (``nvenc``, ``qsv``, ``videotoolbox`` or an FFmpeg encoder name; None: the container's
+    software encoder). A GIF keeps at most ``gif_fps`` frames a second, at most ``gif_width`` pixels wide. ``force`` (the library's default) replaces an existing OUT; ``force=False`` (the
     commands without ``--force``) refuses one that exists now and never replaces one that appears while writing
     (the video is then kept beside it, ``path`` says where).
     """
@@ -77,6 +84,9 @@ class VideoFileSink(Sink):
         input_path: str | os.PathLike | None = None,
         shortest: bool = False,
         force: bool = True,
+        encoder: str | None = None,
+        gif_fps: float = GIF_FPS,
+        gif_width: int = GIF_MAX_WIDTH,
     ) -> None:
         if timestamps == "source":  # alias
             timestamps = "pts"
@@ -86,19 +96,27 @@ class VideoFileSink(Sink):
         if w < 1 or h < 1:
             raise OutputError(f"cannot write a {w}x{h} video")
         self.path = check_output_path(path, (audio_from, input_path), force=force)
+        container = container_for(path)
         self.force = force
         self.size = (w, h)
         self.timestamps = timestamps
         # a file keeps every frame (back-pressure); a live recording drops a frame rather than stall the loop
         self.lossless = (timestamps == "pts") if lossless is None else lossless
         self.notes: list[str] = []
-        if even_size(w, h) != (w, h):
+        gif = container.muxer == "gif"
+        if gif and gif_size(w, h, gif_width) != (w, h):
+            gw, gh = gif_size(w, h, gif_width)
+            self.notes.append(f"GIF scaled to {gw}x{gh} (at most {gif_width} px wide)")
+        elif not gif and even_size(w, h) != (w, h):
             ew, eh = even_size(w, h)
             self.notes.append(f"odd frame size {w}x{h} padded to {ew}x{eh} (H.264 yuv420p needs even sizes)")
         audio_codec = None
         if audio_from is not None:
             info = probe(audio_from, count_frames=False)
-            if info.has_audio:
+            if info.has_audio and container.audio is None:
+                self.notes.append(f"audio left out: {container.label} files have no sound")
+                audio_from = None
+            elif info.has_audio:
                 audio_codec = info.audio_codec
             else:
                 audio_from = None
@@ -110,12 +128,13 @@ class VideoFileSink(Sink):
         self.failed: str | None = None  # why close() failed (the pipeline may swallow close errors)
         self._error: BaseException | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
-        remove_stale_parts(self.path, PART_SUFFIX)  # left by runs that died; never a live run's
+        suffix = part_suffix(self.path)
+        remove_stale_parts(self.path, suffix)  # left by runs that died; never a live run's
         tmp: Path | None = None
-        encoder: Encoder | None = None
-        try:  # an interrupt anywhere in here leaves neither a temporary file nor an ffmpeg behind
-            tmp = self.tmp_path = temp_path(self.path, PART_SUFFIX)
-            encoder = self._encoder = Encoder(
+        enc: Encoder | None = None
+        try:  # an interrupt anywhere in here leaves neither a temporary file nor an open encoder behind
+            tmp = self.tmp_path = temp_path(self.path, suffix)
+            enc = self._encoder = Encoder(
                 tmp,
                 w,
                 h,
@@ -126,21 +145,28 @@ class VideoFileSink(Sink):
                 preset=preset,
                 timescale=timescale,
                 shortest=shortest,
+                container=container,
+                encoder=encoder,
+                gif_fps=gif_fps,
+                gif_width=gif_width,
             )
-            if self._encoder.audio_mode == "aac":
-                self.notes.append(f"audio re-encoded to AAC ({audio_codec} does not go into MP4 as it is)")
+            if self._encoder.audio_mode not in (None, "copy"):
+                self.notes.append(
+                    f"audio re-encoded to {self._encoder.audio_mode.upper()} ({audio_codec} does not go into"
+                    f" {container.label} as it is)"
+                )
             self._thread = threading.Thread(target=self._run, name="rtstyle-video-writer", daemon=True)
             self._thread.start()
         except BaseException:
-            if encoder is not None:
-                encoder.kill()
+            if enc is not None:
+                enc.kill()
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
             raise
 
     @property
     def audio_mode(self) -> str | None:
-        """``"copy"``, ``"aac"`` (re-encoded) or None (no audio)."""
+        """``"copy"``, ``"aac"`` or ``"opus"`` (re-encoded) or None (no audio)."""
         return self._encoder.audio_mode
 
     def _run(self) -> None:
@@ -199,7 +225,7 @@ class VideoFileSink(Sink):
                     raise OutputError(f"{self.path}: the writer stopped") from None
 
     def close(self) -> None:
-        """Flush every queued frame, finish the MP4, check that it reads back, and rename it to its final name."""
+        """Flush every queued frame, finish the file, check that it reads back, and rename it to its final name."""
         if self._closed:
             return
         self._closed = True
@@ -229,7 +255,7 @@ class VideoFileSink(Sink):
             raise OutputError(f"{self.path}: the written video failed its final check ({why}); not kept") from None
 
     def abort(self) -> None:
-        """Stop now: kill ffmpeg, delete the temporary file; OUT is left as it was."""
+        """Stop now: stop the encoder, delete the temporary file; OUT is left as it was."""
         if self._closed:
             return
         self._closed = True
