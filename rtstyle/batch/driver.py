@@ -115,8 +115,10 @@ def _cores() -> int:
 
 def default_workers(threads: int, device: str) -> int:
     """Local pool size: as many workers as the cores hold at ``threads`` each (two on CUDA: while one worker's
-    frames are on the GPU, the other decodes, smooths and encodes)."""
-    if device == "cuda":
+    frames are on the GPU, the other decodes, smooths and encodes; the same on the other accelerators)."""
+    from rtstyle.runtime.hardware import ACCELERATORS
+
+    if device in ACCELERATORS:
         return 2
     return max(1, _cores() // max(1, threads))
 
