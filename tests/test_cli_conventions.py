@@ -204,6 +204,7 @@ def test_image_stdin_to_stdout(tmp_path: Path, picture: Path, test_model: Path) 
     )
     r = run_piped(["-", "-", *st], b"not a picture")
     assert r.returncode == 1 and r.stdout == b"" and len(r.stderr.splitlines()) == 1
+    assert r.stderr.startswith(b"rtstyle: error: stdin is not a readable picture"), r.stderr
     r = run_piped([picture, "-", *st, "--json"], b"")
     assert r.returncode == 2 and r.stdout == b""
     r = run_piped([picture, tmp_path / "x.png", *st, "--format", "jpg"], b"")

@@ -113,7 +113,7 @@ def _one(inp: Path, out: Path, how: Any, fmt: ImageFormat | None, force: bool) -
     """One picture, either end possibly ``-``: stdin is kept in a temporary file, stdout is written from one."""
     import tempfile
 
-    from rtstyle.errors import InputError, OutputError
+    from rtstyle.errors import InputError, OutputError, RtstyleError
     from rtstyle.pipeline.jobs import stylize_image
 
     with tempfile.TemporaryDirectory(prefix="rtstyle-image-") as tmp:
@@ -136,7 +136,11 @@ def _one(inp: Path, out: Path, how: Any, fmt: ImageFormat | None, force: bool) -
         if stylizer is not None:
             detail(_describe(stylizer))
         start = time.perf_counter()
-        r = stylize_image(src, dst, how, force=force, stylizer=stylizer)
+        try:
+            r = stylize_image(src, dst, how, force=force, stylizer=stylizer)
+        except RtstyleError as exc:  # the temporary files' names mean nothing to the user
+            message = str(exc).replace(str(src), "stdin" if src != inp else str(src))
+            raise type(exc)(message.replace(str(dst), "stdout" if dst != out else str(dst))) from None
         detail(f"stylized {inp} in {time.perf_counter() - start:.2f} s")
         if str(out) == STDIO:
             sys.stdout.buffer.write(dst.read_bytes())
