@@ -173,6 +173,11 @@ Blend = Annotated[str | None, typer.Option("--blend", help=BLEND_HELP, rich_help
 Smooth = Annotated[SmoothMode, typer.Option("--smooth", help=SMOOTH_HELP, rich_help_panel=PANEL_SMOOTHING)]
 Crf = Annotated[int, typer.Option("--crf", min=0, max=51, help=CRF_HELP, rich_help_panel=PANEL_OUTPUT)]
 Preset = Annotated[X264Preset, typer.Option("--preset", help=PRESET_HELP, rich_help_panel=PANEL_OUTPUT)]
+ENCODER_HELP = (
+    "Video encoder: nvenc, qsv, videotoolbox (hardware H.264, when this machine has it; rtstyle doctor lists them),"
+    " x264, or an FFmpeg encoder name. Default: the output container's (libx264; libvpx-vp9 for .webm)."
+)
+EncoderOpt = Annotated[str | None, typer.Option("--encoder", help=ENCODER_HELP, rich_help_panel=PANEL_OUTPUT)]
 MaxFrames = Annotated[int | None, typer.Option("--max-frames", min=1, help=MAX_FRAMES_HELP, rich_help_panel=PANEL_RUN)]
 Force = Annotated[bool, typer.Option("--force", "-f", help=FORCE_HELP, rich_help_panel=PANEL_OUTPUT)]
 

@@ -14,7 +14,10 @@ from rtstyle.cli import options as o
 
 def video(
     inp: Annotated[Path, typer.Argument(metavar="IN", help="Input video file.")],
-    out: Annotated[Path, typer.Argument(metavar="OUT", help="Output .mp4 (H.264); never the input file.")],
+    out: Annotated[
+        Path,
+        typer.Argument(metavar="OUT", help="Output .mp4/.mov/.mkv (H.264), .webm (VP9) or .gif; never the input file."),
+    ],
     style: o.Style = None,
     device: o.DeviceOpt = o.DEFAULT_DEVICE,
     tier: o.Tier = None,
@@ -26,6 +29,7 @@ def video(
     smooth: o.Smooth = o.DEFAULT_SMOOTH,
     crf: o.Crf = o.DEFAULT_CRF,
     preset: o.Preset = o.DEFAULT_PRESET,
+    encoder: o.EncoderOpt = None,
     no_audio: Annotated[
         bool, typer.Option("--no-audio", help="Leave the input's audio out.", rich_help_panel=o.PANEL_OUTPUT)
     ] = False,
@@ -35,7 +39,8 @@ def video(
     be_quiet: o.Quiet = False,
     be_verbose: o.Verbose = False,
 ) -> None:
-    """Stylize a video file: same timing (variable frame rate kept), size and audio; H.264 MP4 out.
+    """Stylize a video file: same timing (variable frame rate kept), size and audio; the container by OUT's
+    extension (MP4/MOV/MKV: H.264, WebM: VP9 + Opus, GIF: 15 fps, at most 480 px wide).
 
     Example: rtstyle video in.mp4 out.mp4 -s mosaic --crf 18
     """
@@ -49,7 +54,7 @@ def video(
         with progress_bar() as bar:
             r = stylize_video(
                 inp, out, how, smooth=smooth.value, crf=crf, preset=preset.value, audio=not no_audio,
-                max_frames=max_frames, progress=bar, force=force,
+                max_frames=max_frames, progress=bar, force=force, encoder=encoder,
             )  # fmt: skip
     except KeyboardInterrupt as exc:
         raise Interrupted.after(exc, f"nothing written to {out}") from None
@@ -62,7 +67,7 @@ def video(
         }  # fmt: skip
         print(json.dumps(result, indent=2))
         return
-    audio = {"copy": "audio copied", "aac": "audio re-encoded to AAC", None: "no audio"}[r.audio_mode]
+    audio = {"copy": "audio copied", None: "no audio"}.get(r.audio_mode, f"audio re-encoded to {r.audio_mode}")
     say(f"{st.summary()}, style {st.style}, {audio} -> {r.path or out}")
     detail(f"mean latency {st.mean_latency_ms:.1f} ms per frame (read to stylized and smoothed)")
     for name, figures in st.sink_stats.items():

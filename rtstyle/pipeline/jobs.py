@@ -117,10 +117,12 @@ def stylize_video(
     max_frames: int | None = None,
     progress: Progress | None = None,
     force: bool = False,
+    encoder: str | None = None,
 ) -> VideoResult:
-    """Stylize a video file into an H.264 MP4 with the input's timing (VFR kept), size and audio.
+    """Stylize a video file into ``out`` with the input's timing (VFR kept), size and audio; ``out``'s extension
+    picks the container (MP4/MOV/MKV: H.264, WebM: VP9 + Opus, GIF), ``encoder`` the video encoder (e.g. ``nvenc``).
 
-    Decoding (ffmpeg + reader thread), inference, smoothing and encoding (ffmpeg in its own thread) overlap. The
+    Decoding (PyAV in a thread), inference, smoothing and encoding (PyAV in its own thread) overlap. The
     output is written to a temporary file unique to the run and renamed at the end: Ctrl-C or an error never leaves
     a half-written OUT; OUT == IN, an existing OUT (without ``force``) and an extension the writer does not produce
     are refused before any work."""
@@ -148,6 +150,7 @@ def stylize_video(
             input_path=inp,
             shortest=max_frames is not None,
             force=force,
+            encoder=encoder,
         )
         if source.info.rotation:
             notice(f"input is rotated {source.info.rotation} degrees: written upright")
