@@ -50,6 +50,11 @@ def _add_audio(out: av.container.OutputContainer, codec: str, seconds: float, fr
     finally:
         src.close()
     frames += resampler.resample(None)
+    samples = 0
+    for f in frames:  # timestamps from 0, in samples
+        f.pts = samples
+        f.time_base = Fraction(1, stream.rate)
+        samples += f.samples
     return [stream, frames]  # type: ignore[list-item]
 
 
@@ -114,7 +119,7 @@ def make_clip(
     sar: int | str | None = None,
     rotate: int | None = None,
 ) -> Path:
-    """A small test clip. ``audio``: None, "aac", "mp3" or "vorbis" (needs .mkv); ``vfr``: :func:`vfr_times`
+    """A small test clip. ``audio``: None, "aac", "mp3", "flac" or "vorbis" (the last two need .mkv); ``vfr``: :func:`vfr_times`
     timestamps; ``sar``: sample aspect ratio (N or "A/B"); ``rotate``: display-matrix rotation."""
     seconds = frames / rate + 0.5 if vfr else frames / rate
     return write_clip(

@@ -183,3 +183,28 @@ def test_video_truncated_input_says_so(tmp_path: Path, models_dir: Path, capsys:
     assert "truncated or damaged" in err
     n = probe(out).frame_count
     assert n is not None and 0 < n < 40
+
+
+@pytest.mark.parametrize(
+    ("ext", "codec", "audio"), [(".webm", "vp9", "opus"), (".gif", "gif", None), (".mkv", "h264", "aac")]
+)
+def test_video_container_by_extension(
+    tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str], ext: str, codec: str, audio: str | None
+) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=6, audio="aac")
+    out = tmp_path / f"out{ext}"
+    code, _, err = run_cli(["video", clip, out, *FAST, "--smooth", "off"], capsys)
+    assert code in (0, None), err
+    info = probe(out)
+    assert (info.video_codec, info.audio_codec) == (codec, audio)
+    assert info.frame_count == 6 and no_leftovers(tmp_path)
+
+
+def test_video_unavailable_encoder_is_one_line(
+    tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli(["video", clip, out, *FAST, "--encoder", "no_such_encoder"], capsys)
+    assert_one_line_error(code, err)
+    assert "no_such_encoder" in err and not out.exists() and no_leftovers(tmp_path)

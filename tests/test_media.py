@@ -271,3 +271,92 @@ def test_sink_encoder_dying_is_an_output_error(tmp_path: Path) -> None:
     assert "\n" not in str(err.value)
     sink.abort()
     assert not out.exists() and not part_files(out, ".mp4")
+
+
+# --------------------------------------------------------------------------------------------------- containers
+
+
+def test_sink_writes_mkv_with_h264_and_copies_flac(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mkv", frames=6, vfr=True, audio="flac")
+    out = tmp_path / "out.mkv"
+    sink = encode_from(clip, out, audio_from=clip)
+    assert sink.audio_mode == "copy"  # Matroska takes FLAC as it is (MP4 gets AAC)
+    info = probe(out)
+    assert (info.video_codec, info.audio_codec, info.frame_count) == ("h264", "flac", 6)
+    assert decode_all(out)[1] == pytest.approx(vfr_times(6), abs=1e-3)
+    assert not part_files(out, ".mkv")
+
+
+def test_sink_writes_webm_vp9_with_opus(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", frames=8, audio="aac")
+    out = tmp_path / "out.webm"
+    sink = encode_from(clip, out, audio_from=clip)
+    assert sink.audio_mode == "opus" and any("OPUS" in n for n in sink.notes)
+    info = probe(out)
+    assert (info.video_codec, info.audio_codec, info.frame_count) == ("vp9", "opus", 8)
+    assert (info.width, info.height) == (96, 64)
+    assert decode_all(out)[1] == pytest.approx([i / 10 for i in range(8)], abs=2e-3)
+
+
+def test_sink_writes_gif_at_15_fps_and_at_most_480_wide(tmp_path: Path) -> None:
+    out = tmp_path / "out.gif"
+    clip = make_clip(tmp_path / "in.mp4", frames=3, audio="aac")
+    sink = VideoFileSink(out, 30, (640, 360), audio_from=clip)
+    colours = [(30, 120, 220), (200, 40, 90), (0, 200, 0)]
+    for i in range(30):  # 1 s at 30 fps: a GIF keeps 15 of them
+        sink.write(np.full((360, 640, 3), colours[i // 10], np.uint8), i / 30)
+    sink.close()
+    assert sink.audio_mode is None and any("no sound" in n for n in sink.notes)
+    assert any("480x270" in n for n in sink.notes)
+    info = probe(out)
+    assert (info.video_codec, info.width, info.height, info.has_audio) == ("gif", 480, 270, False)
+    frames, times = decode_all(out)
+    assert len(frames) == 15
+    assert times == pytest.approx([i * 2 / 30 for i in range(15)], abs=0.011)  # GIF delays are 1/100 s
+    for frame, i in zip(frames, range(15), strict=True):  # a palette per frame: flat colours stay exact
+        assert np.abs(frame.reshape(-1, 3).mean(0) - np.array(colours[2 * i // 10])).max() <= 2.0
+
+
+def test_gif_frame_rate_and_width_can_be_chosen(tmp_path: Path) -> None:
+    out = tmp_path / "small.gif"
+    sink = VideoFileSink(out, 30, (200, 100), gif_fps=5, gif_width=100)
+    for i in range(30):
+        sink.write(np.full((100, 200, 3), 8 * i, np.uint8), i / 30)
+    sink.close()
+    info = probe(out)
+    assert (info.width, info.height) == (100, 50) and len(decode_all(out)[0]) == 5
+
+
+@pytest.mark.parametrize("name", ["out.avi", "out.flv", "out", "out.png"])
+def test_unknown_extension_is_one_line(tmp_path: Path, name: str) -> None:
+    with pytest.raises(OutputError) as err:
+        VideoFileSink(tmp_path / name, 10, (32, 24))
+    msg = str(err.value)
+    assert "\n" not in msg and ".mp4" in msg and ".webm" in msg and ".gif" in msg
+    assert not list(tmp_path.iterdir())
+
+
+def test_unavailable_encoder_is_one_line(tmp_path: Path) -> None:
+    from rtstyle.io.encode import encoder_available
+
+    assert encoder_available("libx264") is None
+    assert encoder_available("no_such_encoder") == "not in this FFmpeg build"
+    for name, words in [("no_such_encoder", "not available"), ("libx264", "take libvpx-vp9 only")]:
+        out = tmp_path / ("o.webm" if name == "libx264" else "o.mp4")
+        with pytest.raises(OutputError, match=words) as err:
+            VideoFileSink(out, 10, (32, 24), encoder=name)
+        assert "\n" not in str(err.value) and not part_files(out, out.suffix)
+
+
+def test_encoder_alias_x264_and_hardware_report(tmp_path: Path) -> None:
+    from rtstyle.io.encode import HARDWARE_ENCODERS, encoder_report
+
+    out = tmp_path / "o.mp4"
+    sink = VideoFileSink(out, 10, (32, 24), preset="ultrafast", encoder="x264")
+    sink.write(np.zeros((24, 32, 3), np.uint8), 0.0)
+    sink.close()
+    assert probe(out).video_codec == "h264"
+    report = encoder_report()
+    assert report["libx264"]["runs"] and set(HARDWARE_ENCODERS) <= set(report)
+    for name in HARDWARE_ENCODERS:  # each either runs or says why not, in one line
+        assert report[name]["runs"] or (report[name]["why"] and "\n" not in str(report[name]["why"]))

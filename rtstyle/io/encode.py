@@ -149,8 +149,11 @@ def resolve_encoder(name: str | None, container: Container, out: str | os.PathLi
     if not name or name.lower() == "auto":
         return container.video
     codec = ENCODER_ALIASES.get(name.lower(), name)
+    if codec not in av.codecs_available:
+        raise OutputError(f"--encoder {name}: {codec} is not available here (not in this FFmpeg build)")
     if codec != container.video and not (container.h264 and codec.startswith(("libx264", "h264_"))):
-        raise OutputError(f"--encoder {name}: {Path(out).suffix or 'this'} files take {container.video} only")
+        takes = f"H.264 ({', '.join(('libx264', *HARDWARE_ENCODERS))})" if container.h264 else container.video
+        raise OutputError(f"--encoder {name}: {Path(out).suffix or 'these'} files take {takes} only")
     why = encoder_available(codec)
     if why is not None:
         raise OutputError(f"--encoder {name}: {codec} is not available here ({why})")
