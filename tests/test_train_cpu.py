@@ -263,3 +263,21 @@ def test_style_ramp_grows_the_style_weight_after_the_warm_start(tmp_path, two_fo
     flat_style = torch.load(flat.checkpoint, weights_only=False)["history"][0]["style"]
     assert style[0] == pytest.approx(flat_style / 4, rel=1e-3)  # same first batch, a quarter of the weight
     assert ckpt["recipe"]["style_ramp"] == 4
+
+
+def test_output_lr_scale_slows_only_the_output_convolution(tmp_path, two_folders, styles):
+    from rtstyle.train.loop import param_groups
+
+    net = build_net("tiny", 1)
+    groups = param_groups(net, 1e-3, 1 / 255)
+    last = net.io_layers().last
+    assert [g["lr"] for g in groups] == [1e-3, pytest.approx(1e-3 / 255)]
+    assert {id(p) for p in groups[1]["params"]} == {id(last.weight), id(last.bias)}
+    assert sum(len(g["params"]) for g in groups) == len(list(net.parameters()))
+    assert len(param_groups(net, 1e-3)) == 1
+    cfg = _cfg(tmp_path, list(two_folders), styles[:1], steps=2, output_lr_scale=1 / 255, checkpoint_every=1)
+    train(cfg)
+    ckpt = torch.load(Path(cfg.out_dir) / "checkpoint.pt", weights_only=False)
+    assert ckpt["recipe"]["output_lr_scale"] == pytest.approx(1 / 255)
+    resumed = train(_cfg(tmp_path, list(two_folders), styles[:1], steps=3, resume=True))  # back to one group
+    assert resumed.steps == 3

@@ -64,6 +64,12 @@ def train_command(
     identity_steps: int = typer.Option(
         0, "--identity-steps", min=0, help="Warm start: the first N steps teach the net to reproduce its input."
     ),
+    output_lr_scale: float = typer.Option(
+        1.0,
+        "--output-lr-scale",
+        min=0.0,
+        help="The output convolution's learning rate as a share of --lr (1/255 = the [0, 255] reference's steps).",
+    ),
     style_ramp: int = typer.Option(
         0,
         "--style-ramp",
@@ -128,6 +134,7 @@ def train_command(
         continue_run=continue_run,
         identity_steps=identity_steps,
         style_ramp=style_ramp,
+        output_lr_scale=output_lr_scale,
         style_batches=style_batches,
         teacher=teacher,
         teacher_weight=teacher_weight,

@@ -63,6 +63,7 @@ class TrainConfig:
     continue_run: bool = False  # with init_from: carry on its step count and phases (a campaign on a new machine)
     style_batches: str = "mixed"  # "mixed": the styles spread over each batch; "single": one style per batch
     identity_steps: int = 0  # warm start: the first steps train the net to reproduce its input (content kept)
+    output_lr_scale: float = 1.0  # the output convolution's learning rate relative to --lr (see param_groups)
     style_ramp: int = 0  # after the warm start, the style weight grows linearly from 0 to full over this many steps
     stability_noise: float = 0.02
     stability_shift: int = 4
@@ -92,7 +93,7 @@ class TrainConfig:
     def recipe(self) -> dict[str, Any]:
         keep = (
             "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer identity_steps "
-            "style_ramp style_batches "
+            "style_ramp output_lr_scale style_batches "
             "stability_weight stability_noise stability_shift teacher_weight seed"
         ).split()
         r = {k: getattr(self, k) for k in keep}
@@ -126,6 +127,26 @@ def per_style(value: Any, n: int, option: str) -> list:
     if len(value) != n:
         raise RtstyleError(f"give one {option} for all styles or one per style image ({len(value)} for {n})")
     return list(value)
+
+
+def param_groups(net: nn.Module, lr: float, output_lr_scale: float = 1.0) -> list[dict[str, Any]]:
+    """Adam groups: the output convolution at ``lr * output_lr_scale``, everything else at ``lr``.
+
+    Every hidden layer is followed by instance norm, so the size of its weights does not matter, but the output
+    convolution writes pixels directly: Adam moves each weight by about ``lr`` per step whatever its gradient, so
+    a net whose output is RGB in [0, 1] takes 255x larger steps relative to its output than one working in
+    [0, 255] (as the reference implementations do) at the same ``lr``. ``1/255`` gives the reference's steps.
+    """
+    last = getattr(net, "io_layers", None)
+    if last is None or output_lr_scale == 1.0:
+        return [{"params": list(net.parameters()), "lr": lr, "lr_scale": 1.0}]
+    out_params = list(net.io_layers().last.parameters())
+    ids = {id(p) for p in out_params}
+    rest = [p for p in net.parameters() if id(p) not in ids]
+    return [
+        {"params": rest, "lr": lr, "lr_scale": 1.0},
+        {"params": out_params, "lr": lr * output_lr_scale, "lr_scale": output_lr_scale},
+    ]
 
 
 def style_scale(step: int, identity_steps: int, ramp: int) -> float:
@@ -353,7 +374,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
         loss_fn = loss_fn.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(param_groups(net, cfg.lr, cfg.output_lr_scale))
     gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
     step, elapsed, history, phases = 0, 0.0, [], []
     if cfg.continue_run and init_note is not None:  # the campaign goes on from its exported model
@@ -370,9 +391,11 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
         if ckpt["arch"] != cfg.arch or ckpt["num_styles"] != num_styles:
             raise RtstyleError(f"--resume: {ckpt_path} is a {ckpt['arch']} net for {ckpt['num_styles']} styles")
         net.load_state_dict(ckpt["net"])
-        opt.load_state_dict(ckpt["opt"])
+        if len(ckpt["opt"]["param_groups"]) == len(opt.param_groups):
+            opt.load_state_dict(ckpt["opt"])
+        # else: the run changed --output-lr-scale on resume; Adam's moments restart with the new groups
         for group in opt.param_groups:  # the optimizer state carries the old rate; --lr on resume starts a phase
-            group["lr"] = cfg.lr
+            group["lr"] = cfg.lr * group.get("lr_scale", 1.0)
         gen.set_state(ckpt["gen"][rank] if rank < len(ckpt["gen"]) else ckpt["gen"][0])
         torch.set_rng_state(ckpt["torch_rng"])
         step, elapsed, history = ckpt["step"], ckpt["elapsed"], ckpt.get("history", [])
