@@ -345,6 +345,7 @@ class Encoder:
             rate = Fraction(1 / self.gif_period).limit_denominator(1000)
         stream = self._out.add_stream(self.codec, rate=rate, options=_video_options(self.codec, crf, preset))
         ctx = stream.codec_context
+        ctx.thread_type = "AUTO"  # frame threads, as the ffmpeg command line has them (PyAV's default is slices)
         stream.width, stream.height = self.size
         if self.gif:
             stream.pix_fmt = "pal8"
