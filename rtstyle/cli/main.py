@@ -31,7 +31,7 @@ EXIT_OUT_OF_MEMORY = 3
 
 # Modules of an optional extra: a command that needs one says which extra to install, in one line.
 EXTRA_OF = {"torch": "train", "torchvision": "train", "onnx": "train", "onnxscript": "train", "ray": "ray"}
-EXTRA_FOR = {"train": "training and export (torch, torchvision, onnx, onnxscript)", "ray": "Ray"}
+EXTRA_FOR = {"train": "torch, torchvision, onnx, onnxscript", "ray": "Ray and Ray Client"}
 
 # Order here is the order in ``rtstyle --help``.
 COMMAND_MODULES = (
@@ -150,7 +150,7 @@ def _needs_extras(command: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             if extra is None:
                 raise
             raise RtstyleError(
-                f"`rtstyle {command}` needs the {extra} extra for {EXTRA_FOR[extra]}, and {module} is not installed: "
+                f"`rtstyle {command}` needs the {extra} extra ({EXTRA_FOR[extra]}), and {module} is not installed: "
                 f"{pip_install(extra)}"
             ) from None
 
