@@ -201,6 +201,7 @@ class _Audio:
         self.out = out
         self.packets = self.input.demux(self.stream_in)
         self.done = False
+        self.samples = 0
         self.pending: av.Packet | None = None
 
     def _shift(self, packet: av.Packet) -> None:
@@ -220,9 +221,13 @@ class _Audio:
                 self.resampler = av.AudioResampler(
                     format=fmt, layout=self.stream_out.layout.name, rate=self.stream_out.rate
                 )
-            frame.pts = None  # the resampler's own running sample count (audio starts at 0, as the video)
+            frame.pts = None
             frames = list(self.resampler.resample(frame))
         for f in frames:
+            if f is not None:  # timestamps in samples from 0 (the video starts at 0 too)
+                f.pts = self.samples
+                f.time_base = Fraction(1, self.stream_out.rate)
+                self.samples += f.samples
             for packet in self.stream_out.encode(f):
                 self.out.mux(packet)
 
