@@ -128,7 +128,7 @@ def test_cpu_campaign_resumes_from_the_committed_model_on_a_new_machine(tmp_path
     r = subprocess.run([*base, "--resume"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"--init-from {models / 'zoo-full.onnx'} --continue" in r.stdout
-    assert "--identity-steps 200" in r.stdout and "--precision auto" in r.stdout
+    assert "--identity-steps 100" in r.stdout and "--precision auto" in r.stdout
     first = r.stdout.splitlines()[0]
     assert first.count("--style-weight") == len(names)  # one per painting
     assert all("--init-from" not in line for line in r.stdout.splitlines()[1:])  # later phases resume the run
