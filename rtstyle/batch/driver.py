@@ -47,6 +47,7 @@ class FileResult:
     chunks: int = 1
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    lanes: list[str] = field(default_factory=list)  # Ray: the kinds of worker that ran its units ("gpu", "cpu")
 
     @property
     def retried(self) -> bool:
@@ -63,6 +64,7 @@ class BatchResult:
     provider: str
     seconds: float
     files: list[FileResult]
+    lanes: dict[str, int] = field(default_factory=dict)  # Ray with GPU and CPU workers: how many of each
 
     def counts(self) -> dict[str, int]:
         c = dict.fromkeys(STATUSES, 0)
@@ -151,6 +153,8 @@ class _Run:
         fr.seconds += r.seconds
         fr.attempts = max(fr.attempts, r.attempts)
         fr.notes += [n for n in r.notes if n not in fr.notes]
+        if r.lane and r.lane not in fr.lanes:
+            fr.lanes.append(r.lane)
         if r.provider and r.provider not in self.providers:
             self.providers.append(r.provider)
         if r.status != "done":
@@ -369,7 +373,8 @@ def run(
         todo_frames = sum(i.frames for i in items if i.status == "todo")
         cfg = Config(how, smooth, crf, preset, audio, threads, str(state))
         n_workers = 0
-        started_ray = use_gpu = False
+        started_ray = False
+        lanes: list[Any] = []
         try:
             if units and ray:  # reach the cluster before anything is reported (a bad address is one line)
                 from rtstyle.batch import on_ray
@@ -378,8 +383,8 @@ def run(
                 gpus = on_ray.cluster_gpus()
                 if how.device == "cuda" and gpus <= 0:
                     raise RtstyleError("--device cuda: the Ray cluster has no GPU")
-                use_gpu = how.device == "cuda" or (how.device == "auto" and gpus > 0)
-                cfg = replace(cfg, how=replace(how, device="cuda" if use_gpu else "cpu"))
+                # GPU workers on GPU nodes, CPU workers on the others (auto); each lane sets its own device
+                lanes = on_ray.cluster_lanes(how.device if how.device in ("cuda", "auto") else "cpu", threads)
                 if len(models) == 1:  # ship the model file through the object store, once
                     shipped = replace(cfg.how, style=None)
                     if how.blend is None and n_styles > 1:
@@ -388,7 +393,9 @@ def run(
                         cfg, how=shipped,
                         model=(plan.file_digest(models[0]), models[0].suffix, on_ray.put_model(models[0].read_bytes())),
                     )  # fmt: skip
-                n_workers = int(on_ray.import_ray().cluster_resources().get("CPU", 0) // threads)
+                n_workers = sum(lane.slots or 0 for lane in lanes) or int(
+                    on_ray.import_ray().cluster_resources().get("CPU", 0) // threads
+                )
             elif units:
                 n_workers = min(workers or default_workers(threads, device), len(units))
             if progress is not None:
@@ -402,7 +409,7 @@ def run(
             if units and ray:
                 from rtstyle.batch import on_ray
 
-                on_ray.run_ray(units, cfg, threads, 1.0 if use_gpu else 0.0, retries, st.on_result, st.on_progress)
+                on_ray.run_ray(units, cfg, threads, lanes, retries, st.on_result, st.on_progress)
             elif units:
                 from rtstyle.batch.local import run_local
 
@@ -427,4 +434,10 @@ def run(
         if f.status == "todo":  # pragma: no cover - every unit reports; kept as a guard
             f.status, f.message = "failed", "no result came back"
     provider = "+".join(st.providers) or provider  # what the workers ran on (the driver's guess when none ran)
-    return BatchResult(str(out), backend, n_workers, threads, label, provider, time.perf_counter() - t0, files)
+    mixed: dict[str, int] = {}
+    if len(lanes) > 1:
+        for lane in lanes:
+            mixed[lane.name] = mixed.get(lane.name, 0) + (lane.slots or 0)
+    return BatchResult(
+        str(out), backend, n_workers, threads, label, provider, time.perf_counter() - t0, files, lanes=mixed
+    )

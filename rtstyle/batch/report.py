@@ -74,6 +74,9 @@ def summary_table(result: Any) -> tuple[Table, Text]:
             t.add_row(label, str(n))
     fps = result.frames / result.seconds if result.seconds > 0 else 0.0
     where = f"Ray, {result.workers} CPU slots" if result.backend == "ray" else f"{result.workers} local workers"
+    lanes = getattr(result, "lanes", None) or {}
+    if lanes:  # a mixed cluster: GPU workers on the GPU nodes, CPU workers on the others
+        where = f"Ray, {lanes.get('gpu', 0)} GPU + {lanes.get('cpu', 0)} CPU workers"
     threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
     where = f"{where} x {threads}" if result.workers else "nothing to stylize"
     summary = Text(

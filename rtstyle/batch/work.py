@@ -69,6 +69,7 @@ class Config:
     state_dir: str = ""  # OUT_DIR/.rtstyle-batch (attempt counters)
     model: tuple[str, str, list[Any]] | None = None  # Ray: (digest, suffix, [ObjectRef of the model's bytes])
     progress: Any = None  # Ray: a ray.util.queue.Queue for (unit key, frames done); the pool passes its own queue
+    lane: str = ""  # Ray: which kind of worker runs the unit ("gpu" or "cpu"), reported back in UnitResult.lane
 
 
 @dataclass
@@ -85,6 +86,8 @@ class UnitResult:
     attempts: int = 1
     host: str = ""
     pid: int = 0
+    lane: str = ""  # Ray: "gpu" or "cpu" worker
+    node: str = ""  # Ray: the node id the unit ran on
 
 
 @dataclass
@@ -179,7 +182,12 @@ def run_unit(unit: Unit, cfg: Config) -> UnitResult:
     """Run one unit and say how it went; a bad input or a failing output is a result, not an exception."""
     global _BUSY, _RAISED
     t0 = time.perf_counter()
-    res = UnitResult(unit.key, "failed", host=socket.gethostname(), pid=os.getpid())
+    res = UnitResult(unit.key, "failed", host=socket.gethostname(), pid=os.getpid(), lane=cfg.lane)
+    if cfg.lane:  # under Ray: say which node ran it
+        with contextlib.suppress(Exception):
+            import ray
+
+            res.node = ray.get_runtime_context().get_node_id()
     res.attempts = _count_attempt(cfg.state_dir, unit.key)
     kill_at = None
     if unit.fault and unit.fault.startswith("kill@") and res.attempts == 1:
