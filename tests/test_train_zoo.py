@@ -95,6 +95,13 @@ def test_zoo_smoke_run_trains_both_tiers_into_one_multistyle_file_each(tmp_path)
         )
         names = {(s["name"], Path(s["file"]).name) for s in json.loads(r.stdout)["styles"]}
         assert ("starry-night", f"zoo-{tier}.onnx") in names
+    # mid-phase: the campaign's checkpoint exported with its card, to commit it
+    mid = tmp_path / "mid"
+    ex = [*cmd[:2], "--out-dir", str(tmp_path / "runs"), "--models-dir", str(mid), "--tier", "full", "--export-now"]
+    r = subprocess.run(ex, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    card = (mid / "zoo-full.md").read_text()
+    assert (mid / "zoo-full.onnx").is_file() and "- steps: 2 at batch 2" in card and "unreadable skipped" in card
     bad = subprocess.run(
         [*cmd[:2], "--assets", str(assets), "--styles", "picasso", "--print"], capture_output=True, text=True
     )

@@ -244,6 +244,30 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
     return out
 
 
+def export_now(a: argparse.Namespace, tiers: list[str]) -> int:
+    """Export each tier's checkpoint (``runs/zoo/TIER/checkpoint.pt``) with its model card, as the run's end would."""
+    from rtstyle.contract import StyleEntry
+    from rtstyle.export import load_checkpoint
+    from rtstyle.nets import get_arch
+    from rtstyle.train.loop import TrainConfig, export_run
+
+    for tier in tiers:
+        ckpt_path = Path(a.out_dir) / tier / "checkpoint.pt"
+        if not ckpt_path.is_file():
+            print(f"train_zoo: no checkpoint at {ckpt_path}", file=sys.stderr)
+            return 2
+        ckpt = load_checkpoint(ckpt_path)
+        fields = set(TrainConfig.__dataclass_fields__)
+        cfg = TrainConfig(**{k: v for k, v in ckpt["config"].items() if k in fields})
+        cfg.export_dir = str(a.models_dir)
+        styles = [StyleEntry(**s) for s in ckpt["styles"]]
+        onnx_path, card = export_run(
+            ckpt_path, cfg, styles, get_arch(cfg.arch).tier, int(ckpt.get("data_images", 0)), ckpt.get("data_skipped")
+        )
+        print(f"exported step {ckpt['step']} of {ckpt_path} to {onnx_path} (card {card})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--assets", default=str(ROOT.parent / "shared" / "assets"), help="the shared assets folder")
@@ -265,7 +289,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="a short CPU proof run: 20 steps, batch 2, 64 px")
     p.add_argument("--eval", action="store_true", help="afterwards: contact sheets + distance table in docs/styles/")
     p.add_argument("--print", action="store_true", help="print the rtstyle commands instead of running them")
+    p.add_argument(
+        "--export-now",
+        action="store_true",
+        help="export the campaign's current checkpoint to MODELS_DIR/zoo-TIER.onnx with its card (to commit it "
+        "mid-phase) and stop",
+    )
     a = p.parse_args(argv)
+    if a.export_now:
+        return export_now(a, ["full", "fast"] if a.tier == "both" else [a.tier])
     if a.smoke:
         a.steps, a.batch, a.size, a.style_size = a.steps or 20, a.batch or 2, a.size or 64, a.style_size or 128
     styles = ZOO

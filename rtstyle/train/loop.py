@@ -437,6 +437,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
                 "phases": phases,
                 "vgg": vgg.source,
                 "data_images": len(photos),
+                "data_skipped": len(photos.skipped),
                 "data_subsets": photos.subsets(),
                 "init": init_note,
                 "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
@@ -537,7 +538,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
 
 
 def export_run(
-    ckpt_path: Path, cfg: TrainConfig, styles: list[StyleEntry], tier: str, n_images: int, n_skipped: int
+    ckpt_path: Path, cfg: TrainConfig, styles: list[StyleEntry], tier: str, n_images: int, n_skipped: int | None
 ) -> tuple[Path, Path]:
     """Export the checkpoint into the model directory and write its model card beside it."""
     ckpt = load_checkpoint(ckpt_path)
@@ -561,8 +562,8 @@ def export_run(
         "",
         f"- steps: {ckpt['step']} at batch {cfg.batch}, {cfg.size} px crops; style image at {cfg.style_size} px",
         f"- training time: {ckpt['elapsed'] / 60:.1f} min",
-        f"- data: {n_images} photos from {', '.join(f'`{Path(d).name}`' for d in cfg.data)} "
-        f"({n_skipped} unreadable skipped)",
+        f"- data: {n_images} photos from {', '.join(f'`{Path(d).name}`' for d in cfg.data)}"
+        + (f" ({n_skipped} unreadable skipped)" if n_skipped is not None else ""),
         *[f"  - `{k}`: {v} photos" for k, v in sorted(ckpt.get("data_subsets", {}).items())],
         *([f"- {ckpt['init']}"] if ckpt.get("init") else []),
         *[f"- {note}" for note in cfg.card_notes],
