@@ -31,7 +31,7 @@ def export_random_johnson(folder: Path, fp16: bool = False, arch: str = "johnson
         from rtstyle.nets import build_net
     except ImportError as exc:
         raise RtstyleError(
-            f"--random-johnson needs the training extra (torch): pip install rtstyle[train] ({exc.name} missing); "
+            f"--random-johnson needs the training extra (torch): pip install 'rtstyle[train]' ({exc.name} missing); "
             "or pass an exported model with --model"
         ) from None
     torch.manual_seed(0)

@@ -148,7 +148,7 @@ def cuda_unavailable_reason() -> str | None:
         if libs_missing:
             parts.append(
                 f"CUDA/cuDNN libraries missing ({', '.join(libs_missing)}): install them with "
-                "`pip install rtstyle[cuda]` or a CUDA toolkit + cuDNN matching onnxruntime-gpu"
+                "`pip install 'rtstyle[cuda]'` or a CUDA toolkit + cuDNN matching onnxruntime-gpu"
             )
         return "; ".join(parts)
     cudnn = ("cudnn64_9.dll",) if os.name == "nt" else ("libcudnn.so.9", "libcudnn.so")
@@ -160,7 +160,7 @@ def cuda_unavailable_reason() -> str | None:
             continue
     else:
         return (
-            f"cuDNN 9 is missing ({cudnn[0]} cannot be loaded): install it with `pip install rtstyle[cuda]` "
+            f"cuDNN 9 is missing ({cudnn[0]} cannot be loaded): install it with `pip install 'rtstyle[cuda]'` "
             "(nvidia-cudnn wheels) or from NVIDIA"
         )
     return None
