@@ -11,15 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from rtstyle.batch import plan
+from rtstyle.batch import plan, remote
 from rtstyle.batch.manifest import Manifest
+from rtstyle.batch.remote import Loc
 from rtstyle.batch.work import Config, Unit, UnitResult, join_chunks
 from rtstyle.choices import X264_PRESETS
 from rtstyle.errors import InputError, Interrupted, OutputError, RtstyleError, StyleNotFound
@@ -128,15 +130,18 @@ def default_workers(threads: int, device: str) -> int:
 class _Run:
     """The state of one batch run (used by :func:`run`): items by their output's relative path."""
 
-    def __init__(self, manifest: Manifest, fp: str, audio: bool, progress: BatchProgress | None) -> None:
+    def __init__(
+        self, manifest: Manifest, fp: str, audio: bool, progress: BatchProgress | None, scratch: Path | None = None
+    ) -> None:
         self.manifest, self.fp, self.audio, self.progress = manifest, fp, audio, progress
+        self.scratch = scratch  # the driver's local folder for URL inputs, parts and outputs
         self.results: dict[str, FileResult] = {}
         self.items: dict[str, plan.Item] = {}
         self.unit_item: dict[str, str] = {}  # unit key -> item rel
         self.outstanding: dict[str, set[str]] = {}  # item rel -> unit keys not reported yet
-        self.parts: dict[str, dict[int, tuple[Path, float | None, int]]] = {}  # rel -> chunk -> (part, first t, frames)
-        self.part_keys: dict[str, tuple[str, int, Path]] = {}  # unit key -> (manifest key, chunk, part)
-        self.parts_dir: dict[str, Path] = {}
+        self.parts: dict[str, dict[int, tuple[Loc, float | None, int]]] = {}  # rel -> chunk -> (part, first t, frames)
+        self.part_keys: dict[str, tuple[str, int, Loc]] = {}  # unit key -> (manifest key, chunk, part)
+        self.parts_dir: dict[str, Loc] = {}
         self.live: dict[str, int] = {}  # unit key -> frames already counted in the progress while it ran
         self.providers: list[str] = []  # the providers the workers really ran on
 
@@ -178,7 +183,7 @@ class _Run:
                     parts = [(p, float(t)) for p, t, _ in done if t is not None]
                     if not parts:
                         raise InputError(f"{item.input}: no video frames could be decoded")
-                    join_chunks(parts, item.input, item.output, self.audio)
+                    self.join(item, parts)
                     fr.frames = sum(n for _, _, n in done)
                 self.manifest.record(
                     item.rel, item.output, self.fp, item.input, kind=item.kind, frames=fr.frames,
@@ -186,24 +191,80 @@ class _Run:
                 )  # fmt: skip
                 fr.status = "done"
                 if item.chunks:
-                    shutil.rmtree(self.parts_dir[item.rel], ignore_errors=True)
+                    remote.rmtree(self.parts_dir[item.rel])
             except RtstyleError as exc:
                 fr.status = "unreadable" if isinstance(exc, InputError) else "failed"
                 fr.message = str(exc)
         if self.progress is not None:
             self.progress.file_done(fr)
 
+    def join(self, item: plan.Item, parts: list[tuple[Loc, float]]) -> None:
+        """Join a chunked video's parts into its output; URL parts, input and output go through local copies in
+        the scratch folder (the output uploaded once it is complete)."""
+        if not any(isinstance(loc, str) for loc in (item.input, item.output, *(p for p, _ in parts))):
+            join_chunks([(Path(p), t) for p, t in parts], Path(item.input), Path(item.output), self.audio)
+            return
+        assert self.scratch is not None
+        work = Path(tempfile.mkdtemp(prefix="join-", dir=self.scratch))
+        try:
+            local_parts = []
+            for i, (p, t) in enumerate(parts):
+                if isinstance(p, str):
+                    try:
+                        p = remote.fetch(p, work / f"{i:04d}.mp4")
+                    except InputError as exc:  # a part is the batch's own file: losing it is a failure
+                        raise OutputError(str(exc)) from None
+                local_parts.append((p, t))
+            inp = item.input if isinstance(item.input, Path) else item.local
+            if inp is None:
+                inp = remote.fetch(str(item.input), work / "in" / remote.name(item.input))
+            out = work / "out" / remote.name(item.output) if isinstance(item.output, str) else item.output
+            out.parent.mkdir(parents=True, exist_ok=True)
+            join_chunks(local_parts, inp, out, self.audio)
+            if isinstance(item.output, str):
+                remote.upload(out, item.output)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            if item.local is not None:
+                with contextlib.suppress(OSError):
+                    item.local.unlink()
 
-def _probe_video(item: plan.Item, chunk_frames: int | None, overlap: int) -> None:
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[Path]:
+    """The driver's local folder for URL inputs (to probe), chunk parts and outputs (to join), removed at the end."""
+    folder = Path(tempfile.mkdtemp(prefix="rtstyle-batch-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _probe_video(item: plan.Item, chunk_frames: int | None, overlap: int, scratch: Path) -> None:
+    """Frames, rate and chunks of a video; a URL video is downloaded to probe it (and kept when it is chunked: the
+    join takes its audio)."""
     from rtstyle.io.probe import probe
 
+    local = item.input
     try:
-        info = probe(item.input, count_frames=False)
+        if isinstance(item.input, str):
+            local = remote.fetch(item.input, Path(tempfile.mkdtemp(dir=scratch)) / remote.name(item.input))
+        info = probe(local, count_frames=False)
     except InputError as exc:
-        item.status, item.message = "unreadable", str(exc)
+        item.status, item.message = "unreadable", str(exc).replace(str(local), str(item.input))
         return
+    finally:
+        if isinstance(item.input, str) and isinstance(local, Path) and item.status != "todo":
+            with contextlib.suppress(OSError):
+                local.unlink()
     item.frames, item.fps = int(info.frame_count or 0), float(info.fps or 0.0)
     item.chunks = plan.plan_chunks(item.frames, item.fps, chunk_frames, overlap)
+    if isinstance(item.input, str) and isinstance(local, Path):
+        if item.chunks:
+            item.local = local
+        else:
+            with contextlib.suppress(OSError):
+                local.unlink()
 
 
 def run(
@@ -253,8 +314,9 @@ def run(
         raise InputError("--overlap and --retries must be at least 0")
     if not inputs:
         raise InputError("no inputs: give files, folders or glob patterns")
-    out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
+    remote.check([os.fspath(i) for i in inputs] + [os.fspath(out_dir)])  # fsspec and each URL's package
+    out: Loc = os.fspath(out_dir).rstrip("/") if remote.is_url(os.fspath(out_dir)) else Path(out_dir).expanduser()
+    if remote.exists(out) and not remote.isdir(out):
         raise OutputError(f"{out}: --out-dir is a file, not a folder")
     how = how or StylizeOptions()
 
@@ -285,43 +347,53 @@ def run(
     fp = plan.fingerprint([plan.file_digest(m) for m in models], settings)
 
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        remote.makedirs(out)
     except OSError as exc:
         raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(f"{out}: folder is not writable")
-    out = out.resolve()
+    if isinstance(out, Path):
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise OutputError(f"{out}: folder is not writable")
+        out = out.resolve()
     threads = threads or 1
     backend = "ray" if ray else "local"
-    state = out / plan.STATE_DIR
-    with Manifest(state) as manifest:
-        shutil.rmtree(state / "attempts", ignore_errors=True)
+    state = remote.join(out, plan.STATE_DIR)
+    with (
+        _scratch() as scratch,
+        Manifest(
+            scratch / "state" if isinstance(state, str) else state, remote_dir=state if isinstance(state, str) else None
+        ) as manifest,
+    ):
+        remote.rmtree(remote.join(state, "attempts"))
         items = plan.discover(list(inputs), out)
         if not items:
             raise InputError(f"no images or videos found in {', '.join(os.fspath(i) for i in inputs)}")
-        st = _Run(manifest, fp, audio, progress)
+        st = _Run(manifest, fp, audio, progress, scratch)
         for item in items:
             if item.status != "todo":
                 continue
             entry = None if force else manifest.finished(item.rel, item.output, fp, item.input)
             if entry is not None:
                 item.status, item.frames = "up-to-date", int(entry.get("frames") or 0)
-            elif item.output.exists() and not force and not manifest.claimed(item.rel, fp):
+            elif remote.exists(item.output) and not force and not manifest.claimed(item.rel, fp):
                 item.status = "exists"
                 item.message = "exists and is not recorded as made from this input with this model and options"
         videos = [i for i in items if i.status == "todo" and i.kind == "video"]
         with ThreadPoolExecutor(max_workers=4) as ex:
-            list(ex.map(lambda i: _probe_video(i, chunk_frames, overlap), videos))
+            list(ex.map(lambda i: _probe_video(i, chunk_frames, overlap, scratch), videos))
         from rtstyle.files import check_output_path
 
         for item in items:
             if item.status != "todo":
                 continue
             try:
-                item.output.parent.mkdir(parents=True, exist_ok=True)
-                check_output_path(item.output, (item.input,), example=item.output.name)
+                remote.makedirs(remote.parent(item.output))
+                if isinstance(item.output, Path):
+                    check_output_path(item.output, (item.input,), example=item.output.name)
+                elif item.output == item.input:
+                    raise OutputError(f"{item.output}: OUT is the same file as IN (the input is untouched)")
             except OSError as exc:
-                item.status, item.message = "failed", f"cannot create {item.output.parent}: {exc.strerror or exc}"
+                where = remote.parent(item.output)
+                item.status, item.message = "failed", f"cannot create {where}: {exc.strerror or exc}"
             except OutputError as exc:
                 item.status, item.message = "failed", str(exc)
             if item.kind == "image":
@@ -346,14 +418,15 @@ def run(
                 units.append(u)
                 keys.add(u.key)
             else:
-                pdir = state / "parts" / plan.chunk_dir_name(item.rel, fp, chunk_frames, overlap)
-                pdir.mkdir(parents=True, exist_ok=True)
+                pname = plan.chunk_dir_name(item.rel, fp, chunk_frames, overlap)
+                pdir = remote.join(state, f"parts/{pname}")
+                remote.makedirs(pdir)
                 st.parts_dir[item.rel] = pdir
                 st.parts[item.rel] = {}
                 for c in item.chunks:
-                    part = pdir / f"{c.index:04d}.mp4"
+                    part = remote.join(pdir, f"{c.index:04d}.mp4")
                     key = f"{item.rel}#{c.index:04d}"
-                    mkey = f"parts/{pdir.name}/{part.name}"
+                    mkey = f"parts/{pname}/{c.index:04d}.mp4"
                     st.part_keys[key] = (mkey, c.index, part)
                     st.unit_item[key] = item.rel
                     done = None if force else manifest.finished(mkey, part, fp, item.input)
@@ -419,7 +492,7 @@ def run(
             signum = int(getattr(exc, "signum", 2) or 2)
             what = "interrupted" if signum == 2 else f"stopped by {getattr(exc, 'name', signum)}"
             stopped = Interrupted(
-                f"{what}: {done} of {len(items)} files finished (recorded in {manifest.path}); "
+                f"{what}: {done} of {len(items)} files finished (recorded in {manifest.shown}); "
                 "run the same command again to go on"
             )
             stopped.exit_code = 128 + signum

@@ -9,6 +9,10 @@ fingerprint (model digests and options) matches, the input still has the size an
 and the output file still has the size and modification time recorded: anything else is done again.
 
 ``OUT_DIR/.rtstyle-batch/lock`` is held (``flock``) while a batch runs, so two batches never write one folder.
+
+An ``--out-dir`` URL (:mod:`rtstyle.batch.remote`) keeps the same file at ``URL/.rtstyle-batch/manifest.jsonl``: it is
+read at open into a local working copy, and the whole file is uploaded again (atomically) after every change, so
+a batch restarted on any machine resumes from it. The lock is then local to the driver's machine only.
 """
 
 from __future__ import annotations
@@ -21,30 +25,36 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rtstyle.errors import OutputError
+from rtstyle.batch import remote
+from rtstyle.batch.remote import Loc
+from rtstyle.errors import InputError, OutputError
 
 MANIFEST = "manifest.jsonl"
 
 
-def _stat(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
+def _stat(path: Loc) -> list[Any] | None:
+    return remote.stat(path)
 
 
 class Manifest:
     """Read at open, appended as outputs finish; ``close()`` releases the lock."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, remote_dir: str | None = None) -> None:
+        """``remote_dir``: the state folder's URL; ``state_dir`` is then a local working folder for it."""
         self.state_dir = state_dir
         self.path = state_dir / MANIFEST
+        self.remote = remote.join(remote_dir, MANIFEST) if remote_dir else None
+        self.shown = str(self.remote or self.path)  # where the manifest is, as the user knows it
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"cannot create {state_dir}: {exc.strerror or exc}") from None
         self._lock = self._take_lock(state_dir / "lock")
+        if isinstance(self.remote, str) and remote.exists(self.remote):
+            try:
+                remote.fetch(self.remote, self.path)
+            except InputError as exc:
+                raise OutputError(str(exc)) from None
         self.entries: dict[str, dict[str, Any]] = {}
         lines = 0
         try:
@@ -95,11 +105,17 @@ class Manifest:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
-        except OSError:  # not needed for correctness: the long file still reads the same
+            self._push()
+        except (OSError, OutputError):  # not needed for correctness: the long file still reads the same
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
 
-    def finished(self, out_key: str, output: Path, fingerprint: str, inp: Path) -> dict[str, Any] | None:
+    def _push(self) -> None:
+        """A URL out-dir: upload the local working copy (the whole file, atomically)."""
+        if isinstance(self.remote, str):
+            remote.upload(self.path, self.remote)
+
+    def finished(self, out_key: str, output: Loc, fingerprint: str, inp: Loc) -> dict[str, Any] | None:
         """The entry of ``out_key`` when ``output`` is complete and made from ``inp`` as it is now with this
         fingerprint; else None."""
         entry = self.entries.get(out_key)
@@ -111,7 +127,7 @@ class Manifest:
             return None
         return entry
 
-    def _line(self, out_key: str, output: Path, fingerprint: str, inp: Path, **info: Any) -> str:
+    def _line(self, out_key: str, output: Loc, fingerprint: str, inp: Loc, **info: Any) -> str:
         entry = {
             "out": out_key,
             "input": str(inp),
@@ -131,12 +147,13 @@ class Manifest:
             os.fsync(self._file.fileno())
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self._push()
 
-    def record(self, out_key: str, output: Path, fingerprint: str, inp: Path, **info: Any) -> None:
+    def record(self, out_key: str, output: Loc, fingerprint: str, inp: Loc, **info: Any) -> None:
         """Append the line for a finished output (flushed and synced: a kill right after keeps it)."""
         self._append(self._line(out_key, output, fingerprint, inp, state="done", **info))
 
-    def claim(self, outputs: list[tuple[str, Path, Path]], fingerprint: str) -> None:
+    def claim(self, outputs: list[tuple[str, Loc, Loc]], fingerprint: str) -> None:
         """Record that this batch is about to write these ``(key, output, input)``: an output a kill left between
         its rename and its "done" line is then known to be the batch's own, and is made again without ``--force``."""
         if outputs:

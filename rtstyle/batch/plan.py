@@ -11,8 +11,11 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+from rtstyle.batch import remote
+from rtstyle.batch.remote import Loc
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset(
@@ -38,22 +41,25 @@ class Chunk:
 class Item:
     """One input file and what becomes of it."""
 
-    input: Path
+    input: Loc  # a local path or a URL (rtstyle.batch.remote)
     rel: str  # the output's path relative to the output folder (POSIX separators)
-    output: Path
+    output: Loc
     kind: str  # "image" or "video"
     status: str = "todo"  # todo, done, up-to-date, exists, unreadable, failed, interrupted
     message: str = ""
     frames: int = 0  # expected (videos: from the probe; images: 1), then done
     fps: float = 0.0
     chunks: list[Chunk] = field(default_factory=list)  # empty: the whole file is one unit
+    local: Path | None = None  # the driver's local copy of a URL video (probed; kept for the join when chunked)
 
 
 def _has_magic(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def _inside(path: Loc, folder: Loc) -> bool:
+    if isinstance(path, str) or isinstance(folder, str):
+        return isinstance(path, str) and isinstance(folder, str) and path.startswith(folder.rstrip("/") + "/")
     try:
         path.relative_to(folder)
         return True
@@ -65,8 +71,16 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
 
-def _kind(path: Path) -> str:
-    return "image" if path.suffix.lower() in IMAGE_SUFFIXES else "video"
+def _suffix(path: Loc) -> str:
+    return (path if isinstance(path, Path) else PurePosixPath(remote.name(path))).suffix.lower()
+
+
+def _kind(path: Loc) -> str:
+    return "image" if _suffix(path) in IMAGE_SUFFIXES else "video"
+
+
+def _media(path: str) -> bool:
+    return PurePosixPath(path).suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
 
 
 def output_rel(rel: Path) -> str:
@@ -76,16 +90,64 @@ def output_rel(rel: Path) -> str:
     return rel.as_posix()
 
 
-def discover(inputs: list[str | os.PathLike[str]], out_dir: Path) -> list[Item]:
+def _discover_url(url: str) -> tuple[list[tuple[str, Path]], str | None]:
+    """The files of one URL input (a folder, a glob pattern or one file) as ``(URL, relative path)``, or why there
+    are none (an ``unreadable`` item). Relative paths as for local inputs: to the folder, or to the pattern's part
+    before its first wildcard."""
+    fs, path = remote.filesystem(url)
+    found: list[tuple[str, Path]] = []
+
+    def add(f: str, base: str, only_media: bool = True) -> None:
+        rel = Path(f[len(base) + 1 :]) if base and f.startswith(base + "/") else Path(PurePosixPath(f).name)
+        if not only_media or (not _hidden(rel) and _media(f)):
+            found.append((remote.url_of(fs, f), rel))
+
+    try:
+        if _has_magic(path):
+            base_parts = []
+            for part in path.split("/"):
+                if _has_magic(part):
+                    break
+                base_parts.append(part)
+            base = "/".join(base_parts).rstrip("/")
+            for m in sorted(fs.glob(path)):
+                if fs.isdir(m):
+                    for f in sorted(fs.find(m)):
+                        add(f, base)
+                else:
+                    add(m, base, only_media=False)
+            return found, None
+        if fs.isdir(path):
+            for f in sorted(fs.find(path)):
+                add(f, path.rstrip("/"))
+            return found, None
+        if fs.isfile(path):
+            add(path, "", only_media=False)
+            return found, None
+    except Exception as exc:  # noqa: BLE001 - every store has its own errors: the input is unreadable
+        return [], f"cannot list it ({' '.join(str(exc).split()) or type(exc).__name__})"
+    return [], "no such file or folder"
+
+
+def discover(inputs: list[str | os.PathLike[str]], out_dir: Loc) -> list[Item]:
     """Files, folders (recursive; images and videos by extension; hidden names skipped) and glob patterns, in
     the order given (a folder's files sorted). Outputs keep each file's path relative to the folder or pattern
     it came from. Nothing inside ``out_dir`` is an input. A path that does not exist is an ``unreadable`` item;
-    two inputs that would write one output make the second ``failed``."""
-    out_dir = out_dir.resolve()
-    found: list[tuple[Path, Path]] = []  # (absolute file, relative path)
+    two inputs that would write one output make the second ``failed``. Inputs and ``out_dir`` may be fsspec URLs
+    (:mod:`rtstyle.batch.remote`): a URL folder, glob pattern or file; the outputs then are URLs too."""
+    if isinstance(out_dir, Path):
+        out_dir = out_dir.resolve()
+    found: list[tuple[Loc, Path]] = []  # (absolute file or URL, relative path)
     missing: list[Item] = []
     for raw in inputs:
         text = os.fspath(raw)
+        if remote.is_url(text):
+            urls, why = _discover_url(text)
+            found += urls
+            if why is not None:
+                rel = remote.name(text) or "input"
+                missing.append(Item(text, rel, remote.join(out_dir, rel), _kind(text), "unreadable", why))
+            continue
         p = Path(text).expanduser()
         if p.is_dir():
             root = p.resolve()
@@ -114,17 +176,24 @@ def discover(inputs: list[str | os.PathLike[str]], out_dir: Path) -> list[Item]:
                     found.append((mp, mp.relative_to(base) if _inside(mp, base) else Path(mp.name)))
         else:
             missing.append(
-                Item(p, Path(p.name).as_posix(), out_dir / p.name, _kind(p), "unreadable", "no such file or folder")
+                Item(
+                    p,
+                    Path(p.name).as_posix(),
+                    remote.join(out_dir, p.name),
+                    _kind(p),
+                    "unreadable",
+                    "no such file or folder",
+                )
             )
     items: list[Item] = []
-    seen_in: set[Path] = set()
-    taken: dict[str, Path] = {}
+    seen_in: set[Loc] = set()
+    taken: dict[str, Loc] = {}
     for f, rel in found:
         if f in seen_in or _inside(f, out_dir):
             continue
         seen_in.add(f)
         orel = output_rel(rel)
-        item = Item(f, orel, out_dir / orel, _kind(f))
+        item = Item(f, orel, remote.join(out_dir, orel), _kind(f))
         if orel in taken:
             item.status, item.message = "failed", f"its output {orel} is already the output of {taken[orel]}"
         else:

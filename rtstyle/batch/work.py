@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import io
 import os
+import secrets
 import signal
 import socket
 import tempfile
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from rtstyle.batch import remote
 from rtstyle.errors import InputError, OutputError, RtstyleError
 from rtstyle.files import publish, remove_stale_parts, temp_path
 from rtstyle.pipeline.jobs import StylizeOptions
@@ -144,6 +146,14 @@ def _count_attempt(state_dir: str, key: str) -> int:
     """Record that ``key`` starts (again) and say how many times it has started in this batch."""
     if not state_dir:
         return 1
+    if remote.is_url(state_dir):  # an --out-dir URL: one empty object per attempt, counted by listing them
+        fs, path = remote.filesystem(f"{state_dir.rstrip('/')}/attempts")
+        stem = hashlib.sha1(key.encode()).hexdigest()[:20]
+        with contextlib.suppress(Exception):
+            fs.makedirs(path, exist_ok=True)
+            fs.pipe_file(f"{path}/{stem}.{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}", b"")
+            return max(1, len(fs.glob(f"{path}/{stem}.*")))
+        return 1
     folder = Path(state_dir) / "attempts"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / hashlib.sha1(key.encode()).hexdigest()[:20]
@@ -195,9 +205,15 @@ def run_unit(unit: Unit, cfg: Config) -> UnitResult:
     watch = _Watch(unit.key, kill_at, cfg.progress if cfg.progress is not None else _PROGRESS)
     err = io.StringIO()
     _BUSY, _RAISED = True, False
+    # a URL input is fetched to a local file, a URL output written locally and uploaded once it is complete
+    staged = (
+        remote.Staging(unit.input, unit.output) if remote.is_url(unit.input) or remote.is_url(unit.output) else None
+    )
     try:
         with contextlib.redirect_stderr(err):
             how = _options(cfg)
+            if staged is not None:
+                unit = replace(unit, input=staged.local_input(), output=staged.local_output())
             if unit.kind == "image":
                 from rtstyle.pipeline.jobs import stylize_image
 
@@ -213,6 +229,8 @@ def run_unit(unit: Unit, cfg: Config) -> UnitResult:
                 res.frames, res.provider, res.style = v.stats.frames, v.stats.provider, v.stats.style
             else:
                 res.frames, res.first_t, res.provider, res.style = _stylize_chunk(unit, cfg, how, watch)
+            if staged is not None:
+                staged.publish()
         res.status = "done"
     except InputError as exc:
         res.status, res.message = "unreadable", str(exc)
@@ -226,7 +244,12 @@ def run_unit(unit: Unit, cfg: Config) -> UnitResult:
         res.message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     finally:
         _BUSY = False
+        if staged is not None:
+            staged.close()
+            res.message = staged.message(res.message)
     res.notes = [ln.removeprefix("rtstyle: notice: ") for ln in err.getvalue().splitlines() if ln.strip()]
+    if staged is not None:
+        res.notes = [staged.message(n) for n in res.notes]
     res.seconds = time.perf_counter() - t0
     return res
 

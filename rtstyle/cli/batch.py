@@ -4,7 +4,6 @@ or on Ray (:func:`rtstyle.batch.run`)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -19,12 +18,18 @@ RAY_HELP = (
 
 def batch(
     inputs: Annotated[
-        list[str], typer.Argument(metavar="INPUTS...", help="Files, folders (searched recursively) or glob patterns.")
+        list[str],
+        typer.Argument(
+            metavar="INPUTS...", help="Files, folders (searched recursively) or glob patterns; fsspec URLs too."
+        ),
     ],
     out_dir: Annotated[
-        Path,
+        str,
         typer.Option(
-            "--out-dir", "-o", rich_help_panel=o.PANEL_OUTPUT, help="Where the outputs go (relative paths kept)."
+            "--out-dir",
+            "-o",
+            rich_help_panel=o.PANEL_OUTPUT,
+            help="Where the outputs go (relative paths kept): a folder or an fsspec URL (s3://bucket/styled/).",
         ),
     ],
     style: o.Style = None,
