@@ -5,6 +5,7 @@ Every clip is generated here with PyAV (lavfi test sources, see ``clips.py``), a
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from fractions import Fraction
@@ -360,3 +361,16 @@ def test_encoder_alias_x264_and_hardware_report(tmp_path: Path) -> None:
     assert report["libx264"]["runs"] and set(HARDWARE_ENCODERS) <= set(report)
     for name in HARDWARE_ENCODERS:  # each either runs or says why not, in one line
         assert report[name]["runs"] or (report[name]["why"] and "\n" not in str(report[name]["why"]))
+
+
+def test_doctor_lists_the_video_encoders(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_cli_image import run_cli
+
+    code, out, _ = run_cli(["doctor", "--json"], capsys)
+    info = json.loads(out)
+    assert code in (0, None) and "PyAV" in info["ffmpeg"]
+    assert info["encoders"]["libx264"]["runs"] and info["encoders"]["h264_nvenc"]["alias"] == "nvenc"
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run_cli(["doctor"], capsys)
+    assert "video encoders (--encoder):" in out and "libx264 (x264): runs" in out
+    assert "h264_videotoolbox (videotoolbox):" in out
