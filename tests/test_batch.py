@@ -369,3 +369,130 @@ def test_a_stopped_batch_leaves_no_half_file_and_resumes(tmp_path: Path, model: 
     r = run([src], out, StylizeOptions(style=str(model), device="cpu"), workers=2, **FAST)
     assert {Path(f.output).name for f in r.files if f.status == "up-to-date"} == finished
     assert r.ok and all(len(decode(out / f"c{i}.mp4")[0]) == 60 for i in range(3))
+
+
+# ------------------------------------------------------------------------------------------------ fsspec URLs
+
+
+def test_urls_in_and_out_resume_and_skip_unreadable(tmp_path: Path, model: Path, library: Path) -> None:
+    """A ``file://`` folder in, a ``file://`` out-dir: the tree kept, a chunked video joined from uploaded parts, the
+    manifest in the URL out-dir (a second run skips everything), bad URL inputs reported and skipped."""
+    (library / "broken.png").write_bytes(b"not a picture")  # fails in the worker, after the fetch
+    (library / "bad.mov").write_bytes(b"garbage" * 100)  # fails when the driver probes it
+    out = tmp_path / "styled"
+    src, dst = library.as_uri() + "/", out.as_uri() + "/"
+    how = StylizeOptions(style=str(model), device="cpu")
+    missing = (tmp_path / "nowhere.mp4").as_uri()
+    r = run([src, missing], dst, how, workers=2, chunk_frames=8, overlap=2, **FAST)
+    by_name = {Path(f.input).name: f for f in r.files}
+    assert {n: f.status for n, f in by_name.items()} == {
+        "a.mp4": "done", "b.mov": "done", "p.png": "done", "broken.png": "unreadable", "bad.mov": "unreadable",
+        "nowhere.mp4": "unreadable",
+    }  # fmt: skip
+    assert by_name["b.mov"].chunks == 2 and by_name["b.mov"].output == dst + "sub/b.mp4"
+    assert by_name["broken.png"].message.startswith((library / "broken.png").as_uri())  # the URL, not a temp copy
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and STATE_DIR not in p.parts) == [
+        "a.mp4", "sub/b.mp4", "sub/p.png",
+    ]  # fmt: skip
+    assert len(decode(out / "sub" / "b.mp4")[0]) == 16 and len(decode(out / "a.mp4")[0]) == 12
+    assert probe(out / "a.mp4").audio_codec == "aac"
+    lines = [json.loads(x) for x in (out / STATE_DIR / "manifest.jsonl").read_text().splitlines()]
+    done = {e["out"] for e in lines if e["state"] == "done"}
+    assert {"a.mp4", "sub/b.mp4", "sub/p.png"} <= done and sum(
+        k.startswith("parts/") for k in done
+    ) == 4  # a and b in two chunks each
+    assert not leftovers(out) and not list((out / STATE_DIR / "parts").rglob("*.mp4"))
+    # again, as from another machine: the manifest in the URL out-dir says what is finished
+    again = run([src], dst, how, workers=1, chunk_frames=8, overlap=2, **FAST)
+    assert again.counts()["up-to-date"] == 3 and again.counts()["done"] == 0
+
+
+def test_url_discovery_globs_and_single_files(tmp_path: Path) -> None:
+    from rtstyle.batch.plan import discover
+
+    src = tmp_path / "in"
+    for rel in ("x/a.mp4", "x/deep/b.jpg", "y/c.mov", "y/.hidden/d.mp4", "y/e.txt", "top.png", "z/f.mp4"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(b"x")
+    out = (tmp_path / "out").as_uri()
+    inputs = [
+        src.as_uri() + "/[xy]",
+        src.as_uri() + "/top.png",
+        (src / "y" / "c.mov").as_uri(),
+        str(src / "x" / "a.mp4"),
+    ]
+    items = discover(inputs, out)  # a URL glob, a URL file, one already found (once), a local path
+    got = [(str(i.input).removeprefix(src.as_uri()), str(i.output).removeprefix(out), i.status) for i in items]
+    assert got == [
+        ("/x/a.mp4", "/x/a.mp4", "todo"), ("/x/deep/b.jpg", "/x/deep/b.jpg", "todo"), ("/y/c.mov", "/y/c.mp4", "todo"),
+        ("/top.png", "/top.png", "todo"), (str(src / "x" / "a.mp4"), "/a.mp4", "todo"),
+    ]  # fmt: skip
+
+
+def test_url_without_its_package_is_one_line(
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = make_clip(tmp_path / "in" / "a.mp4", frames=4)
+    monkeypatch.setitem(sys.modules, "s3fs", None)  # as on a machine without s3fs
+    code, _, err = run_cli(["batch", clip, "-o", "s3://bucket/styled/", "-d", "cpu", "-s", model], capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("rtstyle: notice:")]
+    assert code not in (0, None) and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("rtstyle: error: ") and "pip install s3fs" in lines[0]
+    monkeypatch.setitem(sys.modules, "fsspec", None)  # no fsspec at all (the core install)
+    monkeypatch.setitem(sys.modules, "fsspec.core", None)
+    code, _, err = run_cli(["batch", "gs://bucket/clips/", "-o", tmp_path / "out", "-d", "cpu", "-s", model], capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("rtstyle: notice:")]
+    assert code not in (0, None) and len(lines) == 1 and "[remote]" in lines[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_upload_leaves_no_final_file(
+    tmp_path: Path, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload dies half-way (a put that writes half the file and fails, or a rename that fails): no file under
+    the final name, no temporary file left, the unit is ``failed``; object stores get a single put."""
+    from fsspec.implementations.local import LocalFileSystem
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    from rtstyle.batch import remote
+    from rtstyle.batch.work import Config, Unit, run_unit
+    from rtstyle.errors import OutputError
+
+    done = tmp_path / "done.bin"
+    done.write_bytes(os.urandom(4096))
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def half_put(self: object, lpath: str, rpath: str, **kw: object) -> None:
+        with open(rpath, "wb") as f:
+            f.write(done.read_bytes()[:100])
+        raise OSError("connection reset")
+
+    with monkeypatch.context() as m:
+        m.setattr(LocalFileSystem, "put_file", half_put)
+        with pytest.raises(OutputError, match="connection reset"):
+            remote.upload(done, (out / "a.bin").as_uri())
+    with monkeypatch.context() as m:
+        m.setattr(LocalFileSystem, "mv", lambda *a, **k: (_ for _ in ()).throw(OSError("rename refused")))
+        with pytest.raises(OutputError, match="rename refused"):
+            remote.upload(done, (out / "a.bin").as_uri())
+    assert list(out.iterdir()) == []  # neither a final file nor a temporary one
+    remote.upload(done, (out / "a.bin").as_uri())
+    assert (out / "a.bin").read_bytes() == done.read_bytes() and len(list(out.iterdir())) == 1
+    # an object store: one put of the finished file, no temporary object
+    puts: list[str] = []
+    monkeypatch.setattr(MemoryFileSystem, "mv", lambda *a, **k: pytest.fail("no rename on an object store"))
+    real_put = MemoryFileSystem.put_file
+    monkeypatch.setattr(
+        MemoryFileSystem, "put_file", lambda self, lp, rp, **k: (puts.append(rp), real_put(self, lp, rp, **k))
+    )
+    remote.upload(done, "memory://bucket/x/a.bin")
+    assert puts == ["/bucket/x/a.bin"] and MemoryFileSystem().cat_file("/bucket/x/a.bin") == done.read_bytes()
+    # a whole unit whose upload fails: failed, nothing under the final name
+    pic = tmp_path / "p.png"
+    cv2.imwrite(str(pic), np.full((20, 30, 3), 80, np.uint8))
+    monkeypatch.setattr(LocalFileSystem, "put_file", half_put)
+    unit = Unit("p.png", "image", pic.as_uri(), (out / "p.png").as_uri())
+    res = run_unit(unit, Config(StylizeOptions(style=str(model), device="cpu")))
+    assert res.status == "failed" and "connection reset" in res.message and (out / "p.png").as_uri() in res.message
+    assert sorted(p.name for p in out.iterdir()) == ["a.bin"]
