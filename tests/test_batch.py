@@ -427,6 +427,9 @@ def test_url_discovery_globs_and_single_files(tmp_path: Path) -> None:
         ("/x/a.mp4", "/x/a.mp4", "todo"), ("/x/deep/b.jpg", "/x/deep/b.jpg", "todo"), ("/y/c.mov", "/y/c.mp4", "todo"),
         ("/top.png", "/top.png", "todo"), (str(src / "x" / "a.mp4"), "/a.mp4", "todo"),
     ]  # fmt: skip
+    # a file:// out-dir inside a local input folder (the same folder written two ways): its files are no inputs
+    inside = discover([str(src)], (src / "x").as_uri())
+    assert sorted(i.rel for i in inside) == ["top.png", "y/c.mp4", "z/f.mp4"]
 
 
 def test_url_without_its_package_is_one_line(

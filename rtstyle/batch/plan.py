@@ -67,6 +67,14 @@ def _inside(path: Loc, folder: Loc) -> bool:
         return False
 
 
+def _inside_on_disk(path: Loc, folder: Loc) -> bool:
+    """``_inside`` across a local path and a ``file://`` URL (the same folder, written two ways)."""
+    if isinstance(path, Path) and isinstance(folder, Path):
+        return False  # _inside says it
+    p, f = remote.local_path(path), remote.local_path(folder)
+    return p is not None and f is not None and _inside(p.resolve(), f.resolve())
+
+
 def _hidden(rel: Path) -> bool:
     return any(part.startswith(".") for part in rel.parts)
 
@@ -189,7 +197,7 @@ def discover(inputs: list[str | os.PathLike[str]], out_dir: Loc) -> list[Item]:
     seen_in: set[Loc] = set()
     taken: dict[str, Loc] = {}
     for f, rel in found:
-        if f in seen_in or _inside(f, out_dir):
+        if f in seen_in or _inside(f, out_dir) or _inside_on_disk(f, out_dir):
             continue
         seen_in.add(f)
         orel = output_rel(rel)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import re
 import secrets
 import shutil
@@ -73,6 +74,15 @@ def check(locs: list[Any]) -> None:
 def url_of(fs: Any, path: str) -> str:
     """The URL of ``path`` inside ``fs`` (with its protocol)."""
     return str(fs.unstrip_protocol(path))
+
+
+def local_path(loc: Loc) -> Path | None:
+    """The local path a location names: itself, or a ``file://`` URL's path; None for other URLs."""
+    if isinstance(loc, Path):
+        return loc
+    if protocol(loc) in ("file", "local") and "::" not in loc:
+        return Path(filesystem(loc)[1])
+    return None
 
 
 def join(base: Loc, rel: str) -> Loc:
@@ -141,11 +151,14 @@ def isdir(loc: Loc) -> bool:
 
 
 def makedirs(loc: Loc) -> None:
-    """Create a folder (and its parents); a no-op on object stores. OSError when it cannot be made."""
+    """Create a folder (and its parents); a no-op on object stores (no folders there, and a store may take it for
+    a new bucket). OSError when it cannot be made."""
     if isinstance(loc, Path):
         loc.mkdir(parents=True, exist_ok=True)
         return
     fs, path = filesystem(loc)
+    if protocol(loc) in OBJECT_STORES:
+        return
     try:
         fs.makedirs(path, exist_ok=True)
     except OSError:
@@ -196,10 +209,10 @@ def upload(local: Path, url: str) -> None:
     temporary file is removed."""
     fs, path = filesystem(url)
     try:
-        fs.makedirs(fs._parent(path), exist_ok=True)
         if protocol(url) in OBJECT_STORES:
             fs.put_file(str(local), path)
             return
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)
         tmp_url = _temp_name(url)
         _, tmp = filesystem(tmp_url)
         try:

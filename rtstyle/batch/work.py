@@ -150,7 +150,7 @@ def _count_attempt(state_dir: str, key: str) -> int:
         fs, path = remote.filesystem(f"{state_dir.rstrip('/')}/attempts")
         stem = hashlib.sha1(key.encode()).hexdigest()[:20]
         with contextlib.suppress(Exception):
-            fs.makedirs(path, exist_ok=True)
+            remote.makedirs(f"{state_dir.rstrip('/')}/attempts")
             fs.pipe_file(f"{path}/{stem}.{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}", b"")
             return max(1, len(fs.glob(f"{path}/{stem}.*")))
         return 1
