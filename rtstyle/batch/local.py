@@ -4,6 +4,11 @@ Each worker is a separate process (``spawn``: nothing of the driver's onnxruntim
 onnxruntime session and thread count, built once and reused for every unit it runs. At most one unit per worker
 is in flight, so when a worker dies (killed, out of memory) the units that were running are exactly the ones to
 retry: the pool is rebuilt and they are submitted again, up to ``retries`` times each.
+
+Ctrl-C: workers start with SIGINT ignored (inherited through ``exec``; Python leaves an ignored SIGINT ignored), so
+a Ctrl-C while a worker still imports is no traceback; :func:`~rtstyle.batch.work.worker_init` then installs the
+handler that interrupts a running unit. A stop event tells workers that were starting, and units already queued
+to them, not to begin.
 """
 
 from __future__ import annotations
@@ -13,12 +18,27 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from rtstyle.batch.work import Config, Unit, UnitResult, run_unit, worker_init
+
+
+@contextlib.contextmanager
+def _sigint_ignored_for_new_workers() -> Iterator[None]:
+    """Ignore SIGINT while worker processes may be spawned (``submit``), so they inherit it ignored; this process's
+    own handler is back right after (a Ctrl-C within those milliseconds is lost to it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def run_local(
@@ -37,6 +57,7 @@ def run_local(
     inflight: dict[Future, Unit] = {}
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Queue() if on_progress is not None else None
+    stop = ctx.Event()
 
     def drain() -> None:
         while progress is not None:
@@ -50,13 +71,15 @@ def run_local(
         while pending or inflight:
             if pool is None:
                 pool = ProcessPoolExecutor(
-                    max_workers=workers, mp_context=ctx, initializer=worker_init, initargs=(progress,)
+                    max_workers=workers, mp_context=ctx, initializer=worker_init, initargs=(progress, stop)
                 )
             broken = False
             while pending and len(inflight) < workers:
                 unit = pending.popleft()
                 try:
-                    inflight[pool.submit(run_unit, unit, cfg)] = unit
+                    with _sigint_ignored_for_new_workers():
+                        fut = pool.submit(run_unit, unit, cfg)
+                    inflight[fut] = unit
                 except BrokenProcessPool:  # a worker died since the last look
                     pending.appendleft(unit)
                     broken = True
@@ -90,6 +113,7 @@ def run_local(
     except KeyboardInterrupt:
         # each worker discards the output it was writing and returns "interrupted" (Ctrl-C in a terminal reaches
         # them too; SIGTERM or SIGHUP reach only this process: pass it on)
+        stop.set()  # workers still starting, and units queued to them, do not begin
         if pool is not None:
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
                 with contextlib.suppress(OSError):

@@ -41,6 +41,8 @@ _BUSY = False
 _RAISED = False
 # The local pool's progress queue ((unit key, frames done) while a video runs); None elsewhere.
 _PROGRESS: Any = None
+# The local pool's stop event (set on Ctrl-C): a unit that has not begun does not begin; None elsewhere.
+_STOP: Any = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,8 @@ class _Watch:
 def run_unit(unit: Unit, cfg: Config) -> UnitResult:
     """Run one unit and say how it went; a bad input or a failing output is a result, not an exception."""
     global _BUSY, _RAISED
+    if _STOP is not None and _STOP.is_set():
+        return UnitResult(unit.key, "interrupted", message="interrupted", host=socket.gethostname(), pid=os.getpid())
     t0 = time.perf_counter()
     res = UnitResult(unit.key, "failed", host=socket.gethostname(), pid=os.getpid(), lane=cfg.lane)
     if cfg.lane:  # under Ray: say which node ran it
@@ -254,11 +258,12 @@ def run_unit(unit: Unit, cfg: Config) -> UnitResult:
     return res
 
 
-def worker_init(progress: Any = None) -> None:
+def worker_init(progress: Any = None, stop: Any = None) -> None:
     """Process-pool worker start: Ctrl-C interrupts the unit that runs, and is ignored between units; ``progress``
-    (a multiprocessing queue) receives how far each video unit got."""
-    global _PROGRESS
-    _PROGRESS = progress
+    (a multiprocessing queue) receives how far each video unit got; ``stop`` (a multiprocessing event), once set,
+    keeps units from beginning."""
+    global _PROGRESS, _STOP
+    _PROGRESS, _STOP = progress, stop
 
     def on_sigint(signum: int, frame: Any) -> None:
         global _RAISED
