@@ -14,7 +14,6 @@ rename (``mv``), so a killed batch never leaves a half file under a final name.
 from __future__ import annotations
 
 import contextlib
-import os
 import posixpath
 import re
 import secrets
@@ -200,7 +199,7 @@ def _temp_name(url: str) -> str:
     from rtstyle.files import PART, part_prefix
 
     n = name(url)
-    return join(parent(url), f"{part_prefix(Path(n))}{secrets.token_hex(4)}{PART}{PurePosixPath(n).suffix}")  # type: ignore[return-value]
+    return str(join(parent(url), f"{part_prefix(Path(n))}{secrets.token_hex(4)}{PART}{PurePosixPath(n).suffix}"))
 
 
 def upload(local: Path, url: str) -> None:
@@ -226,18 +225,6 @@ def upload(local: Path, url: str) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - every store has its own errors
         raise OutputError(f"{url}: cannot write it ({_reason(exc)})") from None
-
-
-def put_bytes(data: bytes, url: str) -> None:
-    """Write small ``data`` at ``url`` atomically (through a local file and :func:`upload`)."""
-    fd, tmp = tempfile.mkstemp(prefix=".rtstyle-put.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        upload(Path(tmp), url)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
 
 
 class Staging:
