@@ -108,6 +108,20 @@ def test_demo_writes_clip(tmp_path, models_dir, no_shipped, capsys):
     assert n == 10
 
 
+def test_demo_runs_the_shipped_full_tier_until_the_zoo_fast_tier_ships(tmp_path, monkeypatch, capsys):
+    shipped = tmp_path / "shipped"
+    make_contract_model(shipped / "zoo-full.onnx", styles=("mosaic", "candy"), tier="full")
+    make_contract_model(shipped / "mosaic-fast.onnx", styles=("mosaic",), tier="fast", arch="test-fast")
+    monkeypatch.setattr(catalog, "shipped_models_dir", lambda: shipped)
+    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "none"))
+    args = ["demo", "--seconds", "0.2", "--device", "cpu", "--smooth", "off", "--json"]
+    code, out, err = run_cli([*args, "--out", tmp_path / "a.mp4"], capsys)
+    assert code == 0 and "the demo runs the full tier" in err
+    assert json.loads(out)["style"] == "mosaic"
+    code, out, err = run_cli([*args, "--out", tmp_path / "b.mp4", "--tier", "fast"], capsys)  # asked for: as asked
+    assert code == 0 and "demo runs the full tier" not in err
+
+
 def test_demo_without_styles(tmp_path, no_shipped, monkeypatch, capsys):
     monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "empty"))
     code, _, err = run_cli(["demo", "--out", tmp_path / "d.mp4"], capsys)

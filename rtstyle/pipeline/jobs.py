@@ -35,6 +35,12 @@ class Progress(Protocol):
     def __call__(self, done: int, total: int | None, fps: float) -> None: ...
 
 
+# Until the zoo's fast tier ships (issue 11), the shipped fast mosaic is the provisional one distilled from a weak
+# teacher, so the demo shows the zoo's full tier (slower on a CPU, but the real painting). None: the usual tier.
+DEMO_TIER: Tier | None = "full"
+DEMO_TIER_WHY = "the zoo's fast tier is still being trained (slower on a CPU, a few seconds more)"
+
+
 @dataclass
 class StylizeOptions:
     """How to stylize: what :class:`rtstyle.Stylizer` takes, shared by every job."""
@@ -196,7 +202,17 @@ def stylize_demo(
     check_video_output(out, (), force)
     if keep_clip is not None:
         check_video_output(keep_clip, (out,), force)
-    stylizer = (how or StylizeOptions()).stylizer()
+    how = how or StylizeOptions()
+    if how.style is None and how.tier is None and DEMO_TIER is not None:
+        from dataclasses import replace
+
+        from rtstyle.catalog import DEFAULT_STYLE, list_styles
+
+        default = {s.tier for s in list_styles() if s.name == DEFAULT_STYLE and s.source == "shipped"}
+        if DEMO_TIER in default:
+            how = replace(how, tier=DEMO_TIER)
+            notice(f"the demo runs the {DEMO_TIER} tier: {DEMO_TIER_WHY}")
+    stylizer = how.stylizer()
     with tempfile.TemporaryDirectory(prefix="rtstyle-demo-") as tmp:
         clip = Path(tmp) / "sample.mp4"
         notice(f"generating a {seconds:g} s sample clip ...")
