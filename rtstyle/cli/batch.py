@@ -12,7 +12,7 @@ from rtstyle.cli import options as o
 
 RAY_HELP = (
     "Run on Ray (the ray extra: pip install 'rtstyle\\[ray]'): local (start Ray on this machine), auto (the cluster this machine "
-    "belongs to, or RAY_ADDRESS) or ray://HOST:PORT. Inputs and --out-dir must be paths every node reaches."
+    "belongs to, or RAY_ADDRESS) or ray://HOST:PORT. Inputs and --out-dir must be paths every node reaches, or fsspec URLs."
 )
 
 
