@@ -85,6 +85,16 @@ class TrainConfig:
     card_notes: list[str] = field(default_factory=list)  # extra lines for the model card (e.g. data terms)
     precision: str = "auto"  # auto, fp32 or bf16 (autocast); see rtstyle.train.precision
     channels_last: bool | None = None  # None: where it measured faster (CUDA)
+    train_only: str = "all"  # all | norm (instance-norm scales and shifts) | norm+last (plus the output conv)
+    max_minutes: float | None = None  # stop when the training time (wall clock of the loop) reaches it
+    init_row: str = "mean"  # with init_from, a style the source lacks starts from: mean | nearest (Gram distance)
+    val_every: int = 0  # every N steps: the loss on a fixed validation batch; the best state is kept and exported
+    val_photos: int = 4  # photos in the validation batch (fixed photos, fixed centre crops)
+    keep_best_on_interrupt: bool = False  # Ctrl-C stops training and still exports the best state so far
+    preview_file: str | None = None  # the painting and fixed photos stylized, rewritten atomically ...
+    preview_seconds: float = 30.0  # ... every N seconds (and at the end)
+    made_by: str = "rtstyle train"  # the model card's first line
+    mark_minutes: list[float] = field(default_factory=list)  # at each: OUT_DIR/minute_M.pt holds the best state
 
     def __post_init__(self) -> None:
         if isinstance(self.data, (str, Path)):
@@ -93,7 +103,7 @@ class TrainConfig:
     def recipe(self) -> dict[str, Any]:
         keep = (
             "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer identity_steps "
-            "style_ramp output_lr_scale style_batches "
+            "style_ramp output_lr_scale style_batches train_only init_row max_minutes val_every "
             "stability_weight stability_noise stability_shift teacher_weight seed"
         ).split()
         r = {k: getattr(self, k) for k in keep}
@@ -116,6 +126,55 @@ class TrainResult:
     seconds: float
     last_losses: dict[str, float]
     images_per_second: float
+    best_step: int | None = None  # with val_every: the step whose state was exported
+    best_val: float | None = None  # its validation loss
+    first_val: float | None = None  # the validation loss before the first step
+    interrupted: bool = False  # stopped by Ctrl-C (keep_best_on_interrupt), the best state exported
+    stopped_by: str = "steps"  # steps | minutes | interrupt
+
+
+@dataclass
+class TrainStatus:
+    """What the progress callback (``train(on_step=...)``) gets after every step."""
+
+    step: int
+    steps: int
+    seconds: float  # training time so far (the loop's wall clock)
+    budget_seconds: float | None  # max_minutes in seconds
+    losses: dict[str, float]
+    val: float | None  # the latest validation loss
+    best_val: float | None
+    best_step: int | None
+    preview: Path | None  # the preview file, when it was just rewritten
+
+
+TRAIN_ONLY = ("all", "norm", "norm+last")
+INIT_ROWS = ("mean", "nearest")
+
+
+def norm_parameters(net: nn.Module) -> list[nn.Parameter]:
+    """The instance-norm scales and shifts (every conditional instance norm's ``weight`` and ``bias``)."""
+    from rtstyle.nets.layers import CondInstanceNorm
+
+    return [p for m in net.modules() if isinstance(m, CondInstanceNorm) for p in (m.weight, m.bias)]
+
+
+def set_trainable(net: nn.Module, train_only: str) -> int:
+    """Freeze what ``train_only`` does not train (``requires_grad`` off): ``all`` trains everything, ``norm`` the
+    instance-norm scales and shifts, ``norm+last`` those plus the output convolution. Returns the parameters
+    trained (their count of values)."""
+    if train_only not in TRAIN_ONLY:
+        raise RtstyleError(f"train_only must be one of {', '.join(TRAIN_ONLY)}, not {train_only!r}")
+    if train_only == "all":
+        keep = list(net.parameters())
+    else:
+        keep = norm_parameters(net)
+        if train_only == "norm+last":
+            keep += list(net.io_layers().last.parameters())
+    ids = {id(p) for p in keep}
+    for p in net.parameters():
+        p.requires_grad_(id(p) in ids)
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)
 
 
 def per_style(value: Any, n: int, option: str) -> list:
@@ -136,17 +195,19 @@ def param_groups(net: nn.Module, lr: float, output_lr_scale: float = 1.0) -> lis
     convolution writes pixels directly: Adam moves each weight by about ``lr`` per step whatever its gradient, so
     a net whose output is RGB in [0, 1] takes 255x larger steps relative to its output than one working in
     [0, 255] (as the reference implementations do) at the same ``lr``. ``1/255`` gives the reference's steps.
+    Frozen parameters (``requires_grad`` off: :func:`set_trainable`) are left out; an empty group is not made.
     """
+    trained = [p for p in net.parameters() if p.requires_grad]
     last = getattr(net, "io_layers", None)
     if last is None or output_lr_scale == 1.0:
-        return [{"params": list(net.parameters()), "lr": lr, "lr_scale": 1.0}]
-    out_params = list(net.io_layers().last.parameters())
-    ids = {id(p) for p in out_params}
-    rest = [p for p in net.parameters() if id(p) not in ids]
-    return [
-        {"params": rest, "lr": lr, "lr_scale": 1.0},
-        {"params": out_params, "lr": lr * output_lr_scale, "lr_scale": output_lr_scale},
-    ]
+        return [{"params": trained, "lr": lr, "lr_scale": 1.0}]
+    ids = {id(p) for p in net.io_layers().last.parameters()}
+    out_params = [p for p in trained if id(p) in ids]
+    rest = [p for p in trained if id(p) not in ids]
+    groups = [{"params": rest, "lr": lr, "lr_scale": 1.0}]
+    if out_params:
+        groups.append({"params": out_params, "lr": lr * output_lr_scale, "lr_scale": output_lr_scale})
+    return [g for g in groups if g["params"]]
 
 
 def style_scale(step: int, identity_steps: int, ramp: int) -> float:
@@ -214,27 +275,57 @@ def _source_net(spec: str, arch: str) -> tuple[nn.Module, list[str], dict[str, A
     return net, [s.name for s in info["styles"]], dict(info["recipe"])
 
 
+RowPicker = Callable[[nn.Module, list[str], int], int]
+
+
 @torch.no_grad()
-def init_weights(net: nn.Module, spec: str, arch: str, style_names: list[str]) -> tuple[str, dict[str, Any]]:
+def init_weights(
+    net: nn.Module, spec: str, arch: str, style_names: list[str], pick: RowPicker | None = None
+) -> tuple[str, dict[str, Any]]:
     """Start ``net`` from a trained network (``--init-from``): every convolution is copied; each style's
-    instance-norm row comes from the source's style of the same name, or is the mean of the source's rows.
-    Returns a note for the model card and the source's recipe."""
+    instance-norm row comes from the source's style of the same name, else from the row ``pick(source, names,
+    style_index)`` chooses, else is the mean of the source's rows. Returns a note for the model card and the
+    source's recipe."""
     src, src_names, src_recipe = _source_net(spec, arch)
     src_arch = getattr(src, "arch_name", arch)
     if src_arch != arch:
         raise InputError(f"--init-from {spec}: it is a {src_arch} network, this run trains {arch}")
     target = net.state_dict()
     rows = [src_names.index(n) if n in src_names else None for n in style_names]
+    picked = [None if r is not None or pick is None else pick(src, src_names, i) for i, r in enumerate(rows)]
     for key, value in src.state_dict().items():
         if key.endswith(("norm.weight", "norm.bias")) and value.dim() == 2:
             mean = value.mean(0)
-            target[key] = torch.stack([value[r] if r is not None else mean for r in rows])
+            target[key] = torch.stack(
+                [
+                    value[r] if r is not None else value[q] if q is not None else mean
+                    for r, q in zip(rows, picked, strict=True)
+                ]
+            )
         else:
             target[key] = value
     net.load_state_dict(target)
     kept = [n for n, r in zip(style_names, rows, strict=True) if r is not None]
     note = f"initialised from {Path(spec).name}" + (f" (styles kept: {', '.join(kept)})" if kept else "")
+    nearest = [f"{n} from {src_names[q]}" for n, q in zip(style_names, picked, strict=True) if q is not None]
+    if nearest:
+        note += f" (norm rows from the nearest style by Gram distance: {', '.join(nearest)})"
     return note, src_recipe
+
+
+@torch.no_grad()
+def nearest_row(src: nn.Module, loss_fn: PerceptualLoss, photos: torch.Tensor, style_index: int) -> tuple[int, list]:
+    """The source style whose output on ``photos`` has the Gram matrices nearest to painting ``style_index``'s
+    (the style term of ``loss_fn``), and every source style's distance."""
+    src = src.to(photos.device).eval()
+    n = int(getattr(src, "num_styles", 1))
+    sidx = torch.full((photos.shape[0],), style_index, dtype=torch.long, device=photos.device)
+    dists = []
+    for r in range(n):
+        style = F.one_hot(torch.full((photos.shape[0],), r), n).float().to(photos.device)
+        _, terms = loss_fn(src(photos, style).clamp(0, 1), photos, sidx)
+        dists.append(float(terms["style"]))
+    return int(np.argmin(dists)), dists
 
 
 def continued_phases(recipe: dict[str, Any]) -> list[dict[str, Any]]:
@@ -324,8 +415,51 @@ def _preview(net: nn.Module, fixed: torch.Tensor, num_styles: int, path: Path) -
     cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
 
 
-def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], None] | None = None) -> TrainResult:
-    """Run (or resume) a training run; export the contract model and a model card at the end."""
+def _write_preview(
+    net: nn.Module, fixed: torch.Tensor, style_imgs: list[torch.Tensor], num_styles: int, path: Path
+) -> None:
+    """The painting(s) beside the fixed photos stylized: a row per style under a row of the photos; written to
+    a temporary file and renamed, so a viewer that keeps ``path`` open never reads half a picture."""
+    size = fixed.shape[-1]
+    net.eval()
+    rows = [torch.cat([torch.ones_like(fixed[0]), *fixed], 2)]
+    with torch.no_grad():
+        for s in range(num_styles):
+            style = F.one_hot(torch.full((fixed.shape[0],), s), num_styles).float().to(fixed.device)
+            y = net(fixed, style).clamp(0, 1).float()
+            img = style_imgs[s if s < len(style_imgs) else 0][0].float()
+            h, w = img.shape[1:]
+            k = size / max(h, w)
+            small = F.interpolate(img[None], size=(max(1, round(h * k)), max(1, round(w * k))), mode="area")[0]
+            tile = torch.ones(3, size, size, device=fixed.device)
+            top, left = (size - small.shape[1]) // 2, (size - small.shape[2]) // 2
+            tile[:, top : top + small.shape[1], left : left + small.shape[2]] = small.to(fixed.device)
+            rows.append(torch.cat([tile, *y], 2))
+    net.train()
+    grid = torch.cat(rows, 1)
+    img = (grid.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)[:, :, ::-1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.part{path.suffix or '.jpg'}")
+    if not cv2.imwrite(str(tmp), img, [cv2.IMWRITE_JPEG_QUALITY, 92]):
+        raise RtstyleError(f"cannot write the preview {path}")
+    os.replace(tmp, path)
+
+
+def train(
+    cfg: TrainConfig,
+    on_log: Callable[[int, dict[str, float], float], None] | None = None,
+    on_step: Callable[[TrainStatus], None] | None = None,
+) -> TrainResult:
+    """Run (or resume) a training run; export the contract model and a model card at the end.
+
+    ``on_step`` is called after every step with a :class:`TrainStatus` (a progress bar, a preview window); a
+    ``KeyboardInterrupt`` raised there (or by Ctrl-C) stops the run, and with ``cfg.keep_best_on_interrupt`` the
+    best state so far is still exported.
+    """
+    if cfg.train_only not in TRAIN_ONLY:
+        raise RtstyleError(f"train_only must be one of {', '.join(TRAIN_ONLY)}, not {cfg.train_only!r}")
+    if cfg.init_row not in INIT_ROWS:
+        raise RtstyleError(f"init_row must be one of {', '.join(INIT_ROWS)}, not {cfg.init_row!r}")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank = int(os.environ.get("RANK", "0"))
     device = pick_device(cfg.device)
@@ -364,8 +498,17 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
     num_styles = len(styles)
     net = build_net(cfg.arch, num_styles)
     init_note, src_recipe = None, {}
+    fixed = photos.fixed(max(4, cfg.val_photos)).to(device)  # fixed photos, fixed crops: previews, validation
+    val_x = fixed[: cfg.val_photos] if cfg.val_photos < fixed.shape[0] else fixed
     if cfg.init_from and not cfg.resume:  # a resume continues from its checkpoint instead
-        init_note, src_recipe = init_weights(net, cfg.init_from, cfg.arch, [s.name for s in styles])
+        pick: RowPicker | None = None
+        if cfg.init_row == "nearest":
+
+            def pick(src: nn.Module, names: list[str], i: int) -> int:
+                return nearest_row(src, loss_fn, val_x, i)[0]
+
+        init_note, src_recipe = init_weights(net, cfg.init_from, cfg.arch, [s.name for s in styles], pick)
+    trained_values = set_trainable(net, cfg.train_only)
     net = net.to(device)
     teacher = _Teacher(cfg.teacher, device, num_styles) if cfg.teacher else None
     precision = resolve_precision(cfg.precision, device)
@@ -408,8 +551,9 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
         from torch.nn.parallel import DistributedDataParallel
 
         model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-    fixed = photos.fixed(4).to(device)
+    fixed = fixed[:4]
     out_dir.mkdir(parents=True, exist_ok=True)
+    run_info: dict[str, Any] = {}  # what this run learned about itself, for the recipe (best step, stop reason)
 
     def checkpoint(last: dict[str, float]) -> None:
         gens = [gen.get_state()]
@@ -432,7 +576,7 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
                 "elapsed": elapsed,
                 "history": history,
                 "last_losses": last,
-                "recipe": cfg.recipe(),  # the current phase; earlier ones are "phases" (checkpoint_recipe joins them)
+                "recipe": {**cfg.recipe(), **run_info},  # the current phase; earlier ones: "phases"
                 "config": dataclasses.asdict(cfg),
                 "phases": phases,
                 "vgg": vgg.source,
@@ -462,9 +606,62 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
         task = progress.add_task("train", total=cfg.steps, completed=step, name=cfg.name, losses="", ips=0.0)
     last: dict[str, float] = {}
     window_t, window_n = time.perf_counter(), 0
+    val_sidx = (torch.arange(val_x.shape[0]) % num_styles).to(device)
+    val_style = F.one_hot(val_sidx, num_styles).float()
+
+    def validate() -> float:
+        """The loss on the fixed validation batch at full style weight (lower is better)."""
+        net.eval()
+        with torch.no_grad(), autocast(device, precision):
+            loss_v, _ = loss_fn(net(val_x, val_style).float(), val_x, val_sidx)
+        net.train()
+        return float(loss_v)
+
+    def snapshot() -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+    best: dict[str, Any] | None = None
+    first_val = val = None
+    if cfg.val_every > 0:
+        first_val = val = validate()
+        best = {"val": val, "step": step, "state": snapshot()}
+    budget = cfg.max_minutes * 60.0 if cfg.max_minutes is not None else None
+    preview_path = Path(cfg.preview_file) if cfg.preview_file and is_main else None
+    if preview_path is not None:
+        _write_preview(net, fixed, style_imgs, num_styles, preview_path)
+    loop_start = last_preview = time.perf_counter()
+    stopped_by, interrupted = "steps", False
+    marks = sorted(cfg.mark_minutes)
+
+    def save_mark(minute: float) -> None:
+        """The best state so far (or the current one without validation) as a checkpoint that exports."""
+        if not is_main:
+            return
+        state = best["state"] if best is not None else net.state_dict()
+        info = {"best_step": best["step"], "val_loss": round(best["val"], 6)} if best is not None else {}
+        _save_atomic(
+            {
+                "arch": cfg.arch,
+                "num_styles": num_styles,
+                "styles": [s.to_json() for s in styles],
+                "net": {k: v.detach().cpu() for k, v in state.items()},
+                "step": step,
+                "elapsed": time.perf_counter() - loop_start,
+                "recipe": {**cfg.recipe(), **info, "minute_mark": minute},
+                "config": dataclasses.asdict(cfg),
+                "last_losses": last,
+                "vgg": vgg.source,
+                "init": init_note,
+            },
+            out_dir / f"minute_{minute:g}.pt",
+        )
+
     net.train()
     try:
         while step < cfg.steps:
+            if budget is not None and time.perf_counter() - loop_start >= budget:
+                stopped_by = "minutes"
+                break
             t0 = time.perf_counter()
             x = photos.batch(cfg.batch, gen).to(device, non_blocking=True)
             if cfg.style_batches == "single" and num_styles > 1:
@@ -522,9 +719,53 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
                 checkpoint(last)
             if is_main and cfg.preview_every and step % cfg.preview_every == 0:
                 _preview(net, fixed, num_styles, out_dir / f"preview_{step:06d}.jpg")
+            validated = best is not None and (step % cfg.val_every == 0 or step == cfg.steps)
+            if validated:
+                val = validate()
+                if val < best["val"]:  # type: ignore[index]
+                    best = {"val": val, "step": step, "state": snapshot()}
+            while marks and time.perf_counter() - loop_start >= marks[0] * 60.0:
+                save_mark(marks.pop(0))
+            wrote = None
+            if preview_path is not None and time.perf_counter() - last_preview >= cfg.preview_seconds:
+                _write_preview(net, fixed, style_imgs, num_styles, preview_path)
+                last_preview, wrote = time.perf_counter(), preview_path
+            if on_step is not None:
+                on_step(
+                    TrainStatus(
+                        step,
+                        cfg.steps,
+                        time.perf_counter() - loop_start,
+                        budget,
+                        last,
+                        val,
+                        best["val"] if best else None,
+                        best["step"] if best else None,
+                        wrote,
+                    )
+                )
+    except KeyboardInterrupt:
+        if not cfg.keep_best_on_interrupt:
+            raise
+        stopped_by, interrupted = "interrupt", True  # the state of an interrupted step is not trusted: the best is
     finally:
         if progress is not None:
             progress.stop()
+    if stopped_by == "minutes":  # the marks at the budget itself
+        for minute in [m for m in marks if cfg.max_minutes is not None and m <= cfg.max_minutes]:
+            save_mark(minute)
+    if best is not None:
+        if not interrupted and best["step"] != step:  # the last state, unless just measured
+            val = validate()
+            if val < best["val"]:
+                best = {"val": val, "step": step, "state": snapshot()}
+        net.load_state_dict(best["state"])
+        run_info.update({"best_step": best["step"], "val_loss": round(best["val"], 6)})
+    run_info.update({"stopped_by": stopped_by, "trained_values": trained_values})
+    if first_val is not None:
+        run_info["first_val_loss"] = round(first_val, 6)
+    if preview_path is not None:
+        _write_preview(net, fixed, style_imgs, num_styles, preview_path)
     checkpoint(last)
     onnx_path = card_path = None
     if is_main:
@@ -534,7 +775,20 @@ def train(cfg: TrainConfig, on_log: Callable[[int, dict[str, float], float], Non
     if distributed:
         dist.barrier()
     ips = sum(h["img_s"] for h in history[-10:]) / max(1, len(history[-10:])) if history else 0.0
-    return TrainResult(ckpt_path, onnx_path, card_path, step, elapsed, last, ips)
+    return TrainResult(
+        ckpt_path,
+        onnx_path,
+        card_path,
+        step,
+        elapsed,
+        last,
+        ips,
+        best_step=best["step"] if best else None,
+        best_val=best["val"] if best else None,
+        first_val=first_val,
+        interrupted=interrupted,
+        stopped_by=stopped_by,
+    )
 
 
 def export_run(
@@ -554,7 +808,7 @@ def export_run(
     lines = [
         f"# {cfg.name}",
         "",
-        f"Trained by `rtstyle train` ({cfg.arch}, tier {tier}) on {recipe['device']}.",
+        f"Trained by `{cfg.made_by}` ({cfg.arch}, tier {tier}) on {recipe['device']}.",
         "",
         "| style | display name | licence of the style image |",
         "|---|---|---|",
@@ -566,6 +820,20 @@ def export_run(
         + (f" ({n_skipped} unreadable skipped)" if n_skipped is not None else ""),
         *[f"  - `{k}`: {v} photos" for k, v in sorted(ckpt.get("data_subsets", {}).items())],
         *([f"- {ckpt['init']}"] if ckpt.get("init") else []),
+        *(
+            [f"- trained: {recipe['train_only']} ({recipe.get('trained_values', '?')} values), lr {recipe['lr']}"]
+            if recipe.get("train_only", "all") != "all"
+            else []
+        ),
+        *(
+            [
+                f"- exported: the best state on the fixed validation photos, step {recipe['best_step']} "
+                f"(loss {recipe.get('first_val_loss')} at the start, {recipe['val_loss']} there); "
+                f"stopped by {recipe.get('stopped_by', 'steps')}"
+            ]
+            if "best_step" in recipe
+            else []
+        ),
         *[f"- {note}" for note in cfg.card_notes],
         f"- final losses: {json.dumps(recipe['final_losses'])}",
         *[
