@@ -69,3 +69,21 @@ def test_ray_retries_a_killed_worker(tmp_path: Path, model: Path, local_ray, mon
     assert r.ok and by_name["b.mp4"].attempts == 2 and by_name["a.mp4"].attempts == 1
     assert r.counts()["retried"] == 1
     assert len(decode(tmp_path / "out" / "b.mp4")[0]) == 10
+
+
+def test_ray_batch_on_urls(tmp_path: Path, model: Path, local_ray) -> None:
+    """``file://`` URLs in and out on Ray: each task fetches its input and uploads its output (a chunked video's
+    parts into the URL out-dir, joined by the driver); the attempt counters and the manifest live there too."""
+    src = tmp_path / "in"
+    make_clip(src / "long.mp4", frames=12)
+    (src / "sub").mkdir()
+    cv2.imwrite(str(src / "sub" / "p.jpg"), np.full((30, 40, 3), 90, np.uint8))
+    out = tmp_path / "out"
+    how = StylizeOptions(style=str(model), device="cpu")
+    r = run([src.as_uri()], out.as_uri(), how, ray="local", chunk_frames=6, overlap=2, **FAST)
+    assert r.ok and r.backend == "ray" and r.counts()["done"] == 2, r.files
+    assert {Path(f.input).name: f.chunks for f in r.files} == {"long.mp4": 2, "p.jpg": 1}
+    assert len(decode(out / "long.mp4")[0]) == 12 and (out / "sub" / "p.jpg").is_file()
+    assert (out / ".rtstyle-batch" / "manifest.jsonl").is_file() and len(
+        list((out / ".rtstyle-batch" / "attempts").iterdir())
+    ) == 3
