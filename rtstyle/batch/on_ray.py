@@ -12,7 +12,8 @@
   when it finishes one. Every worker runs the same model file, so the batch has one look.
 * The model file travels once: its bytes go to Ray's object store (``ray.put``), each node fetches them once and
   each worker process writes them to a local file and builds its stylizer once.
-* Inputs and outputs are paths every node must reach (a shared folder mounted at the same path everywhere), the
+* Inputs and outputs are paths every node must reach (a shared folder mounted at the same path everywhere, or
+  fsspec URLs such as ``s3://``: see :mod:`rtstyle.batch.remote`), the
   machine that starts the batch included: it probes the inputs, keeps the manifest and joins chunked videos.
 """
 
