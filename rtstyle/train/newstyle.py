@@ -1,0 +1,321 @@
+"""``rtstyle styles add``: a new style fine-tuned from the zoo (a multi-style network) on the CPU in minutes.
+
+The zoo's network already knows how to paint; a new painting is mostly a new set of conditional instance-norm
+scales and shifts (Dumoulin et al. 2017). So the new style's network is a one-style copy of the zoo's: every
+convolution copied, its norm row started from the mean of the zoo's rows (``init_row="mean"``; ``"nearest"``: the
+zoo style whose output has the Gram matrices nearest to the painting's), and only the norm parameters are
+trained by default (``train_only="norm"``; ``"norm+last"`` adds the output convolution, ``"all"`` is a full
+fine-tune). Training stops at ``minutes``; the state with the lowest loss on fixed validation photos is exported
+(Ctrl-C stops early and still exports it). How the defaults were chosen: ``docs/new-style.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rtstyle import catalog
+from rtstyle.errors import InputError, InputNotFound
+
+VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".gif"}
+ZOO_FILES = {"full": "zoo-full.onnx", "fast": "zoo-fast.onnx"}
+DEFAULT_MINUTES = 10.0
+# Adam learning rates per what is trained (measured on the tiny case: docs/new-style.md). The norm scales and
+# shifts are O(1) numbers that each move a whole channel, so they take a larger rate than convolution weights.
+DEFAULT_LR = {"norm": 1e-2, "norm+last": 1e-2, "all": 1e-3}
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NO_DATA = "no training photos: pass --data DIR (a folder of photos or a video of your own); repeat it for several"
+
+
+@dataclass
+class AddConfig:
+    painting: str
+    name: str
+    data: list[str] = field(default_factory=list)  # photo folders and video files
+    minutes: float = DEFAULT_MINUTES  # both tiers together (each gets its share)
+    train_only: str = "norm"
+    lr: float | None = None  # default: DEFAULT_LR[train_only]
+    init_row: str = "mean"  # measured better than "nearest" on the tiny case (docs/new-style.md)
+    base: str | None = None  # the full-tier base (default: zoo-full in the model folders)
+    base_fast: str | None = None  # the fast-tier base (default: zoo-fast); none: the full tier only
+    fast: bool = True  # fine-tune the fast tier too when a fast base exists
+    force: bool = False
+    display_name: str | None = None
+    license: str = "unknown"
+    steps: int | None = None  # a cap on steps per tier (default: the minutes alone)
+    batch: int = 4
+    size: int = 256
+    style_size: int = 512
+    content_weight: float | None = None  # default: the base's recipe
+    style_weight: float | None = None  # default: the base's recipe
+    video_frames: int = 200  # frames sampled evenly from each video
+    val_every: int = 20
+    preview: str | None = None  # default: WORK_DIR/preview.jpg
+    preview_seconds: float = 20.0
+    vgg_weights: str | None = None
+    download_vgg: bool = False
+    device: str = "auto"
+    precision: str = "auto"
+    seed: int = 0
+    work_dir: str | None = None  # default: the user cache folder
+    models_dir: str | None = None  # default: the user model folder
+    mark_minutes: list[float] = field(default_factory=list)  # WORK_DIR/TIER/minute_M.pt at each (the benchmark)
+
+    def work_path(self) -> Path:
+        """Where the run's checkpoints, sampled frames and (by default) the preview go: the user cache folder."""
+        if self.work_dir:
+            return Path(self.work_dir)
+        import platformdirs
+
+        return Path(platformdirs.user_cache_dir("rtstyle", appauthor=False)) / "styles-add" / self.name
+
+    def preview_path(self) -> Path:
+        return Path(self.preview).expanduser() if self.preview else self.work_path() / "preview.jpg"
+
+
+@dataclass
+class AddResult:
+    files: list[Path]
+    tiers: dict[str, object]  # tier -> TrainResult
+    preview: Path
+    notes: list[str]
+    interrupted: bool = False
+
+
+def check_name(name: str) -> None:
+    if not NAME_RE.match(name):
+        raise InputError(
+            f"--name {name!r}: use letters, digits, '-', '_' and '.' (at most 64, starting with a letter or digit)"
+        )
+
+
+def shipped_names() -> dict[str, list[str]]:
+    """Names of the shipped styles, with their tiers."""
+    out: dict[str, list[str]] = {}
+    shipped = catalog.shipped_models_dir()
+    if shipped is None:
+        return out
+    for st in catalog._scan_dir(shipped, "shipped"):
+        out.setdefault(st.name, []).append(st.tier)
+    return out
+
+
+def find_base(tier: str, given: str | None = None) -> Path | None:
+    """The base network of ``tier``: ``given``, else ``zoo-TIER.onnx`` in the model folders (the user's first),
+    else any multi-style file of that tier there."""
+    if given:
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise InputNotFound(f"--base {given}: file not found")
+        info = catalog.read_model_info(path)
+        if info.tier != tier:
+            raise InputError(f"--base {given}: a {info.tier}-tier model, the {tier} tier is needed")
+        return path
+    folders = [d for d, _ in reversed(catalog.model_dirs())]
+    for d in folders:
+        if (d / ZOO_FILES[tier]).is_file():
+            return d / ZOO_FILES[tier]
+    for d in folders:
+        for f in sorted(d.glob("*.onnx")) if d.is_dir() else []:
+            if f.name.endswith(".fp16.onnx") or not catalog.is_regular_file(f):
+                continue
+            try:
+                info = catalog.read_model_info(f)
+            except Exception:  # noqa: BLE001 - a broken file is not a base; `rtstyle styles` says why
+                continue
+            if info.tier == tier and info.num_styles > 1:
+                return f
+    return None
+
+
+def sample_video(path: Path, out_dir: Path, count: int, short_side: int) -> int:
+    """Write ``count`` frames sampled evenly over the video as JPEGs into ``out_dir`` (decoded with rtstyle's
+    PyAV decoder); returns how many. The length need not be known: every ``stride``-th frame is kept, and when
+    twice ``count`` are kept every other one is dropped and the stride doubles."""
+    import cv2
+
+    from rtstyle.io.decode import Decoder
+
+    kept: list[np.ndarray] = []
+    stride, index = 1, 0
+    dec = Decoder(str(path), label=path.name)
+    try:
+        while True:
+            item = dec.read()
+            if item is None:
+                break
+            if index % stride == 0:
+                frame = item[0]
+                h, w = frame.shape[:2]
+                k = short_side / min(h, w)
+                if k < 1:
+                    frame = cv2.resize(
+                        frame, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA
+                    )
+                kept.append(frame)
+                if len(kept) >= 2 * count:
+                    kept, stride = kept[::2], stride * 2
+            index += 1
+    finally:
+        dec.close()
+    if len(kept) > count:
+        kept = [kept[int(i)] for i in np.linspace(0, len(kept) - 1, count).round()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(kept):
+        cv2.imwrite(str(out_dir / f"{path.stem}_{i:04d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return len(kept)
+
+
+def _scalar(value: object, default: float) -> float:
+    """One loss weight from a recipe value (a number, or one per style: their median)."""
+    if isinstance(value, (int, float)) and value > 0:
+        return float(value)
+    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+        return float(np.median(value))
+    return default
+
+
+def add_style(
+    cfg: AddConfig,
+    on_step: Callable[[str, object], None] | None = None,
+    say: Callable[[str], None] = print,
+) -> AddResult:
+    """Fine-tune a new style from the base network(s) and write ``NAME.onnx`` (and ``NAME-fast.onnx`` when a fast
+    base exists) with model cards into the user model folder. ``on_step(tier, TrainStatus)`` after every step."""
+    from rtstyle.train.data import load_rgb
+    from rtstyle.train.loop import TRAIN_ONLY, TrainConfig, train
+
+    check_name(cfg.name)
+    if cfg.train_only not in TRAIN_ONLY:
+        raise InputError(f"--train {cfg.train_only!r}: use one of {', '.join(TRAIN_ONLY)}")
+    if not (cfg.minutes > 0):
+        raise InputError(f"--minutes must be more than 0, not {cfg.minutes}")
+    painting = Path(cfg.painting).expanduser()
+    if not painting.is_file():
+        raise InputNotFound(f"painting not found: {painting}")
+    if load_rgb(painting) is None:
+        raise InputError(f"cannot read the painting {painting} as an image")
+    models = Path(cfg.models_dir) if cfg.models_dir else catalog.user_models_dir(create=True)
+    shipped = shipped_names()
+    if cfg.name in shipped and not cfg.force:
+        raise InputError(
+            f"{cfg.name!r} is a shipped style's name: choose another --name, or add --force to make yours override it"
+        )
+    existing = [p for p in (models / f"{cfg.name}.onnx", models / f"{cfg.name}-fast.onnx") if p.exists()]
+    if existing and not cfg.force:
+        raise InputError(f"a style {cfg.name!r} is already in {existing[0]}: --force replaces it")
+    if not cfg.data:
+        raise InputError(NO_DATA)
+    for d in cfg.data:
+        p = Path(d).expanduser()
+        if not p.exists():
+            raise InputNotFound(f"--data {d}: not found ({NO_DATA.split(': ', 1)[1]})")
+        if p.is_file() and p.suffix.lower() not in VIDEO_EXTS:
+            raise InputError(f"--data {d}: neither a folder of photos nor a video file")
+    base_full = find_base("full", cfg.base)
+    if base_full is None:
+        raise InputError(
+            f"no base network is installed: `rtstyle styles add` fine-tunes the zoo ({ZOO_FILES['full']}, a "
+            "multi-style full-tier model) and none is in the model folders; pass --base FILE.onnx"
+        )
+    notes: list[str] = []
+    base_fast = find_base("fast", cfg.base_fast) if cfg.fast else None
+    if cfg.fast and base_fast is None:
+        notes.append(f"no fast-tier zoo ({ZOO_FILES['fast']}) is installed: writing the full tier only")
+        say(notes[-1])
+    work = cfg.work_path()
+    work.mkdir(parents=True, exist_ok=True)
+    preview = cfg.preview_path()
+    folders: list[str] = []
+    frame_dirs: list[Path] = []
+    for d in cfg.data:
+        p = Path(d).expanduser()
+        if p.is_dir():
+            folders.append(str(p))
+            continue
+        out = work / f"frames-{p.stem}"
+        shutil.rmtree(out, ignore_errors=True)
+        n = sample_video(p, out, cfg.video_frames, 2 * cfg.size)
+        say(f"{p.name}: {n} frames sampled for training")
+        folders.append(str(out))
+        frame_dirs.append(out)
+    tiers = [("full", base_full)] + ([("fast", base_fast)] if base_fast is not None else [])
+    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.train_only]
+    files: list[Path] = []
+    results: dict[str, object] = {}
+    interrupted = False
+    try:
+        for i, (tier, base) in enumerate(tiers):
+            assert base is not None
+            info = catalog.read_model_info(base)
+            if info.num_styles < 1:
+                raise InputError(f"{base}: holds no style")
+            recipe = info.recipe
+            file_name = cfg.name if tier == "full" else f"{cfg.name}-fast"
+            tcfg = TrainConfig(
+                style_images=[str(painting)],
+                data=folders,
+                name=file_name,
+                style_names=[cfg.name],
+                display_names=[cfg.display_name or cfg.name.replace("-", " ").replace("_", " ").title()],
+                licenses=[cfg.license],
+                arch=info.arch,
+                steps=cfg.steps or 10**9,
+                batch=cfg.batch,
+                size=cfg.size,
+                style_size=cfg.style_size,
+                lr=lr,
+                content_weight=cfg.content_weight or _scalar(recipe.get("content_weight"), 1e5),
+                style_weight=cfg.style_weight or _scalar(recipe.get("style_weight"), 1e10),
+                init_from=str(base),
+                init_row=cfg.init_row,
+                train_only=cfg.train_only,
+                max_minutes=cfg.minutes / len(tiers),
+                val_every=cfg.val_every,
+                keep_best_on_interrupt=True,
+                preview_file=str(
+                    preview if tier == "full" else preview.with_name(f"{preview.stem}-fast{preview.suffix}")
+                ),
+                preview_seconds=cfg.preview_seconds,
+                vgg_weights=cfg.vgg_weights,
+                download_vgg=cfg.download_vgg,
+                device=cfg.device,
+                precision=cfg.precision,
+                seed=cfg.seed,
+                out_dir=str(work / tier),
+                export_dir=str(models),
+                checkpoint_every=0,
+                preview_every=0,
+                progress=False,
+                log_every=10**9,
+                made_by="rtstyle styles add",
+                mark_minutes=list(cfg.mark_minutes),
+                card_notes=[f"painting: `{painting.name}`; base: `{base.name}` ({info.num_styles} styles)"],
+            )
+
+            def step_hook(status: object, tier: str = tier) -> None:
+                if on_step is not None:
+                    on_step(tier, status)
+
+            result = train(tcfg, on_step=step_hook)
+            results[tier] = result
+            assert result.onnx is not None and result.card is not None
+            files += [result.onnx, result.card]
+            if result.interrupted:
+                interrupted = True
+                if i + 1 < len(tiers):
+                    notes.append("stopped: the fast tier was not trained (run add again for it)")
+                    say(notes[-1])
+                break
+        if cfg.force and len(tiers) == 1:  # a replaced style keeps no stale fast tier of the old one
+            for stale in (models / f"{cfg.name}-fast.onnx", models / f"{cfg.name}-fast.md"):
+                stale.unlink(missing_ok=True)
+    finally:
+        for d in frame_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+    return AddResult(files, results, preview, notes, interrupted)

@@ -1,0 +1,410 @@
+"""`rtstyle styles add|remove|export|import` and the training options behind add (train_only, max_minutes, the best
+state on fixed validation photos, Ctrl-C), on tiny networks: a 3-style tiny "zoo", the test-only random loss network
+and generated photos and video (never ../shared or a download)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+cv2 = pytest.importorskip("cv2")
+
+from clips import make_clip  # noqa: E402
+from conftest import make_contract_model  # noqa: E402
+
+from rtstyle.cli.main import main  # noqa: E402
+from rtstyle.contract import StyleEntry  # noqa: E402
+from rtstyle.export import export_onnx  # noqa: E402
+from rtstyle.nets import build_net  # noqa: E402
+from rtstyle.train.loop import TrainConfig, param_groups, set_trainable, train  # noqa: E402
+from rtstyle.train.losses import RANDOM_FOR_TESTS  # noqa: E402
+
+ZOO = ("aa", "bb", "cc")
+
+
+def run_cli(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[object, str, str]:
+    with pytest.raises(SystemExit) as ei:
+        main([str(a) for a in args])
+    cap = capsys.readouterr()
+    return ei.value.code, cap.out, cap.err
+
+
+def one_line_error(code: object, err: str) -> None:
+    assert code == 1, err
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+
+
+def _photo(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:48, 0:64]
+    img = np.stack([x * 4 % 255, y * 5 % 255, (x + y) * 3 % 255], -1).astype(int) + rng.integers(-30, 30, (48, 64, 3))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.roll(np.clip(img, 0, 255).astype(np.uint8), seed * 7, 1))
+    return path
+
+
+def _zoo(path: Path, arch: str, tier: str) -> Path:
+    torch.manual_seed(len(arch))
+    net = build_net(arch, len(ZOO))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    recipe = {"content_weight": 1e5, "style_weight": [1e10, 2e10, 1e10]}
+    return export_onnx(net, path, [StyleEntry(n, n.upper()) for n in ZOO], arch, tier, recipe, 64)
+
+
+@pytest.fixture(autouse=True)
+def one_loss_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The random loss network is built once for the module (building VGG-16 is most of a tiny run's time)."""
+    import rtstyle.train.loop as loop
+
+    if not hasattr(one_loss_network, "vgg"):
+        one_loss_network.vgg = loop.load_vgg(RANDOM_FOR_TESTS)  # type: ignore[attr-defined]
+    real = loop.load_vgg
+    monkeypatch.setattr(
+        loop,
+        "load_vgg",
+        lambda weights=None, download=False: (
+            one_loss_network.vgg if weights == RANDOM_FOR_TESTS else real(weights, download)
+        ),  # type: ignore[attr-defined]
+    )
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    """Photos, a painting, a tiny full and fast zoo in a model folder, an empty user folder first in RTSTYLE_MODELS,
+    and a shipped folder of our own holding `mosaic` in both tiers (whatever models/ holds today)."""
+    from rtstyle import catalog
+
+    root = tmp_path_factory.mktemp("add")
+    make_contract_model(root / "shipped" / "mosaic.onnx", styles=("mosaic",), tier="full")
+    make_contract_model(root / "shipped" / "mosaic-fast.onnx", styles=("mosaic",), tier="fast")
+    real_shipped = catalog.shipped_models_dir
+    catalog.shipped_models_dir = lambda: root / "shipped"
+    for i in range(5):
+        _photo(root / "photos" / f"p{i}.jpg", i)
+    cv2.imwrite(str(root / "painting.png"), np.random.default_rng(9).integers(0, 255, (40, 40, 3), dtype=np.uint8))
+    _zoo(root / "zoo" / "zoo-full.onnx", "tiny", "full")
+    _zoo(root / "zoo" / "zoo-fast.onnx", "tiny-fast", "fast")
+    (root / "user").mkdir()
+    saved = {k: os.environ.get(k) for k in ("RTSTYLE_MODELS", "XDG_CACHE_HOME")}
+    os.environ["RTSTYLE_MODELS"] = os.pathsep.join([str(root / "user"), str(root / "zoo")])
+    os.environ["XDG_CACHE_HOME"] = str(root / "cache")
+    yield root
+    catalog.shipped_models_dir = real_shipped
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+TINY = ["--vgg-weights", RANDOM_FOR_TESTS, "--size", "32", "--style-size", "40", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def added(world: Path) -> dict:
+    """One `styles add` run (both tiers, a few steps each), shared by the tests that use its result."""
+    with pytest.raises(SystemExit) as ei:
+        main(
+            ["styles", "add", str(world / "painting.png"), "--name", "mine", "--data", str(world / "photos"),
+             "--minutes", "2", "--steps", "4", "--no-window", "--json", *TINY]
+        )  # fmt: skip
+    assert ei.value.code in (0, None)
+    return {}
+
+
+def test_add_writes_both_tiers_listed_at_once_and_usable(world, added, capsys):
+    user = world / "user"
+    assert {p.name for p in user.iterdir()} >= {"mine.onnx", "mine.md", "mine-fast.onnx", "mine-fast.md"}
+    code, out, _ = run_cli(["styles", "--json"], capsys)
+    listed = {(s["name"], s["tier"]): s for s in json.loads(out)["styles"]}
+    assert code == 0 and listed[("mine", "full")]["source"] == "user" and listed[("mine", "fast")]["num_styles"] == 1
+    card = (user / "mine.md").read_text()
+    assert "rtstyle styles add" in card and "best state" in card and "zoo-full.onnx" in card and "norm" in card
+    code, _, err = run_cli(["image", world / "photos" / "p0.jpg", world / "out.png", "-s", "mine", "--tier", "full",
+                            "-d", "cpu"], capsys)  # fmt: skip
+    assert code == 0, err
+    assert cv2.imread(str(world / "out.png")).shape == (48, 64, 3)
+
+
+def test_add_trains_only_the_norm_rows_from_the_zoo(world, added):
+    from rtstyle.export import import_onnx
+
+    _, zoo = import_onnx(world / "zoo" / "zoo-full.onnx")
+    _, mine = import_onnx(world / "user" / "mine.onnx")
+    z, m = zoo.state_dict(), mine.state_dict()
+    for k in m:
+        if "norm" in k:
+            assert m[k].shape[0] == 1
+        else:
+            assert torch.allclose(m[k], z[k], atol=1e-5), k  # every convolution is the zoo's, untouched
+
+
+def test_cross_file_blend_runs_both_models(world, added):
+    from rtstyle.runtime.stylizer import Stylizer
+
+    frame = cv2.imread(str(world / "photos" / "p1.jpg"))
+    a = Stylizer("mine", device="cpu", tier="full")(frame).astype(float)
+    b = Stylizer("bb", device="cpu", tier="full")(frame).astype(float)
+    both = Stylizer(device="cpu", tier="full", blend="mine=0.5,bb=0.5")
+    assert len({p[0].path for p in both._parts}) == 2  # two files: the frames are blended
+    m = both(frame).astype(float)
+    assert np.abs(m - (a + b) / 2).max() <= 1.0
+
+
+def test_export_import_remove_round_trip(world, added, capsys, tmp_path):
+    user = world / "user"
+    code, _, err = run_cli(["styles", "export", "mine", tmp_path / "mine.onnx", "--tier", "full"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "mine.onnx").read_bytes() == (user / "mine.onnx").read_bytes()  # a one-style file: copied
+    code, _, err = run_cli(["styles", "export", "bb", tmp_path / "bb.onnx"], capsys)  # inside the 3-style zoo
+    assert code == 0, err
+    from rtstyle.catalog import read_model_info
+    from rtstyle.runtime.stylizer import Stylizer
+
+    assert read_model_info(tmp_path / "bb.onnx").style_names == ["bb"]
+    frame = cv2.imread(str(world / "photos" / "p2.jpg"))
+    alone = Stylizer(tmp_path / "bb.onnx", device="cpu")(frame).astype(int)
+    inside = Stylizer("bb", device="cpu", tier="full")(frame).astype(int)
+    assert np.abs(alone - inside).mean() < 1.0
+    code, _, err = run_cli(["styles", "export", "mine", tmp_path / "mine.onnx"], capsys)
+    one_line_error(code, err)  # exists, no --force
+    # remove: a zoo style shares its file (refused), mosaic is shipped (refused), mine goes
+    code, _, err = run_cli(["styles", "remove", "aa"], capsys)
+    one_line_error(code, err)
+    code, _, err = run_cli(["styles", "remove", "mosaic"], capsys)
+    one_line_error(code, err)
+    assert "shipped" in err
+    code, _, err = run_cli(["styles", "remove", "mine"], capsys)
+    assert code == 0, err
+    assert not any(p.name.startswith("mine") for p in user.iterdir())
+    code, out, _ = run_cli(["styles", "--json"], capsys)
+    assert "mine" not in {s["name"] for s in json.loads(out)["styles"]}
+    code, _, err = run_cli(["styles", "remove", "mine"], capsys)
+    one_line_error(code, err)
+    # import it back: listed again; a second time refused without --force, accepted with it
+    code, out, err = run_cli(["styles", "import", tmp_path / "mine.onnx"], capsys)
+    assert code == 0, err
+    assert (user / "mine.onnx").read_bytes() == (tmp_path / "mine.onnx").read_bytes()
+    code, out, _ = run_cli(["styles", "--json"], capsys)
+    assert ("mine", "full") in {(s["name"], s["tier"]) for s in json.loads(out)["styles"]}
+    code, _, err = run_cli(["styles", "import", tmp_path / "mine.onnx"], capsys)
+    one_line_error(code, err)
+    code, _, err = run_cli(["styles", "import", tmp_path / "mine.onnx", "--force"], capsys)
+    assert code == 0, err
+    # a bad file, a shipped name
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    code, _, err = run_cli(["styles", "import", tmp_path / "bad.onnx"], capsys)
+    one_line_error(code, err)
+    code, _, err = run_cli(["styles", "export", "mosaic", tmp_path / "mosaic.onnx", "--tier", "fast"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["styles", "import", tmp_path / "mosaic.onnx"], capsys)
+    one_line_error(code, err)
+    assert "shipped" in err and not (user / "mosaic.onnx").exists()
+
+
+def test_bad_inputs_are_one_line(world, capsys, tmp_path):
+    base = ["styles", "add", world / "painting.png", "--name", "x1", "--data", world / "photos", *TINY]
+    code, _, err = run_cli(
+        ["styles", "add", tmp_path / "missing.jpg", "--name", "x1", "--data", world / "photos"], capsys
+    )
+    one_line_error(code, err)
+    assert "painting not found" in err
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    code, _, err = run_cli(
+        ["styles", "add", tmp_path / "broken.png", "--name", "x1", "--data", world / "photos"], capsys
+    )
+    one_line_error(code, err)
+    assert "cannot read" in err
+    code, _, err = run_cli(
+        ["styles", "add", world / "painting.png", "--name", "mosaic", "--data", world / "photos"], capsys
+    )
+    one_line_error(code, err)
+    assert "shipped" in err and "--force" in err
+    # with --force the shipped name passes; no photos is the next line
+    code, _, err = run_cli(["styles", "add", world / "painting.png", "--name", "mosaic", "--force"], capsys)
+    one_line_error(code, err)
+    assert "--data DIR" in err and "shipped" not in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli([*base[:5], "--data", tmp_path / "empty", *TINY], capsys)
+    one_line_error(code, err)
+    assert "no images" in err
+    code, _, err = run_cli([*base[:5], "--data", world / "painting.png", *TINY], capsys)
+    one_line_error(code, err)
+    code, _, err = run_cli([*base, "--name", "bad/name"], capsys)
+    one_line_error(code, err)
+    code, _, err = run_cli([*base, "--base", tmp_path / "nothing.onnx"], capsys)
+    one_line_error(code, err)
+
+
+def test_no_zoo_installed_is_one_line(world, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "models"))
+    monkeypatch.setattr("rtstyle.catalog.shipped_models_dir", lambda: None)  # the day the zoo ships, too
+    code, _, err = run_cli(
+        ["styles", "add", world / "painting.png", "--name", "x2", "--data", world / "photos"], capsys
+    )
+    one_line_error(code, err)
+    assert "zoo-full.onnx" in err and "--base" in err
+
+
+def test_ctrl_c_during_add_keeps_the_best_and_video_data(world, capsys, tmp_path, monkeypatch):
+    """A video as --data (frames sampled by the project's decoder); KeyboardInterrupt from the progress callback at
+    step 3 stops training, the best state is still exported, and the fast tier is skipped with a note."""
+    import rtstyle.cli.styles as cli_styles
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=12)
+    steps_seen: list[int] = []
+    update = cli_styles._AddProgress.update
+
+    def interrupt(self, tier, status):
+        update(self, tier, status)
+        steps_seen.append(status.step)
+        if status.step == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_styles._AddProgress, "update", interrupt)
+    code, out, err = run_cli(
+        ["styles", "add", world / "painting.png", "--name", "clipstyle", "--data", clip, "--minutes", "5", "--json",
+         "--no-window", *TINY], capsys
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["interrupted"] and res["tiers"]["full"]["stopped_by"] == "interrupt" and steps_seen == [1, 2, 3]
+    assert "fast" not in res["tiers"] and any("fast tier" in n for n in res["notes"])
+    assert res["tiers"]["full"]["best_step"] <= 3
+    assert (world / "user" / "clipstyle.onnx").is_file() and not (world / "user" / "clipstyle-fast.onnx").exists()
+    assert "frames sampled" in err
+    run_cli(["styles", "remove", "clipstyle"], capsys)
+
+
+# ---------------------------------------------------------------- the training library's options
+
+
+def _cfg(tmp_path: Path, world: Path, **kw) -> TrainConfig:
+    base = dict(
+        style_images=[str(world / "painting.png")],
+        data=[str(world / "photos")],
+        name="t",
+        arch="tiny",
+        steps=6,
+        batch=2,
+        size=32,
+        style_size=40,
+        vgg_weights=RANDOM_FOR_TESTS,
+        device="cpu",
+        out_dir=str(tmp_path / "run"),
+        export_dir=str(tmp_path / "models"),
+        checkpoint_every=0,
+        preview_every=0,
+        progress=False,
+        export=False,
+        precision="fp32",
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_train_only_freezes_and_keeps_the_output_lr_scale():
+    net = build_net("tiny", 2)
+    n_norm = set_trainable(net, "norm")
+    assert n_norm == sum(p.numel() for k, p in net.named_parameters() if ".norm." in k)
+    assert all(g["params"] and all(p.requires_grad for p in g["params"]) for g in param_groups(net, 1e-2, 1 / 255))
+    assert len(param_groups(net, 1e-2, 1 / 255)) == 1  # the output conv is frozen: no group for it
+    set_trainable(net, "norm+last")
+    groups = param_groups(net, 1e-2, 1 / 255)
+    last = net.io_layers().last
+    assert [g["lr"] for g in groups] == [1e-2, pytest.approx(1e-2 / 255)]
+    assert {id(p) for p in groups[1]["params"]} == {id(last.weight), id(last.bias)}
+    set_trainable(net, "all")
+    assert sum(len(g["params"]) for g in param_groups(net, 1e-3)) == len(list(net.parameters()))
+
+
+def test_frozen_parameters_do_not_move(world, tmp_path):
+    zoo = world / "zoo" / "zoo-full.onnx"
+    result = train(_cfg(tmp_path, world, steps=3, init_from=str(zoo), train_only="norm", lr=1e-2, style_names=["n"]))
+    from rtstyle.export import import_onnx
+
+    _, src = import_onnx(zoo)
+    after = torch.load(result.checkpoint, weights_only=False)["net"]
+    s = src.state_dict()
+    assert all(torch.equal(after[k], s[k]) for k in after if ".norm." not in k)
+    assert not torch.allclose(after["down.1.norm.weight"], s["down.1.norm.weight"].mean(0, keepdim=True))
+
+
+def test_max_minutes_stops_training(world, tmp_path):
+    result = train(_cfg(tmp_path, world, steps=10**6, max_minutes=0.002))  # 0.12 s
+    assert result.stopped_by == "minutes" and 0 < result.steps < 10**6
+    assert torch.load(result.checkpoint, weights_only=False)["recipe"]["stopped_by"] == "minutes"
+
+
+def test_best_state_is_kept_and_ctrl_c_exports_it(world, tmp_path):
+    """With val_every=1 the loss on the fixed photos is measured after every step; a KeyboardInterrupt from the
+    callback stops the run and the state exported is the one with the lowest validation loss."""
+    vals: dict[int, float] = {}
+
+    def on_step(status):
+        vals[status.step] = status.val
+        if status.step == 4:
+            raise KeyboardInterrupt
+
+    cfg = _cfg(tmp_path, world, steps=50, val_every=1, keep_best_on_interrupt=True, lr=0.05, export=True)
+    result = train(cfg, on_step=on_step)
+    assert result.interrupted and result.stopped_by == "interrupt" and result.steps == 4
+    vals[0] = result.first_val
+    best_step = min(vals, key=vals.get)
+    assert result.best_step == best_step and result.best_val == pytest.approx(vals[best_step])
+    assert result.onnx is not None and result.onnx.is_file()
+    recipe = torch.load(result.checkpoint, weights_only=False)["recipe"]
+    assert recipe["best_step"] == best_step and recipe["stopped_by"] == "interrupt"
+    # without keep_best_on_interrupt the interrupt propagates
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(tmp_path / "b", world, steps=50, val_every=1), on_step=on_step)
+
+
+def test_preview_file_is_written(world, tmp_path):
+    preview = tmp_path / "p" / "preview.jpg"
+    train(_cfg(tmp_path, world, steps=2, preview_file=str(preview), preview_seconds=0.0))
+    img = cv2.imread(str(preview))
+    assert img is not None and img.shape == (64, 32 * 5, 3)  # photos row + stylized row; painting + 4 photos
+    assert not list(preview.parent.glob(".*part*"))
+
+
+def test_nearest_init_picks_the_zoo_style_nearest_the_painting(world, tmp_path):
+    from rtstyle.train.loop import nearest_row
+
+    result = train(
+        _cfg(tmp_path, world, steps=1, init_from=str(world / "zoo" / "zoo-full.onnx"), init_row="nearest",
+             style_names=["n"], train_only="norm")
+    )  # fmt: skip
+    note = torch.load(result.checkpoint, weights_only=False)["init"]
+    assert "nearest style by Gram distance: n from" in note
+    assert callable(nearest_row)
+
+
+def test_video_frames_are_sampled_evenly(tmp_path):
+    from rtstyle.train.newstyle import sample_video
+
+    clip = make_clip(tmp_path / "c.mp4", frames=23)
+    assert sample_video(clip, tmp_path / "f", 5, 32) == 5
+    assert len(list((tmp_path / "f").glob("c_*.jpg"))) == 5
+    assert sample_video(clip, tmp_path / "g", 100, 32) == 23  # a short video: every frame
+
+
+def test_bench_script_says_the_zoo_is_missing(tmp_path):
+    import subprocess
+    import sys
+
+    tool = Path(__file__).resolve().parent.parent / "tools" / "new_style_bench.py"
+    proc = subprocess.run(
+        [sys.executable, str(tool), "--zoo", str(tmp_path / "zoo-full.onnx")], capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "zoo-full.onnx" in lines[0] and "Traceback" not in proc.stderr
