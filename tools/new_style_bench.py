@@ -1,0 +1,118 @@
+"""The benchmark of issue 12: a new style from the zoo in minutes, distance against training time.
+
+    python tools/new_style_bench.py                         # both paintings, ../shared/assets, models/zoo-full.onnx
+    python tools/new_style_bench.py --paintings impression_sunrise.jpg --marks 1,2,5 --json out.json
+
+For each painting (outside the zoo: ``impression_sunrise.jpg`` and ``la_grande_jatte.jpg`` by default) it runs
+``rtstyle styles add`` once for the longest mark (60 minutes), full tier, on the CPU, keeping the best state at
+every minute mark (1, 2, 5, 10, 30, 60: checkpoints of the one run), exports each and prints ``rtstyle eval``'s
+style and content distances on the held-out scene photos (``tools/holdout_photos.txt`` in ASSETS/photos), plus
+the targets: style <= 0.25, content <= 1.3, and each within 1.15x of the 60-minute figure at 10 minutes.
+Nothing is written into the user model folder (a temporary one is used). Needs the zoo (``models/zoo-full.onnx``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOLDOUT = ROOT / "tools" / "holdout_photos.txt"
+VGG_FILE = Path("vgg16") / "vgg16_imagenet_features_to_relu4_3_fp16.pth"
+PAINTINGS = ("impression_sunrise.jpg", "la_grande_jatte.jpg")
+TARGET_STYLE, TARGET_CONTENT, TARGET_RATIO = 0.25, 1.3, 1.15
+
+
+def fail(message: str) -> None:
+    print(f"new_style_bench: error: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--zoo", type=Path, default=ROOT / "models" / "zoo-full.onnx", help="the full-tier zoo")
+    ap.add_argument("--assets", type=Path, default=ROOT.parent / "shared" / "assets")
+    ap.add_argument("--paintings", default=",".join(PAINTINGS), help="file names in ASSETS/styles, comma-separated")
+    ap.add_argument("--marks", default="1,2,5,10,30,60", help="minute marks (the run lasts the longest)")
+    ap.add_argument("--train", default="norm", help="what is trained (norm, norm+last, all)")
+    ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--init", default="mean", help="mean or nearest")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--work", type=Path, default=None, help="keep the runs here (default: a temporary folder)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = ap.parse_args(argv)
+
+    if not args.zoo.is_file():
+        fail(f"the zoo is not there: {args.zoo} (it ships with the zoo issue; pass --zoo FILE.onnx)")
+    photos = args.assets / "photos"
+    vgg = args.assets / VGG_FILE
+    paintings = [args.assets / "styles" / p for p in args.paintings.split(",") if p]
+    for need in (photos, vgg, *paintings):
+        if not need.exists():
+            fail(f"not found: {need} (pass --assets DIR)")
+    try:
+        marks = sorted({float(m) for m in args.marks.split(",") if m})
+    except ValueError:
+        fail(f"--marks {args.marks!r}: minutes, comma-separated")
+    from rtstyle.evaluate import eval_photos, evaluate
+    from rtstyle.export import export_checkpoint
+    from rtstyle.train.newstyle import AddConfig, add_style
+
+    held = eval_photos([photos], HOLDOUT, None)
+    work = Path(args.work or tempfile.mkdtemp(prefix="rtstyle-new-style-bench-"))
+    os.environ["RTSTYLE_MODELS"] = str(work / "models")  # nothing lands in the user's model folder
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for painting in paintings:
+        name = painting.stem.replace("_", "-")
+        run = work / name
+        t0 = time.perf_counter()
+        add_style(
+            AddConfig(
+                painting=str(painting),
+                name=name,
+                data=[str(photos)],
+                minutes=max(marks),
+                train_only=args.train,
+                lr=args.lr,
+                init_row=args.init,
+                base=str(args.zoo),
+                fast=False,
+                force=True,
+                size=args.size,
+                vgg_weights=str(vgg),
+                device="cpu",
+                work_dir=str(run),
+                mark_minutes=marks,
+            ),
+            say=lambda line: print(line, file=sys.stderr),
+        )
+        print(f"{name}: trained {max(marks):g} min in {(time.perf_counter() - t0) / 60:.1f} min wall", file=sys.stderr)
+        table[name] = {}
+        for m in marks:
+            ckpt = run / "full" / f"minute_{m:g}.pt"
+            if not ckpt.is_file():
+                print(f"{name}: no checkpoint at {m:g} min", file=sys.stderr)
+                continue
+            model = export_checkpoint(ckpt, run / f"{name}-{m:g}min.onnx")
+            r = evaluate(str(model), painting, held, vgg_weights=str(vgg), sheet=run / f"{name}-{m:g}min.jpg")
+            table[name][f"{m:g}"] = {"style": r.style_distance, "content": r.content_distance}
+            print(f"{name} {m:>4g} min: style {r.style_distance:.4f}  content {r.content_distance:.4f}", flush=True)
+        last = table[name].get(f"{max(marks):g}")
+        ten = table[name].get("10")
+        if ten:
+            ok = ten["style"] <= TARGET_STYLE and ten["content"] <= TARGET_CONTENT
+            if last:
+                ok = ok and all(ten[k] <= TARGET_RATIO * last[k] for k in ("style", "content"))
+            print(f"{name}: 10-minute targets {'met' if ok else 'NOT met'}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(table, indent=2))
+    print(f"runs, models and contact sheets: {work}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
