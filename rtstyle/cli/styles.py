@@ -78,7 +78,7 @@ def add(
         help="What is trained: norm (instance-norm scales and shifts), norm+last (and the output "
         "convolution) or all (a full fine-tune).",
     ),
-    lr: float | None = typer.Option(None, "--lr", help="Adam learning rate (default: 1e-2 for norm, 1e-3 for all)."),
+    lr: float | None = typer.Option(None, "--lr", help="Adam learning rate (default: 3e-2 for norm, 1e-3 for all)."),
     init_row: str = typer.Option(
         "mean",
         "--init",

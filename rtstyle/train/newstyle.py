@@ -27,7 +27,7 @@ ZOO_FILES = {"full": "zoo-full.onnx", "fast": "zoo-fast.onnx"}
 DEFAULT_MINUTES = 10.0
 # Adam learning rates per what is trained (measured on the tiny case: docs/new-style.md). The norm scales and
 # shifts are O(1) numbers that each move a whole channel, so they take a larger rate than convolution weights.
-DEFAULT_LR = {"norm": 1e-2, "norm+last": 1e-2, "all": 1e-3}
+DEFAULT_LR = {"norm": 3e-2, "norm+last": 3e-2, "all": 1e-3}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 NO_DATA = "no training photos: pass --data DIR (a folder of photos or a video of your own); repeat it for several"
 

@@ -21,7 +21,7 @@ from rtstyle.export import export_onnx
 from rtstyle.nets import build_net
 from rtstyle.train.loop import TrainConfig, train
 
-RUNS = (("mean", 1e-2), ("nearest", 1e-2), ("nearest", 1e-3), ("nearest", 1e-1))
+RUNS = (("mean", 1e-2), ("nearest", 1e-2), ("nearest", 1e-3), ("nearest", 1e-1), ("mean", 1e-1), ("mean", 3e-2))
 
 
 def make_case(root: Path) -> None:
