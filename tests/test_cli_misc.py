@@ -116,7 +116,7 @@ def test_demo_runs_the_shipped_full_tier_until_the_zoo_fast_tier_ships(tmp_path,
     monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "none"))
     args = ["demo", "--seconds", "0.2", "--device", "cpu", "--smooth", "off", "--json"]
     code, out, err = run_cli([*args, "--out", tmp_path / "a.mp4"], capsys)
-    assert code == 0 and "the demo runs the full tier" in err
+    assert code == 0 and "the demo runs the full tier at 384 px" in err
     assert json.loads(out)["style"] == "mosaic"
     code, out, err = run_cli([*args, "--out", tmp_path / "b.mp4", "--tier", "fast"], capsys)  # asked for: as asked
     assert code == 0 and "demo runs the full tier" not in err
