@@ -133,7 +133,17 @@ def _alive(pid: int) -> bool:
         return False
     except OSError:  # it exists, owned by someone else
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has died but was not reaped yet (a killed worker whose parent died too, where nothing reaps
+    orphans): ``kill(pid, 0)`` still finds it. Linux only; elsewhere False."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def remove_stale_parts(out: Path, suffix: str = "") -> list[Path]:

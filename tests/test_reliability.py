@@ -745,3 +745,26 @@ def test_a_push_that_stays_down_is_reported_once_however_often_it_is_retried(
     assert guarded.reopened >= 3, err
     assert err.count("rtstyle: notice:") == 1 and "/live/***" in err and "streamkey" not in err
     assert "works again" not in err
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux /proc")
+def test_a_dead_but_unreaped_run_leaves_parts_that_are_removed(tmp_path: Path) -> None:
+    """A killed worker whose parent died too stays a zombie where nothing reaps orphans: its parts are stale."""
+    import subprocess
+
+    from rtstyle.files import part_prefix, remove_stale_parts
+
+    child = subprocess.Popen(["true"])  # not waited for: a zombie of this process once it exits
+    try:
+        for _ in range(200):
+            if Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z":
+                break
+            time.sleep(0.01)
+        out = tmp_path / "out.mp4"
+        stale = tmp_path / (part_prefix(out, child.pid) + "abc.part.mp4")
+        stale.write_bytes(b"half")
+        live = tmp_path / (part_prefix(out) + "def.part.mp4")  # this run's own: never touched
+        live.write_bytes(b"half")
+        assert remove_stale_parts(out, ".mp4") == [stale] and live.exists()
+    finally:
+        child.wait()
