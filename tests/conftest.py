@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from rtstyle.train.loop import TrainConfig
 
 
 def make_contract_model(
@@ -109,6 +113,38 @@ def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture()
 def test_model(tmp_path: Path) -> Path:
     return make_contract_model(tmp_path / "m" / "solo.onnx", styles=("solo",))
+
+
+def tiny_train_config(
+    tmp_path: Path, data: str | Path | Sequence[str | Path], styles: Sequence[str | Path], **kw: Any
+) -> TrainConfig:
+    """A training run small enough for a test: the tiny net on 32 px crops, batch 2, three steps, the random
+    test-only VGG, fp32 on the CPU, nothing exported, checkpoints only at the end; ``data``: a photo folder or a
+    list of them; ``kw`` overrides any field."""
+    from rtstyle.train.loop import TrainConfig
+    from rtstyle.train.losses import RANDOM_FOR_TESTS
+
+    base: dict[str, Any] = dict(
+        style_images=[str(p) for p in styles],
+        data=[str(data)] if isinstance(data, (str, Path)) else [str(d) for d in data],
+        name="t",
+        arch="tiny",
+        steps=3,
+        batch=2,
+        size=32,
+        style_size=40,
+        vgg_weights=RANDOM_FOR_TESTS,
+        device="cpu",
+        out_dir=str(tmp_path / "run"),
+        export_dir=str(tmp_path / "models"),
+        checkpoint_every=0,
+        preview_every=0,
+        progress=False,
+        export=False,
+        precision="fp32",
+    )
+    base.update(kw)
+    return TrainConfig(**base)
 
 
 def synthetic_frame(h: int = 72, w: int = 128, t: int = 0) -> np.ndarray:

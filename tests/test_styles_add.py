@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
 from clips import make_clip  # noqa: E402
-from conftest import make_contract_model  # noqa: E402
+from conftest import make_contract_model, tiny_train_config  # noqa: E402
 
 from rtstyle.cli.main import main  # noqa: E402
 from rtstyle.contract import StyleEntry  # noqa: E402
@@ -287,28 +288,8 @@ def test_ctrl_c_during_add_keeps_the_best_and_video_data(world, capsys, tmp_path
 # ---------------------------------------------------------------- the training library's options
 
 
-def _cfg(tmp_path: Path, world: Path, **kw) -> TrainConfig:
-    base = dict(
-        style_images=[str(world / "painting.png")],
-        data=[str(world / "photos")],
-        name="t",
-        arch="tiny",
-        steps=6,
-        batch=2,
-        size=32,
-        style_size=40,
-        vgg_weights=RANDOM_FOR_TESTS,
-        device="cpu",
-        out_dir=str(tmp_path / "run"),
-        export_dir=str(tmp_path / "models"),
-        checkpoint_every=0,
-        preview_every=0,
-        progress=False,
-        export=False,
-        precision="fp32",
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+def _cfg(tmp_path: Path, world: Path, **kw: Any) -> TrainConfig:
+    return tiny_train_config(tmp_path, [world / "photos"], [world / "painting.png"], **{"steps": 6, **kw})
 
 
 def test_train_only_freezes_and_keeps_the_output_lr_scale():

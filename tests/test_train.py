@@ -7,12 +7,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
+
+from conftest import tiny_train_config  # noqa: E402
 
 from rtstyle.errors import InputError, RtstyleError  # noqa: E402
 from rtstyle.nets import build_net  # noqa: E402
@@ -50,28 +53,12 @@ def style_images(tmp_path: Path) -> list[Path]:
     return paths
 
 
-def _cfg(tmp_path: Path, data_dir: Path, styles: list[Path], **kw) -> TrainConfig:
-    base = dict(
-        style_images=[str(p) for p in styles],
-        data=str(data_dir),
-        name="t",
-        arch="tiny",
-        steps=4,
-        batch=2,
-        size=32,
-        style_size=40,
-        vgg_weights=RANDOM_FOR_TESTS,
-        device="cpu",
-        out_dir=str(tmp_path / "run"),
-        export_dir=str(tmp_path / "models"),
-        checkpoint_every=2,
-        preview_every=0,
-        progress=False,
-        log_every=1,
-        export=False,
+def _cfg(tmp_path: Path, data_dir: Path, styles: list[Path], **kw: Any) -> TrainConfig:
+    """The shared tiny run with this file's defaults: four steps, a checkpoint every two, a log line every step,
+    the default precision."""
+    return tiny_train_config(
+        tmp_path, data_dir, styles, **{"steps": 4, "checkpoint_every": 2, "log_every": 1, "precision": "auto", **kw}
     )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def test_loss_falls_on_fixed_batch(data_dir, style_images):

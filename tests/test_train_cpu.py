@@ -4,12 +4,15 @@ the identity warm start, and starting from a shipped model file (the ONNX import
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
+
+from conftest import tiny_train_config  # noqa: E402
 
 from rtstyle.contract import StyleEntry  # noqa: E402
 from rtstyle.errors import InputError, RtstyleError  # noqa: E402
@@ -44,28 +47,8 @@ def styles(tmp_path: Path) -> list[Path]:
     return [_img(tmp_path / f"style{i}.png", 100 + i) for i in range(2)]
 
 
-def _cfg(tmp_path: Path, data: list[Path], styles: list[Path], **kw) -> TrainConfig:
-    base = dict(
-        style_images=[str(p) for p in styles],
-        data=[str(d) for d in data],
-        name="t",
-        arch="tiny",
-        steps=3,
-        batch=2,
-        size=32,
-        style_size=40,
-        vgg_weights=RANDOM_FOR_TESTS,
-        device="cpu",
-        out_dir=str(tmp_path / "run"),
-        export_dir=str(tmp_path / "models"),
-        checkpoint_every=0,
-        preview_every=0,
-        progress=False,
-        export=False,
-        precision="fp32",
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+def _cfg(tmp_path: Path, data: list[Path], styles: list[Path], **kw: Any) -> TrainConfig:
+    return tiny_train_config(tmp_path, data, styles, **kw)
 
 
 def test_precision_auto_follows_the_hardware():
