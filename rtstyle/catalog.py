@@ -318,7 +318,9 @@ def list_styles() -> list[Style]:
     return sorted(chosen.values(), key=lambda s: (s.name, s.tier))
 
 
-def _preferred_tier(device: str) -> str:
+def preferred_tier(device: str) -> str:
+    """The tier a style resolves to by default on ``device``: ``full`` on an accelerator, ``fast`` on the CPU
+    (``auto``: the device it resolves to; the CPU where none resolves)."""
     if device == "auto":
         try:
             device = resolve_device("auto")
@@ -347,7 +349,7 @@ def resolve(name: str, tier: str | None = None, device: str = "cpu") -> Style:
         if tier not in matches:
             raise StyleNotFound(f"style {name!r} has no {tier} tier (it has: {', '.join(sorted(matches))})")
         return matches[tier]
-    pref = _preferred_tier(device)
+    pref = preferred_tier(device)
     return matches.get(pref) or next(iter(sorted(matches.values(), key=lambda s: s.tier)))
 
 

@@ -53,6 +53,8 @@ def test_both_tiers_and_default_tier(shipped, monkeypatch, tmp_path):
     with pytest.raises(StyleNotFound, match="no fast tier"):
         catalog.resolve("alpha", tier="fast")
     assert catalog.default_style().name == "mosaic"
+    # the public rule behind the default (the demo uses it too)
+    assert [catalog.preferred_tier(d) for d in ("cpu", "cuda", "coreml")] == ["fast", "full", "full"]
 
 
 def test_user_overrides_shipped_with_notice(shipped, models_dir, capsys):

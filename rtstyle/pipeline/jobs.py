@@ -207,10 +207,10 @@ def stylize_demo(
     if how.style is None and how.tier is None and DEMO_TIER is not None:
         from dataclasses import replace
 
-        from rtstyle.catalog import DEFAULT_STYLE, _preferred_tier, list_styles
+        from rtstyle.catalog import DEFAULT_STYLE, list_styles, preferred_tier
 
         default = {s.tier for s in list_styles() if s.name == DEFAULT_STYLE and s.source == "shipped"}
-        if DEMO_TIER in default and _preferred_tier(how.device) != DEMO_TIER:  # on a CPU
+        if DEMO_TIER in default and preferred_tier(how.device) != DEMO_TIER:  # on a CPU
             # the full tier runs ~1.6 frames/s at 640x360 on 2 cores: at a 384 px working size the demo takes
             # ~20 s instead of ~60 (the output keeps the clip's size)
             how = replace(how, tier=DEMO_TIER, max_side=how.max_side or DEMO_MAX_SIDE)
