@@ -155,7 +155,7 @@ def _reference_contract(net: torch.nn.Module, frame: torch.Tensor) -> torch.Tens
     return (y.clamp(0, 1) * 255).round().flip(1).permute(0, 2, 3, 1).to(torch.uint8)
 
 
-@pytest.mark.parametrize("arch", ["fast", "fast-hq", "johnson", "fast-guided"])
+@pytest.mark.parametrize("arch", ["fast", "fast-hq", "fast-lean", "johnson", "fast-guided"])
 def test_colour_order_and_scale_are_folded_into_the_weights_exactly(arch: str) -> None:
     torch.manual_seed(0)
     net = build_net(arch, 1).eval()

@@ -72,6 +72,7 @@ DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "fast": (lambda: build_net("fast"), "registered: patch stem, 4 sep. blocks at 1/8, depth-to-space out from 1/4"),
     "fast-hq": (lambda: build_net("fast-hq"), "registered: strided stem via 1/2, nearest up, out from 1/2, reflect"),
     "fast-guided": (lambda: build_net("fast-guided"), "registered: fast-hq at 1/2 input size + fast guided filter"),
+    "fast-lean": (lambda: build_net("fast-lean"), "registered: fast with sep. down and output convs, 3 blocks"),
     "fast-wide": (_fast("fast", channels=(24, 48, 96), blocks=5), "fast at 48/96 channels, 5 blocks"),
     "fast-2blocks": (_fast("fast", blocks=2), "fast with 2 residual blocks"),
     "fast-reflect": (_fast("fast", pad="reflect"), "fast with reflection pads instead of the convs' zero padding"),
@@ -87,7 +88,7 @@ DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "fast-nearest": (_fast("fast", up="nearest"), "fast with nearest + sep. conv upsampling to 1/4"),
     "fast-3blocks": (_fast("fast", blocks=3), "fast with 3 residual blocks"),
 }
-DEFAULT_DESIGNS = "wrapper-only,johnson,johnson-half,fast,fast-hq,fast-guided,fast-wide,fast-reflect,fast-sepout"
+DEFAULT_DESIGNS = "wrapper-only,johnson,fast,fast-lean,fast-sepout,fast-3blocks,fast-hq,fast-guided"
 
 
 def make_session(path: Path, threads: int, opt_level: str = "all", spinning: bool = False) -> Any:
