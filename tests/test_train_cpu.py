@@ -262,5 +262,113 @@ def test_output_lr_scale_slows_only_the_output_convolution(tmp_path, two_folders
     train(cfg)
     ckpt = torch.load(Path(cfg.out_dir) / "checkpoint.pt", weights_only=False)
     assert ckpt["recipe"]["output_lr_scale"] == pytest.approx(1 / 255)
-    resumed = train(_cfg(tmp_path, list(two_folders), styles[:1], steps=3, resume=True))  # back to one group
-    assert resumed.steps == 3
+    resumed = train(_cfg(tmp_path, list(two_folders), styles[:1], steps=3, resume=True, output_lr_scale=1.0))
+    assert resumed.steps == 3  # back to one group: Adam's moments restart with it
+    assert len(torch.load(resumed.checkpoint, weights_only=False)["opt"]["param_groups"]) == 1
+
+
+def test_the_output_lr_scale_defaults_to_1_255(tmp_path, two_folders, styles):
+    """The net writes RGB in [0, 1]: at 1.0 Adam moved the output conv 255x the reference's and runs painted blobs
+    (docs/styles/README.md). The library's and the CLI's default is 1/255."""
+    from rtstyle.train.loop import OUTPUT_LR_SCALE, TrainConfig
+
+    assert OUTPUT_LR_SCALE == pytest.approx(1 / 255)
+    assert TrainConfig(style_images=[], data=[], name="t").output_lr_scale == pytest.approx(1 / 255)
+    result = train(_cfg(tmp_path, list(two_folders), styles[:1], steps=1))
+    ckpt = torch.load(result.checkpoint, weights_only=False)
+    assert ckpt["recipe"]["output_lr_scale"] == pytest.approx(1 / 255)
+    assert [g["lr"] for g in ckpt["opt"]["param_groups"]] == [1e-3, pytest.approx(1e-3 / 255)]
+
+
+def _train_cli(tmp_path: Path, two_folders, styles, *extra: str) -> list[str]:
+    return [
+        "train",
+        "--style-image",
+        str(styles[0]),
+        "--data",
+        str(two_folders[0]),
+        "--name",
+        "t",
+        "--arch",
+        "tiny",
+        "--batch",
+        "2",
+        "--size",
+        "32",
+        "--style-size",
+        "40",
+        "--vgg-weights",
+        RANDOM_FOR_TESTS,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--out-dir",
+        str(tmp_path / "run"),
+        "--export-dir",
+        str(tmp_path / "models"),
+        "--checkpoint-every",
+        "0",
+        "--preview-every",
+        "0",
+        *extra,
+    ]
+
+
+def _cli_configs(monkeypatch, argv: list[str]) -> TrainConfig:
+    """The TrainConfig ``rtstyle train`` builds from ``argv`` (the training itself not run)."""
+    import rtstyle.train.loop as loop
+    from rtstyle.cli.main import main
+
+    seen: list[TrainConfig] = []
+
+    def fake_train(cfg: TrainConfig, **kw: Any) -> Any:
+        seen.append(cfg)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(loop, "train", fake_train)
+    with pytest.raises(SystemExit):
+        main(argv)
+    return seen[0]
+
+
+def test_the_cli_defaults_to_1_255_and_a_resume_keeps_the_checkpoint_s(tmp_path, two_folders, styles, monkeypatch):
+    run = tmp_path / "run"
+    assert _cli_configs(monkeypatch, _train_cli(tmp_path, two_folders, styles)).output_lr_scale == pytest.approx(
+        1 / 255
+    )
+    given = _cli_configs(monkeypatch, _train_cli(tmp_path, two_folders, styles, "--output-lr-scale", "1"))
+    assert given.output_lr_scale == 1.0
+    run.mkdir()
+    # a resume without a checkpoint (train() says so) and with one from before the key existed (trained at 1.0)
+    assert _cli_configs(monkeypatch, _train_cli(tmp_path, two_folders, styles, "--resume")).output_lr_scale == (
+        pytest.approx(1 / 255)
+    )
+    torch.save({"step": 2, "recipe": {"lr": 1e-3}, "config": {"lr": 1e-3}}, run / "checkpoint.pt")
+    assert _cli_configs(monkeypatch, _train_cli(tmp_path, two_folders, styles, "--resume")).output_lr_scale == 1.0
+    torch.save({"step": 2, "recipe": {"output_lr_scale": 0.5}}, run / "checkpoint.pt")
+    assert _cli_configs(monkeypatch, _train_cli(tmp_path, two_folders, styles, "--resume")).output_lr_scale == 0.5
+    again = _train_cli(tmp_path, two_folders, styles, "--resume", "--output-lr-scale", "0.25")
+    assert _cli_configs(monkeypatch, again).output_lr_scale == 0.25  # given again: it wins
+
+
+def test_resuming_an_old_checkpoint_keeps_its_output_lr_scale_of_1(tmp_path, two_folders, styles, capsys):
+    """A checkpoint from before 1/255 became the default has no output_lr_scale in its recipe or config and one
+    Adam group: ``rtstyle train --resume`` with the command line it was started with goes on at 1.0, its Adam
+    state kept; an export of its config (tools/train_zoo.py --export-now) reads 1.0 too."""
+    from rtstyle.cli.main import main
+    from rtstyle.train.loop import TrainConfig
+
+    old = train(_cfg(tmp_path, [two_folders[0]], styles[:1], steps=2, output_lr_scale=1.0, checkpoint_every=1))
+    ckpt = torch.load(old.checkpoint, weights_only=False)
+    del ckpt["recipe"]["output_lr_scale"], ckpt["config"]["output_lr_scale"]  # as an old run wrote it
+    torch.save(ckpt, old.checkpoint)
+    assert TrainConfig.from_record(ckpt["config"]).output_lr_scale == 1.0
+    assert TrainConfig.from_record({**ckpt["config"], "output_lr_scale": 0.5, "gone": 1}).output_lr_scale == 0.5
+    with pytest.raises(SystemExit) as ei:
+        main(_train_cli(tmp_path, two_folders, styles, "--steps", "3", "--resume"))
+    assert ei.value.code in (0, None), capsys.readouterr().err
+    resumed = torch.load(old.checkpoint, weights_only=False)
+    assert resumed["step"] == 3 and resumed["recipe"]["output_lr_scale"] == 1.0
+    assert [g["lr"] for g in resumed["opt"]["param_groups"]] == [1e-3]
+    assert resumed["opt"]["state"][0]["step"] == 3  # the old Adam state went on (it restarts on a group change)

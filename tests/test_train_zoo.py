@@ -41,6 +41,15 @@ def test_zoo_lists_the_nine_styles_with_their_cli_names():
     assert all(s.license for s in zoo.ZOO)
 
 
+def test_every_recipe_pins_its_output_lr_scale():
+    """rtstyle train's default became 1/255: the recipes give theirs explicitly, so each reproduces what it ran at
+    (the fast tier's recorded recipe at the old default of 1.0)."""
+    zoo = _zoo_module()
+    assert zoo.RECIPES["full"]["output_lr_scale"] == pytest.approx(1 / 255)
+    assert zoo.RECIPES["fast"]["output_lr_scale"] == 1.0
+    assert all(phase["output_lr_scale"] == pytest.approx(1 / 255) for phase in zoo.CPU_SCHEDULE["full"])
+
+
 def test_zoo_smoke_run_trains_both_tiers_into_one_multistyle_file_each(tmp_path):
     zoo = _zoo_module()
     assets = tmp_path / "assets"
@@ -138,6 +147,13 @@ def test_cpu_campaign_resumes_from_the_committed_model_on_a_new_machine(tmp_path
     assert "--identity-steps 100" in r.stdout and "--precision auto" in r.stdout
     first = r.stdout.splitlines()[0]
     assert first.count("--style-weight") == len(names)  # one per painting
+    weights = {s.name: s.cpu_style_weight for s in zoo.ZOO}
+    assert f"--style-weight {weights['mosaic']}" in first
+    for line, phase in zip(r.stdout.splitlines(), zoo.CPU_SCHEDULE["full"], strict=True):
+        scale = phase.get("style_scale", 1.0)  # a later phase scales every painting's weight (the stopping rule)
+        factor = scale.get("mosaic", 1.0) if isinstance(scale, dict) else scale
+        assert f"--style-weight {weights['mosaic'] * factor} " in line
+        assert "--style-scale" not in line
     assert all("--init-from" not in line for line in r.stdout.splitlines()[1:])  # later phases resume the run
     fresh = subprocess.run(base, capture_output=True, text=True, timeout=120)
     start = fresh.stdout.splitlines()[0]

@@ -64,11 +64,14 @@ def train_command(
     identity_steps: int = typer.Option(
         0, "--identity-steps", min=0, help="Warm start: the first N steps teach the net to reproduce its input."
     ),
-    output_lr_scale: float = typer.Option(
-        1.0,
+    output_lr_scale: float | None = typer.Option(
+        None,
         "--output-lr-scale",
         min=0.0,
-        help="The output convolution's learning rate as a share of --lr (1/255 = the [0, 255] reference's steps).",
+        show_default=False,
+        help="The output convolution's learning rate as a share of --lr. Default 1/255 (0.00392: the [0, 255] "
+        "reference's steps; the net writes RGB in [0, 1]); with --resume, the checkpoint's (1 for a run from before "
+        "1/255 was the default). 1 gives the old behaviour.",
     ),
     style_ramp: int = typer.Option(
         0,
@@ -109,7 +112,7 @@ def train_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out-dir from its checkpoint."),
 ) -> None:
     """Train a feed-forward style network and export it as a ready-to-use style."""
-    from rtstyle.train.loop import TrainConfig, train
+    from rtstyle.train.loop import OUTPUT_LR_SCALE, TrainConfig, recorded_output_lr_scale, train
 
     cfg = TrainConfig(
         style_images=[str(p) for p in style_image],
@@ -134,7 +137,7 @@ def train_command(
         continue_run=continue_run,
         identity_steps=identity_steps,
         style_ramp=style_ramp,
-        output_lr_scale=output_lr_scale,
+        output_lr_scale=OUTPUT_LR_SCALE if output_lr_scale is None else output_lr_scale,
         style_batches=style_batches,
         teacher=teacher,
         teacher_weight=teacher_weight,
@@ -150,6 +153,10 @@ def train_command(
         preview_every=preview_every,
         resume=resume,
     )
+    if output_lr_scale is None and resume:  # a resume keeps the rate its run trained with unless given again
+        recorded = recorded_output_lr_scale(cfg.run_dir())
+        if recorded is not None:
+            cfg.output_lr_scale = recorded
     import sys
 
     def log_line(step: int, losses: dict[str, float], ips: float) -> None:

@@ -39,6 +39,12 @@ from rtstyle.train.data import PhotoSet, load_rgb, read_holdout, to_tensor
 from rtstyle.train.losses import PerceptualLoss, load_vgg
 from rtstyle.train.precision import autocast, resolve_precision
 
+# The output convolution's learning rate as a share of --lr: 1/255 takes the steps of the [0, 255] reference
+# implementations (param_groups). Runs recorded before it was the default trained at 1.0 and have no
+# ``output_lr_scale`` in their recipe or config: RECORDED_OUTPUT_LR_SCALE is what such a record means.
+OUTPUT_LR_SCALE = 1 / 255
+RECORDED_OUTPUT_LR_SCALE = 1.0
+
 
 @dataclass
 class TrainConfig:
@@ -63,7 +69,7 @@ class TrainConfig:
     continue_run: bool = False  # with init_from: carry on its step count and phases (a campaign on a new machine)
     style_batches: str = "mixed"  # "mixed": the styles spread over each batch; "single": one style per batch
     identity_steps: int = 0  # warm start: the first steps train the net to reproduce its input (content kept)
-    output_lr_scale: float = 1.0  # the output convolution's learning rate relative to --lr (see param_groups)
+    output_lr_scale: float = OUTPUT_LR_SCALE  # the output convolution's learning rate relative to --lr (param_groups)
     style_ramp: int = 0  # after the warm start, the style weight grows linearly from 0 to full over this many steps
     stability_noise: float = 0.02
     stability_shift: int = 4
@@ -99,6 +105,19 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.data, (str, Path)):
             self.data = [str(self.data)]
+
+    @classmethod
+    def from_record(cls, config: dict[str, Any]) -> TrainConfig:
+        """The config a checkpoint recorded (its ``config``): unknown keys dropped, and a run recorded before
+        ``output_lr_scale`` existed keeps the 1.0 it trained with (not today's default)."""
+        fields = set(cls.__dataclass_fields__)
+        kept = {k: v for k, v in config.items() if k in fields}
+        kept.setdefault("output_lr_scale", RECORDED_OUTPUT_LR_SCALE)
+        return cls(**kept)
+
+    def run_dir(self) -> Path:
+        """Where the checkpoint and previews go: ``out_dir``, by default ``runs/NAME``."""
+        return Path(self.out_dir or Path("runs") / self.name)
 
     def recipe(self) -> dict[str, Any]:
         keep = (
@@ -395,6 +414,16 @@ def _phases_after_resume(ckpt: dict[str, Any], cfg: TrainConfig) -> list[dict[st
     return phases
 
 
+def recorded_output_lr_scale(out_dir: str | Path) -> float | None:
+    """The output learning-rate scale the checkpoint in ``out_dir`` trained with: its recipe's, 1.0 for a run
+    recorded before the key existed (the old default), None where there is no checkpoint."""
+    path = Path(out_dir) / "checkpoint.pt"
+    if not path.is_file():
+        return None
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    return float(ckpt.get("recipe", {}).get("output_lr_scale", RECORDED_OUTPUT_LR_SCALE))
+
+
 def _save_atomic(obj: Any, path: Path) -> None:
     tmp = path.with_name(path.name + ".part")
     torch.save(obj, tmp)
@@ -484,7 +513,7 @@ def train(
             raise InputError(f"cannot read style image {p}")
         style_imgs.append(to_tensor(rgb).to(device))
 
-    out_dir = Path(cfg.out_dir or Path("runs") / cfg.name)
+    out_dir = cfg.run_dir()
     ckpt_path = out_dir / "checkpoint.pt"
     torch.manual_seed(cfg.seed)
     if device.type == "cpu":

@@ -28,6 +28,7 @@ DEFAULTS = {
     "steps": 900,
     "batch": 4,
     "lr": 2e-3,
+    "output_lr_scale": 1.0,  # what the study ran at (rtstyle train's default then; 1/255 now)
     "teacher_weight": 1e9,
 }
 
@@ -49,6 +50,7 @@ def build_command(a: argparse.Namespace) -> list[str]:
         cmd += ["--style-image", img]
     cmd += ["--data", a.data, "--steps", str(a.steps), "--batch", str(a.batch), "--size", str(size)]
     cmd += ["--style-size", str(style_size), "--lr", str(a.lr), "--teacher-weight", str(a.teacher_weight)]
+    cmd += ["--output-lr-scale", str(a.output_lr_scale)]
     for key, flag in (
         ("content_weight", "--content-weight"),
         ("style_weight", "--style-weight"),
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--style-size", type=int, default=None, help="style image size (default: the teacher's)")
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
     p.add_argument("--teacher-weight", type=float, default=DEFAULTS["teacher_weight"])
+    p.add_argument("--output-lr-scale", type=float, default=DEFAULTS["output_lr_scale"])
     p.add_argument("--holdout", default="tools/holdout_photos.txt")
     p.add_argument("--vgg-weights", default=None)
     p.add_argument("--device", default="auto")
