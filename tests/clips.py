@@ -120,7 +120,9 @@ def make_clip(
     rotate: int | None = None,
 ) -> Path:
     """A small test clip. ``audio``: None, "aac", "mp3", "flac" or "vorbis" (the last two need .mkv); ``vfr``: :func:`vfr_times`
-    timestamps; ``sar``: sample aspect ratio (N or "A/B"); ``rotate``: display-matrix rotation."""
+    timestamps; ``sar``: sample aspect ratio (N or "A/B"); ``rotate``: display-matrix rotation. Missing folders
+    of ``path`` are made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     seconds = frames / rate + 0.5 if vfr else frames / rate
     return write_clip(
         path,

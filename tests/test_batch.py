@@ -15,25 +15,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from clips import write_clip, write_frames
+from clips import decode_all, make_clip, write_frames
 from conftest import make_contract_model
 
 from rtstyle.batch import run
 from rtstyle.batch.plan import STATE_DIR, plan_chunks
 from rtstyle.cli.main import main
-from rtstyle.io.decode import Decoder
 from rtstyle.io.probe import probe
 from rtstyle.pipeline.jobs import StylizeOptions, stylize_image, stylize_video
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 FAST = {"preset": "ultrafast"}
-
-
-def make_clip(path: Path, frames: int = 12, audio: bool = False, size: str = "96x64", rate: int = 10) -> Path:
-    """A small H.264 clip with moving content (FFmpeg's testsrc), optionally with an AAC tone."""
-    w, h = (int(v) for v in size.split("x"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_clip(path, (w, h), rate, frames, audio=("aac",) if audio else ())
 
 
 def make_panning_clip(path: Path, frames: int = 60, size: tuple[int, int] = (160, 96), rate: int = 10) -> Path:
@@ -45,18 +37,6 @@ def make_panning_clip(path: Path, frames: int = 60, size: tuple[int, int] = (160
     tile = cv2.normalize(tile, None, 0, 255, cv2.NORM_MINMAX)
     big = np.tile(tile, (1, (w + 2 * frames) // 64 + 2, 1))  # periodic: every frame looks alike
     return write_frames(path, [big[:, 2 * t : 2 * t + w] for t in range(frames)], rate, crf=12)
-
-
-def decode(path: Path) -> tuple[list[np.ndarray], list[float]]:
-    dec = Decoder(str(path))
-    frames, times = [], []
-    try:
-        while (item := dec.read()) is not None:
-            frames.append(item[0])
-            times.append(item[1])
-    finally:
-        dec.close()
-    return frames, times
 
 
 def max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
@@ -78,7 +58,7 @@ def model(tmp_path: Path) -> Path:
 @pytest.fixture()
 def library(tmp_path: Path) -> Path:
     src = tmp_path / "in"
-    make_clip(src / "a.mp4", frames=12, audio=True)
+    make_clip(src / "a.mp4", frames=12, audio="aac")
     make_clip(src / "sub" / "b.mov", frames=16)
     src.mkdir(exist_ok=True)
     cv2.imwrite(
@@ -102,8 +82,8 @@ def test_local_pool_matches_video_and_keeps_the_tree(tmp_path: Path, model: Path
     ref.mkdir()
     stylize_video(library / "a.mp4", ref / "a.mp4", how, **FAST)
     stylize_image(library / "sub" / "p.png", ref / "p.png", how)
-    got, t_got = decode(out / "a.mp4")
-    want, t_want = decode(ref / "a.mp4")
+    got, t_got = decode_all(out / "a.mp4")
+    want, t_want = decode_all(ref / "a.mp4")
     assert len(got) == 12 and t_got == pytest.approx(t_want, abs=1e-3)
     assert max_diff(got, want) < 0.5
     assert np.array_equal(cv2.imread(str(out / "sub" / "p.png")), cv2.imread(str(ref / "p.png")))
@@ -263,15 +243,15 @@ def test_chunks_join_with_the_input_timing_and_steady_seams(tmp_path: Path, mode
     finally:
         sys.path.remove(str(TOOLS))
     clip = make_panning_clip(tmp_path / "in" / "long.mp4", frames=60)
-    make_clip(tmp_path / "in2" / "tone.mp4", frames=30, audio=True)
+    make_clip(tmp_path / "in2" / "tone.mp4", frames=30, audio="aac")
     how = StylizeOptions(style=str(model), device="cpu")
-    src, t_src = decode(clip)
+    src, t_src = decode_all(clip)
     seam_ratio = {}
     for overlap in (6, 0):
         out = tmp_path / f"out{overlap}"
         r = run([clip], out, how, workers=2, chunk_frames=20, overlap=overlap, smooth="flow", crf=0, **FAST)
         assert r.ok and r.files[0].chunks == 3 and r.files[0].frames == 60
-        got, t_got = decode(out / "long.mp4")
+        got, t_got = decode_all(out / "long.mp4")
         assert len(got) == 60 and t_got == pytest.approx(t_src, abs=1e-3)
         errs = we.warp_errors(src, got)  # errs[t - 1]: frames t-1 -> t
         seam_ratio[overlap] = max(errs[19], errs[39]) / float(np.median(errs))  # frames 20 and 40 open chunks
@@ -306,13 +286,13 @@ def test_killed_worker_is_retried(tmp_path: Path, model: Path, library: Path, mo
     by_name = {Path(f.input).name: f for f in r.files}
     assert r.ok and by_name["b.mov"].status == "done" and by_name["b.mov"].attempts == 2
     assert by_name["b.mov"].retried and r.counts()["retried"] >= 1
-    assert len(decode(out / "sub" / "b.mp4")[0]) == 16
+    assert len(decode_all(out / "sub" / "b.mp4")[0]) == 16
 
 
 def test_restart_after_a_kill_skips_finished_files(tmp_path: Path, model: Path) -> None:
     src = tmp_path / "in"
     for i in range(4):
-        make_clip(src / f"c{i}.mp4", frames=40, size="160x96")
+        make_clip(src / f"c{i}.mp4", frames=40, size=(160, 96))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "rtstyle", "batch", str(src), "-o", str(out), "-s", str(model), "-d", "cpu",
            "--preset", "ultrafast", "--workers", "1"]  # fmt: skip
@@ -338,7 +318,7 @@ def test_restart_after_a_kill_skips_finished_files(tmp_path: Path, model: Path) 
     status = {Path(f.output).name: f.status for f in r.files}
     assert {n for n, s in status.items() if s == "up-to-date"} == finished
     assert all(s in ("done", "up-to-date") for s in status.values())
-    assert all(len(decode(out / f"c{i}.mp4")[0]) == 40 for i in range(4))
+    assert all(len(decode_all(out / f"c{i}.mp4")[0]) == 40 for i in range(4))
     assert not leftovers(out)
 
 
@@ -348,7 +328,7 @@ def test_a_stopped_batch_leaves_no_half_file_and_resumes(tmp_path: Path, model: 
     what they were writing, one line and 128 + the signal's number; the next run finishes the rest."""
     src = tmp_path / "in"
     for i in range(3):
-        make_clip(src / f"c{i}.mp4", frames=60, size="160x96")
+        make_clip(src / f"c{i}.mp4", frames=60, size=(160, 96))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "rtstyle", "batch", str(src), "-o", str(out), "-s", str(model), "-d", "cpu",
            "--preset", "ultrafast", "--workers", "2"]  # fmt: skip
@@ -369,7 +349,7 @@ def test_a_stopped_batch_leaves_no_half_file_and_resumes(tmp_path: Path, model: 
     finished = {p.name for p in out.glob("*.mp4") if not p.name.startswith(".")}
     r = run([src], out, StylizeOptions(style=str(model), device="cpu"), workers=2, **FAST)
     assert {Path(f.output).name for f in r.files if f.status == "up-to-date"} == finished
-    assert r.ok and all(len(decode(out / f"c{i}.mp4")[0]) == 60 for i in range(3))
+    assert r.ok and all(len(decode_all(out / f"c{i}.mp4")[0]) == 60 for i in range(3))
 
 
 # ------------------------------------------------------------------------------------------------ fsspec URLs
@@ -395,7 +375,7 @@ def test_urls_in_and_out_resume_and_skip_unreadable(tmp_path: Path, model: Path,
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and STATE_DIR not in p.parts) == [
         "a.mp4", "sub/b.mp4", "sub/p.png",
     ]  # fmt: skip
-    assert len(decode(out / "sub" / "b.mp4")[0]) == 16 and len(decode(out / "a.mp4")[0]) == 12
+    assert len(decode_all(out / "sub" / "b.mp4")[0]) == 16 and len(decode_all(out / "a.mp4")[0]) == 12
     assert probe(out / "a.mp4").audio_codec == "aac"
     lines = [json.loads(x) for x in (out / STATE_DIR / "manifest.jsonl").read_text().splitlines()]
     done = {e["out"] for e in lines if e["state"] == "done"}

@@ -8,8 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from clips import decode_all, make_clip
 from conftest import make_contract_model
-from test_batch import decode, make_clip, max_diff
+from test_batch import max_diff
 
 from rtstyle.batch import run
 from rtstyle.pipeline.jobs import StylizeOptions, stylize_video
@@ -36,7 +37,7 @@ def model(tmp_path: Path) -> Path:
 
 def test_ray_batch_matches_video(tmp_path: Path, model: Path, local_ray) -> None:
     src = tmp_path / "in"
-    make_clip(src / "a.mp4", frames=12, audio=True)
+    make_clip(src / "a.mp4", frames=12, audio="aac")
     make_clip(src / "long.mp4", frames=30)
     cv2.imwrite(str(src / "p.jpg"), np.full((30, 40, 3), 90, np.uint8))
     (src / "bad.mov").write_bytes(b"garbage" * 100)
@@ -51,8 +52,8 @@ def test_ray_batch_matches_video(tmp_path: Path, model: Path, local_ray) -> None
     assert {Path(f.input).name: f.chunks for f in r.files}["long.mp4"] == 2
     ref = tmp_path / "ref.mp4"
     stylize_video(src / "a.mp4", ref, how, **FAST)
-    assert max_diff(decode(out / "a.mp4")[0], decode(ref)[0]) < 0.5
-    assert len(decode(out / "long.mp4")[0]) == 30
+    assert max_diff(decode_all(out / "a.mp4")[0], decode_all(ref)[0]) < 0.5
+    assert len(decode_all(out / "long.mp4")[0]) == 30
     # again: everything finished is skipped, on Ray as well
     again = run([src], out, how, ray="local", chunk_frames=15, overlap=4, **FAST)
     assert again.counts()["up-to-date"] == 3
@@ -68,7 +69,7 @@ def test_ray_retries_a_killed_worker(tmp_path: Path, model: Path, local_ray, mon
     by_name = {Path(f.input).name: f for f in r.files}
     assert r.ok and by_name["b.mp4"].attempts == 2 and by_name["a.mp4"].attempts == 1
     assert r.counts()["retried"] == 1
-    assert len(decode(tmp_path / "out" / "b.mp4")[0]) == 10
+    assert len(decode_all(tmp_path / "out" / "b.mp4")[0]) == 10
 
 
 def test_ray_batch_on_urls(tmp_path: Path, model: Path, local_ray) -> None:
@@ -83,7 +84,7 @@ def test_ray_batch_on_urls(tmp_path: Path, model: Path, local_ray) -> None:
     r = run([src.as_uri()], out.as_uri(), how, ray="local", chunk_frames=6, overlap=2, **FAST)
     assert r.ok and r.backend == "ray" and r.counts()["done"] == 2, r.files
     assert {Path(f.input).name: f.chunks for f in r.files} == {"long.mp4": 2, "p.jpg": 1}
-    assert len(decode(out / "long.mp4")[0]) == 12 and (out / "sub" / "p.jpg").is_file()
+    assert len(decode_all(out / "long.mp4")[0]) == 12 and (out / "sub" / "p.jpg").is_file()
     assert (out / ".rtstyle-batch" / "manifest.jsonl").is_file() and len(
         list((out / ".rtstyle-batch" / "attempts").iterdir())
     ) == 3

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from clips import decode_all, make_clip
 from conftest import make_contract_model
-from test_batch import decode, make_clip
 
 from rtstyle.batch import on_ray, run
 from rtstyle.pipeline.jobs import StylizeOptions
@@ -78,4 +78,4 @@ def test_auto_runs_gpu_workers_on_gpu_nodes_and_cpu_workers_elsewhere(
     assert {u.lane for u in seen} == {"gpu", "cpu"}  # both kinds of worker took units
     assert all((u.node == cpu_node) == (u.lane == "cpu") for u in seen)  # CPU workers only on the CPU-only node
     assert all(set(f.lanes) <= {"gpu", "cpu"} and f.lanes for f in r.files)
-    assert len(decode(tmp_path / "out" / "c0.mp4")[0]) == 6
+    assert len(decode_all(tmp_path / "out" / "c0.mp4")[0]) == 6
