@@ -324,10 +324,7 @@ def run(
     from rtstyle.runtime.stylizer import Stylizer
 
     def resolve(device: str, tier: str | None) -> Stylizer:
-        return Stylizer(
-            how.style, device=device, tier=tier, max_side=how.max_side, scale=how.scale, strength=how.strength,
-            preserve_color=how.preserve_color, blend=how.blend, warm_up=False, threads=1,
-        )  # fmt: skip
+        return how.stylizer(device=device, tier=tier, warm_up=False, threads=1)
 
     if ray and how.device == "cuda":  # the machine that starts a batch need not have the workers' GPU
         try:

@@ -100,22 +100,10 @@ class _WorkerOptions(StylizeOptions):
 
     threads: int | None = None
 
-    def stylizer(self) -> Any:
-        from rtstyle.runtime.stylizer import Stylizer
-
-        key = repr(self)
+    def stylizer(self, **extra: Any) -> Any:
+        key = repr((self, sorted(extra.items())))
         if key not in _STYLIZERS:
-            _STYLIZERS[key] = Stylizer(
-                self.style,
-                device=self.device,
-                tier=self.tier,
-                max_side=self.max_side,
-                scale=self.scale,
-                strength=self.strength,
-                preserve_color=self.preserve_color,
-                blend=self.blend,
-                threads=self.threads,
-            )
+            _STYLIZERS[key] = super().stylizer(**{"threads": self.threads, **extra})
         return _STYLIZERS[key]
 
 

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from rtstyle.choices import X264_PRESETS, Device, SmoothMode, Tier
 from rtstyle.errors import InputError, OutputError, notice
@@ -55,17 +55,19 @@ class StylizeOptions:
     preserve_color: bool = False
     blend: str | None = None
 
-    def stylizer(self) -> Stylizer:
-        return Stylizer(
-            self.style,
-            device=self.device,
-            tier=self.tier,
-            max_side=self.max_side,
-            scale=self.scale,
-            strength=self.strength,
-            preserve_color=self.preserve_color,
-            blend=self.blend,
-        )
+    def stylizer(self, **extra: Any) -> Stylizer:
+        """A :class:`Stylizer` with these options; ``extra``: its other keyword arguments (``threads``,
+        ``warm_up``) or a ``device`` and ``tier`` in place of these."""
+        kwargs: dict[str, Any] = {
+            "device": self.device,
+            "tier": self.tier,
+            "max_side": self.max_side,
+            "scale": self.scale,
+            "strength": self.strength,
+            "preserve_color": self.preserve_color,
+            "blend": self.blend,
+        }
+        return Stylizer(self.style, **{**kwargs, **extra})
 
 
 @dataclass
