@@ -40,8 +40,10 @@ class ContractModule(nn.Module):
     work), runs the net, crops back, clamps, rounds and returns uint8 BGR. Where the net names the
     convolutions that touch the image (``io_layers()``), a copy of it gets the BGR order and the 0..255 scale
     folded into their weights (:func:`rtstyle.nets.layers.fold_frame_format`), so the graph does no colour
-    flip, division or multiplication per pixel; otherwise the frame is converted to RGB in [0, 1] around it.
-    The net passed in is never modified.
+    flip, division or multiplication per pixel, and the last bias carries +0.5 so that the cast to uint8
+    (truncation) rounds without a ``Round`` pass (half up where ``round`` goes to even: the two differ only on
+    exact halves); otherwise the frame is converted to RGB in [0, 1] around it. The net passed in is never
+    modified.
     """
 
     def __init__(self, net: nn.Module, half: bool = False) -> None:
@@ -55,7 +57,8 @@ class ContractModule(nn.Module):
         if io is not None:
             net = copy.deepcopy(net)
             io = net.io_layers()
-            fold_frame_format(io.first, io.last, io.shuffle)
+            fold_frame_format(io.first, io.last, io.shuffle, offset=0.5 if io.last.bias is not None else 0.0)
+        self.rounded = io is not None and io.last.bias is not None  # the +0.5 is in the weights
         self.net = net
 
     def forward(self, frame: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
@@ -76,7 +79,8 @@ class ContractModule(nn.Module):
         y = self.net(x, weights)[:, :, :h, :w].float()
         if not self.folded:
             y = y.flip(1) * 255.0
-        return y.clamp(0.0, 255.0).round().to(torch.uint8).permute(0, 2, 3, 1)
+        y = y.clamp(0.0, 255.0)
+        return (y if self.rounded else y.round()).to(torch.uint8).permute(0, 2, 3, 1)
 
 
 def _rename_output_dims(model: Any) -> None:
@@ -350,17 +354,21 @@ def import_onnx(path: str | Path) -> tuple[dict[str, Any], nn.Module]:
     net.load_state_dict(loaded)
     io = net.io_layers() if hasattr(net, "io_layers") else None
     if io is not None:
-        _unfold_frame_format(io.first, io.last, io.shuffle)
+        # exports since the rounding moved into the last bias (+0.5) have no Round node; older ones round
+        offset = 0.0 if any(n.op_type == "Round" for n in model.graph.node) else 0.5
+        _unfold_frame_format(io.first, io.last, io.shuffle, offset=offset)
     info_dict = {"arch": info.arch, "styles": list(info.styles), "tier": info.tier, "recipe": info.recipe}
     return info_dict, net.eval()
 
 
 @torch.no_grad()
-def _unfold_frame_format(first: nn.Conv2d, last: nn.Conv2d, shuffle: int = 1, scale: float = 255.0) -> None:
-    """Undo :func:`rtstyle.nets.layers.fold_frame_format`: BGR [0, scale] back to RGB [0, 1]."""
+def _unfold_frame_format(
+    first: nn.Conv2d, last: nn.Conv2d, shuffle: int = 1, scale: float = 255.0, offset: float = 0.0
+) -> None:
+    """Undo :func:`rtstyle.nets.layers.fold_frame_format`: BGR [0, scale] (plus ``offset``) back to RGB [0, 1]."""
     first.weight.copy_(first.weight.flip(1) * scale)
     r2 = shuffle * shuffle
     order = torch.arange(3 * r2).reshape(3, r2).flip(0).reshape(-1)  # the permutation is its own inverse
     last.weight.copy_(last.weight[order] / scale)
     if last.bias is not None:
-        last.bias.copy_(last.bias[order] / scale)
+        last.bias.copy_((last.bias[order] - offset) / scale)

@@ -160,6 +160,39 @@ def test_onnx_import_gives_back_the_trained_weights(tmp_path, num_styles):
     assert info["arch"] == "tiny" and [s.name for s in info["styles"]] == [e.name for e in entries]
     for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-6), k
+    import onnx
+
+    assert "Round" not in {n.op_type for n in onnx.load(str(path)).graph.node}  # the +0.5 bias rounds
+
+
+def test_onnx_import_reads_files_exported_before_the_rounding_bias(tmp_path, monkeypatch):
+    """Files from before the +0.5 in the last bias (a Round node in the graph, as models/zoo-full.onnx at step
+    4,300, which a new machine resumes the zoo from) import exactly too."""
+    import onnx
+
+    import rtstyle.export as ex
+
+    real_fold, real_init = ex.fold_frame_format, ex.ContractModule.__init__
+
+    def old_init(self, net, half=False):  # noqa: ANN001, ANN202 - the wrapper as it was
+        real_init(self, net, half)
+        self.rounded = False
+
+    monkeypatch.setattr(
+        ex, "fold_frame_format", lambda first, last, shuffle=1, offset=0.0: real_fold(first, last, shuffle)
+    )
+    monkeypatch.setattr(ex.ContractModule, "__init__", old_init)
+    torch.manual_seed(5)
+    net = build_net("tiny", 2)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    path = export_onnx(net, tmp_path / "old.onnx", [StyleEntry("a", "A"), StyleEntry("b", "B")], "tiny", "full", {}, 64)
+    assert "Round" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    monkeypatch.undo()
+    _, back = import_onnx(path)
+    for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6), k
 
 
 def test_init_from_model_file_maps_styles_by_name(tmp_path, two_folders, styles):

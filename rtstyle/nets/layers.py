@@ -97,12 +97,16 @@ class IOLayers:
 
 
 @torch.no_grad()
-def fold_frame_format(first: nn.Conv2d, last: nn.Conv2d, shuffle: int = 1, scale: float = 255.0) -> None:
+def fold_frame_format(
+    first: nn.Conv2d, last: nn.Conv2d, shuffle: int = 1, scale: float = 255.0, offset: float = 0.0
+) -> None:
     """Make a network that works in RGB [0, 1] work in BGR [0, ``scale``] instead, in place.
 
     The colour swap and the scaling go into the weights of the first and the last convolution, so the
     exported graph needs no per-pixel flip, division or multiplication at full resolution. Exact up to
-    float rounding: ``conv(W, x / s) = conv(W / s, x)`` and the channel order is a permutation.
+    float rounding: ``conv(W, x / s) = conv(W / s, x)`` and the channel order is a permutation. ``offset`` is
+    added to every output value through the last bias (0.5 lets a truncating cast round: one full-resolution
+    pass less).
     """
     first.weight.copy_(first.weight.flip(1) / scale)
     r2 = shuffle * shuffle
@@ -111,4 +115,6 @@ def fold_frame_format(first: nn.Conv2d, last: nn.Conv2d, shuffle: int = 1, scale
     order = torch.arange(3 * r2).reshape(3, r2).flip(0).reshape(-1)  # colour c's block moves to 2 - c
     last.weight.copy_(last.weight[order] * scale)
     if last.bias is not None:
-        last.bias.copy_(last.bias[order] * scale)
+        last.bias.copy_(last.bias[order] * scale + offset)
+    elif offset:
+        raise ValueError("the last convolution has no bias to carry the offset")
