@@ -94,6 +94,20 @@ RECIPES = {
 # steps (cumulative); a phase's other keys are rtstyle train options. The first 200 steps learn to reproduce the
 # photo (identity warm start), so the net starts from the content and the style is added to it. 128 px crops:
 # 256 px costs ~5x more per image on this CPU (tools/train_speed.py). Per-style style weights: ZooStyle.
+# The settings every CPU phase shares; a phase changes what the stopping rule says (docs/styles/README.md).
+_CPU_PHASE = {
+    "arch": "johnson",
+    "batch": 8,
+    "size": 128,
+    "style_size": 512,  # rtstyle eval's style-image size: the strokes it measures
+    "lr": 1e-3,
+    "output_lr_scale": 1 / 255,
+    "content_weight": 5e5,
+    "style_batches": "single",
+    "identity_steps": 100,
+    "precision": "auto",
+}
+
 CPU_SCHEDULE = {
     "full": [
         # Two runs collapsed before this schedule (docs/styles/README.md): with the nine styles spread over each
@@ -104,36 +118,12 @@ CPU_SCHEDULE = {
         # eval). The cause was the output layer's learning rate: the net writes RGB in [0, 1], so Adam's ~lr steps
         # on the output convolution are 255x the reference's (which works in [0, 255]). At 1/255 a mosaic-only
         # test reached style 0.32 in 300 steps where the same run without it stayed at 0.87 (docs/styles).
-        {
-            # planned until 6,000; ended at 5,000 when the full report at step 4,300 applied the stopping rule
-            "until": 5000,
-            "arch": "johnson",
-            "batch": 8,
-            "size": 128,
-            "style_size": 512,  # rtstyle eval's style-image size: the strokes it measures
-            "lr": 1e-3,
-            "output_lr_scale": 1 / 255,
-            "content_weight": 5e5,
-            "style_batches": "single",
-            "identity_steps": 100,
-            "precision": "auto",
-        },
+        # planned until 6,000; ended at 5,000 when the full report at step 4,300 applied the stopping rule
+        {**_CPU_PHASE, "until": 5000},
         # The stopping rule at the step-4,300 report (50 scene photos, docs/styles/README.md): every style still over
         # its style bar with its content distance under 0.8x its bar (0.35-0.73x), so every style's weight doubles.
-        {
-            "until": 12000,
-            "arch": "johnson",
-            "batch": 8,
-            "size": 128,
-            "style_size": 512,
-            "lr": 1e-3,
-            "output_lr_scale": 1 / 255,
-            "content_weight": 5e5,
-            "style_batches": "single",
-            "identity_steps": 100,
-            "precision": "auto",
-            "style_scale": 2.0,  # x each painting's cpu_style_weight; a {name: factor} dict for some styles only
-        },
+        # style_scale: x each painting's cpu_style_weight; a {name: factor} dict for some styles only
+        {**_CPU_PHASE, "until": 12000, "style_scale": 2.0},
     ],
 }
 
