@@ -147,6 +147,39 @@ def tiny_train_config(
     return TrainConfig(**base)
 
 
+def tiny_train_args(tmp_path: Path, data: str | Path, style: str | Path, **options: Any) -> list[str]:
+    """The ``rtstyle train`` arguments of :func:`tiny_train_config`'s run (steps left to the caller); ``options``
+    override or add ``--option value`` pairs (underscores become dashes; ``None`` drops an option, ``True`` gives a
+    bare flag)."""
+    from rtstyle.train.losses import RANDOM_FOR_TESTS
+
+    base: dict[str, Any] = {
+        "style_image": style,
+        "data": data,
+        "name": "t",
+        "arch": "tiny",
+        "batch": 2,
+        "size": 32,
+        "style_size": 40,
+        "vgg_weights": RANDOM_FOR_TESTS,
+        "device": "cpu",
+        "precision": "fp32",
+        "out_dir": tmp_path / "run",
+        "export_dir": tmp_path / "models",
+        "checkpoint_every": 0,
+        "preview_every": 0,
+    }
+    base.update(options)
+    args = ["train"]
+    for key, value in base.items():
+        if value is None or value is False:
+            continue
+        args.append("--" + key.replace("_", "-"))
+        if value is not True:
+            args.append(str(value))
+    return args
+
+
 def synthetic_frame(h: int = 72, w: int = 128, t: int = 0) -> np.ndarray:
     """A deterministic BGR frame: gradient background with a square moving right by 2 px per ``t``."""
     y, x = np.mgrid[0:h, 0:w]

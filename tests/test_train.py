@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
-from conftest import tiny_train_config  # noqa: E402
+from conftest import tiny_train_args, tiny_train_config  # noqa: E402
 
 from rtstyle.errors import InputError, RtstyleError  # noqa: E402
 from rtstyle.nets import build_net  # noqa: E402
@@ -183,92 +183,22 @@ def _cli(args: list[str], env_extra: dict[str, str] | None = None, timeout: int 
 
 
 def test_cli_missing_vgg_weights_is_one_line(tmp_path, data_dir, style_images):
-    r = _cli(
-        [
-            "train",
-            "--style-image",
-            str(style_images[0]),
-            "--data",
-            str(data_dir),
-            "--name",
-            "x",
-            "--arch",
-            "tiny",
-            "--steps",
-            "1",
-            "--size",
-            "32",
-            "--out-dir",
-            str(tmp_path / "r"),
-        ],
-        {"TORCH_HOME": str(tmp_path / "torch_home")},
-    )
+    args = tiny_train_args(tmp_path, data_dir, style_images[0], steps=1, vgg_weights=None, out_dir=tmp_path / "r")
+    r = _cli(args, {"TORCH_HOME": str(tmp_path / "torch_home")})
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and "--vgg-weights" in r.stderr
 
 
 def test_cli_unknown_arch_is_one_line(tmp_path, data_dir, style_images):
-    r = _cli(
-        [
-            "train",
-            "--style-image",
-            str(style_images[0]),
-            "--data",
-            str(data_dir),
-            "--name",
-            "x",
-            "--arch",
-            "resnet9000",
-            "--vgg-weights",
-            RANDOM_FOR_TESTS,
-            "--out-dir",
-            str(tmp_path / "r"),
-        ]
-    )
+    r = _cli(tiny_train_args(tmp_path, data_dir, style_images[0], arch="resnet9000"))
     assert r.returncode != 0 and "Traceback" not in r.stderr and "unknown architecture" in r.stderr
 
 
 def test_ddp_on_gloo_two_processes(tmp_path, data_dir, style_images):
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "rtstyle",
-        "train",
-        "--style-image",
-        str(style_images[0]),
-        "--data",
-        str(data_dir),
-        "--name",
-        "ddp",
-        "--arch",
-        "tiny",
-        "--steps",
-        "3",
-        "--batch",
-        "2",
-        "--size",
-        "32",
-        "--style-size",
-        "40",
-        "--vgg-weights",
-        RANDOM_FOR_TESTS,
-        "--device",
-        "cpu",
-        "--out-dir",
-        str(tmp_path / "run"),
-        "--export-dir",
-        str(tmp_path / "models"),
-        "--checkpoint-every",
-        "2",
-        "--preview-every",
-        "0",
-    ]
+    args = tiny_train_args(tmp_path, data_dir, style_images[0], name="ddp", steps=3, checkpoint_every=2)
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cmd = [sys.executable, *launcher, "-m", "rtstyle", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
-from conftest import tiny_train_config  # noqa: E402
+from conftest import tiny_train_args, tiny_train_config  # noqa: E402
 
 from rtstyle.contract import StyleEntry  # noqa: E402
 from rtstyle.errors import InputError, RtstyleError  # noqa: E402
@@ -314,38 +314,7 @@ def test_the_output_lr_scale_defaults_to_1_255(tmp_path, two_folders, styles):
 
 
 def _train_cli(tmp_path: Path, two_folders, styles, *extra: str) -> list[str]:
-    return [
-        "train",
-        "--style-image",
-        str(styles[0]),
-        "--data",
-        str(two_folders[0]),
-        "--name",
-        "t",
-        "--arch",
-        "tiny",
-        "--batch",
-        "2",
-        "--size",
-        "32",
-        "--style-size",
-        "40",
-        "--vgg-weights",
-        RANDOM_FOR_TESTS,
-        "--device",
-        "cpu",
-        "--precision",
-        "fp32",
-        "--out-dir",
-        str(tmp_path / "run"),
-        "--export-dir",
-        str(tmp_path / "models"),
-        "--checkpoint-every",
-        "0",
-        "--preview-every",
-        "0",
-        *extra,
-    ]
+    return [*tiny_train_args(tmp_path, two_folders[0], styles[0]), *extra]
 
 
 def _cli_configs(monkeypatch, argv: list[str]) -> TrainConfig:
