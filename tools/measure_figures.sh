@@ -19,8 +19,7 @@ echo "## 3. architecture table (random weights, one run)"
 python tools/studies/arch_speed.py --designs johnson,fast,fast-hq,fast-guided --sizes 640x360,1280x720 --seconds 3
 echo "## 4. rtstyle video end to end (decode, stylize, flow smoothing, H.264 veryfast + audio)"
 # fire2 has 25 frames: looped 8 times (stream copy, 200 frames) so that start-up does not dominate the 720p figure
-ffmpeg_exe=$(python -c "from rtstyle.io.ffmpeg import ffmpeg_exe; print(ffmpeg_exe())")
-"$ffmpeg_exe" -v error -y -stream_loop 7 -i "$V720" -c copy "$T/fire2x8.mp4"
+python tools/loop_clip.py "$V720" 200 "$T/fire2x8.mp4"
 e2e() {  # e2e IN TAG [rtstyle video options...]: the command's own fps line, plus the whole command's wall time
   local inp=$1 tag=$2; shift 2
   local t0 t1
