@@ -330,3 +330,18 @@ def test_prepared_maps_follow_a_stylized_frame_of_another_size() -> None:
     assert outs[-1].shape == styl[-1].shape
     assert sm.last_reliable > 0.5
     assert sm.resets == 0
+
+
+def test_flow_blend_is_the_weighted_mean_of_warped_past_and_new_frame_within_one_level() -> None:
+    frames = _panning(2)
+    styl = _flicker(frames)
+    sm = Smoother()
+    sm(frames[0], styl[0])
+    motion = sm.prepare(frames[1])
+    assert motion.kind == "flow" and motion.maps is not None and motion.w_past is not None
+    warped = cv2.remap(styl[0], *motion.maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    w = motion.w_past.astype(np.float32) / 255
+    assert 0.3 < w.max() <= sm.alpha + 1 / 255
+    expected = w * warped + (1 - w) * styl[1]
+    out = sm.blend(motion, styl[1])
+    assert np.abs(out.astype(np.float32) - expected).max() <= 1.0

@@ -79,8 +79,8 @@ class Motion:
     generation: int
     out_size: tuple[int, int] | None = None  # (H, W) the maps below were built for
     maps: tuple[Any, Any] | None = None  # fixed-point remap maps (flow)
-    w_prev: np.ndarray | None = None  # per-pixel weight of the warped past at out_size (flow)
-    w_new: np.ndarray | None = None
+    w_past: np.ndarray | None = None  # uint8 HxWx3 at out_size: 255 x the weight of the warped past (flow)
+    w_new: np.ndarray | None = None  # 255 - w_past
     back: np.ndarray | None = None  # flow-size backward flow and past weight, to build the maps for a size
     w_small: np.ndarray | None = None
     reliable: float = 0.0
@@ -263,7 +263,6 @@ class Smoother:
         h, w = back.shape[:2]
         if (h, w) == (H, W):
             full_map = self._grid2(H, W) + back
-            w_new = 1.0 - w_prev
         else:
             # Build the sampling map at flow size and upsample it: bilinear resizing reproduces the full-size
             # grid exactly (cv2.resize samples at (X + 0.5) * w / W - 0.5), except within a pixel or two of
@@ -272,11 +271,15 @@ class Smoother:
             small_map = (self._grid2(h, w) + 0.5) * np.array([sx, sy], np.float32) - 0.5
             small_map += back * np.array([sx, sy], np.float32)
             full_map = cv2.resize(small_map, (W, H), interpolation=cv2.INTER_LINEAR)
-            w_new = cv2.resize(1.0 - w_prev, (W, H), interpolation=cv2.INTER_LINEAR)
             w_prev = cv2.resize(w_prev, (W, H), interpolation=cv2.INTER_LINEAR)
         # Fixed-point maps make the full-size remap about twice as fast.
         motion.maps = cv2.convertMaps(full_map, None, cv2.CV_16SC2)
-        motion.w_prev, motion.w_new, motion.out_size = w_prev, w_new, (H, W)
+        # The blend in uint8 fixed point (two scaled multiplies and an add) takes a third of the time of
+        # cv2.blendLinear's float weights at 1280x720; its result differs by at most one level.
+        w8 = cv2.convertScaleAbs(w_prev, alpha=255.0)
+        motion.w_past = cv2.merge([w8, w8, w8])
+        motion.w_new = cv2.bitwise_not(motion.w_past)  # 255 - w_past
+        motion.out_size = (H, W)
 
     def _blend(self, motion: Motion, stylized: np.ndarray) -> np.ndarray:
         if motion.kind == "off" or self._mode == "off":
@@ -303,7 +306,10 @@ class Smoother:
             assert motion.maps is not None
             map1, map2 = motion.maps
             warped = cv2.remap(prev, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            out = cv2.blendLinear(warped, stylized, motion.w_prev, motion.w_new)
+            scale = 1.0 / 255.0
+            out = cv2.add(
+                cv2.multiply(warped, motion.w_past, scale=scale), cv2.multiply(stylized, motion.w_new, scale=scale)
+            )
             self.last_reliable = motion.reliable
         self._prev_out = out.copy()  # callers may draw on what we return
         return out
