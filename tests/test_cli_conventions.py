@@ -150,6 +150,7 @@ def test_video_and_demo_json(tmp_path: Path, models_dir: Path, capsys) -> None:
     code, out, _ = run_cli(args, capsys)
     r = json.loads(out)
     assert code == 0 and r["frames"] == 10 and r["output"] == str(tmp_path / "v.mp4") and r["style"] == "alpha"
+    assert 0 < r["latency_p50_ms"] <= r["latency_p95_ms"]
     args = ["demo", "--out", tmp_path / "d.mp4", "--seconds", "0.4", "-d", "cpu", "--smooth", "off", "--json", "-q"]
     code, out, err = run_cli(args, capsys)
     r = json.loads(out)

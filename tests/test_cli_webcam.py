@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -92,6 +93,7 @@ def test_headless_record_from_file(models_dir: Path, clip: Path, tmp_path: Path)
     assert frames == 6
     assert "h264" in info and "96x64" in info
     assert re.search(r"\b6 frames\b", res.stdout) and "provider CPU" in res.stdout
+    assert re.search(r"latency p50 \d+ ms, p95 \d+ ms", res.stdout)
     assert not list(tmp_path.glob("*.png"))  # no snapshot without a key press
     assert clip.stat().st_size > 0  # input untouched
 
@@ -109,12 +111,14 @@ def test_no_display_with_record_runs_headless(models_dir: Path, clip: Path, tmp_
     out = tmp_path / "rec.mp4"
     res = run_cli(
         "webcam", "--camera", str(clip), "--record", str(out), "--max-frames", "3", "--as-fast-as-possible",
-        "--style", "red,blue", "--smooth", "off", "--device", "cpu",
+        "--style", "red,blue", "--smooth", "off", "--device", "cpu", "--json",
         cwd=tmp_path,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "no display found: running without a window" in res.stderr
     assert count_frames(out)[0] == 3
+    summary = json.loads(res.stdout)
+    assert summary["frames"] == 3 and 0 < summary["latency_p50_ms"] <= summary["latency_p95_ms"]
 
 
 def test_missing_camera_is_one_line(models_dir: Path, tmp_path: Path) -> None:

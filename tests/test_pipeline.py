@@ -74,6 +74,18 @@ def test_runs_in_order_with_timestamps():
         assert np.array_equal(f, 255 - synthetic_frame(36, 64, i))
     assert stats.sink_stats["list"]["written"] == 12
     assert "12 frames" in stats.summary()
+    assert 0 < stats.latency_p50_ms <= stats.latency_p95_ms and "latency p50" in stats.summary()
+
+
+def test_latency_percentiles_keep_a_bounded_uniform_sample():
+    from rtstyle.pipeline.loop import Latencies
+
+    lat = Latencies(keep=1000)
+    assert lat.percentile_ms(50) == 0.0
+    for i in range(100_000):
+        lat.add(i / 100_000)  # 0 .. 1 s, uniform
+    assert lat.count == 100_000 and len(lat.samples) == 1000
+    assert abs(lat.percentile_ms(50) - 500) < 60 and abs(lat.percentile_ms(95) - 950) < 30
 
 
 def test_smoother_and_progress_and_max_frames():

@@ -63,7 +63,8 @@ def video(
         result = {
             "input": str(inp), "output": str(r.path or out), "frames": st.frames, "seconds": round(st.seconds, 3),
             "fps": round(st.fps, 2), "style": st.style, "provider": st.provider, "audio": r.audio_mode,
-            "mean_latency_ms": round(st.mean_latency_ms, 2),
+            "mean_latency_ms": round(st.mean_latency_ms, 2), "latency_p50_ms": round(st.latency_p50_ms, 2),
+            "latency_p95_ms": round(st.latency_p95_ms, 2),
         }  # fmt: skip
         print(json.dumps(result, indent=2))
         return

@@ -346,6 +346,9 @@ def run_live(
     errors = pipeline.close_errors if pipeline is not None else []
     stats = live.stats
     summary = f"{stats.frames} frames, {stats.overall_fps():.1f} fps, provider {_short(stylizer.provider)}"
+    run = pipeline.stats if pipeline is not None and stats.frames else None  # capture to output, whole session
+    if run is not None:
+        summary += f", {run.latency_text()}"
     if recorder is not None:
         record = recorder.path  # OUT, or OUT-1.mp4 when a file appeared under OUT's name meanwhile
     if record is not None and not errors:
@@ -357,6 +360,8 @@ def run_live(
             "frames": stats.frames, "fps": round(stats.overall_fps(), 2), "provider": stylizer.provider,
             "styles": names, "recorded": str(record) if record is not None and not errors else None,
             "snapshots": [str(p) for p in stats.snapshots],
+            "latency_p50_ms": round(run.latency_p50_ms, 2) if run else None,
+            "latency_p95_ms": round(run.latency_p95_ms, 2) if run else None,
         }  # fmt: skip
         print(json.dumps(result, indent=2), flush=True)
     else:

@@ -39,20 +39,49 @@ from rtstyle.io.sources import Source
 _END = object()
 
 
+class Latencies:
+    """Per-frame latencies of a run, for their percentiles: every sample up to ``keep``, then a uniform random
+    sample of that size (reservoir sampling), so an hours-long session holds a bounded list."""
+
+    def __init__(self, keep: int = 20000) -> None:
+        self.keep, self.count, self.samples = keep, 0, []
+        self._rng = np.random.default_rng(0)
+
+    def add(self, seconds: float) -> None:
+        self.count += 1
+        if len(self.samples) < self.keep:
+            self.samples.append(seconds)
+        else:
+            i = int(self._rng.integers(0, self.count))
+            if i < self.keep:
+                self.samples[i] = seconds
+
+    def percentile_ms(self, q: float) -> float:
+        """The ``q``-th percentile (0..100) in milliseconds; 0 before the first sample."""
+        return float(np.percentile(self.samples, q)) * 1000.0 if self.samples else 0.0
+
+
 @dataclass
 class RunStats:
-    """Summary of one run."""
+    """Summary of one run. Latency: from reading a frame off the source to its finished (stylized and smoothed)
+    output being handed to the outputs."""
 
     frames: int = 0
     seconds: float = 0.0
     fps: float = 0.0
     provider: str = ""
     style: str = ""
-    mean_latency_ms: float = 0.0  # read -> stylized (+smoothed), per frame
+    mean_latency_ms: float = 0.0
+    latency_p50_ms: float = 0.0
+    latency_p95_ms: float = 0.0
     sink_stats: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def summary(self) -> str:
-        return f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps) on {self.provider or 'unknown'}"
+        line = f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps) on {self.provider or 'unknown'}"
+        return line + (f", {self.latency_text()}" if self.frames else "")
+
+    def latency_text(self) -> str:
+        return f"latency p50 {self.latency_p50_ms:.0f} ms, p95 {self.latency_p95_ms:.0f} ms"
 
 
 class _Reader(threading.Thread):
@@ -221,6 +250,7 @@ class Pipeline:
         stats = self.stats = RunStats(provider=self._describe("provider"), style=self._describe("style"))
         t0 = time.perf_counter()
         latency_sum = 0.0
+        latencies = Latencies()
         pending: tuple[Any, np.ndarray, np.ndarray, float, float] | None = None  # frame t-1, stylized, not written
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtstyle-post")
         job: Future | None = None
@@ -234,6 +264,7 @@ class Pipeline:
                 out = self.smoother(frame, out)
             latency = time.perf_counter() - t_read
             latency_sum += latency
+            latencies.add(latency)
             stats.frames += 1
             elapsed = time.perf_counter() - t0
             fps = stats.frames / elapsed if elapsed > 0 else 0.0
@@ -329,6 +360,7 @@ class Pipeline:
             stats.seconds = time.perf_counter() - t0
             stats.fps = stats.frames / stats.seconds if stats.seconds > 0 else 0.0
             stats.mean_latency_ms = 1000.0 * latency_sum / stats.frames if stats.frames else 0.0
+            stats.latency_p50_ms, stats.latency_p95_ms = latencies.percentile_ms(50), latencies.percentile_ms(95)
             stats.provider = self._describe("provider") or stats.provider
         self._finish(ok=True)
         stats.sink_stats = {s.name: dict(s.stats) for s in self.sinks}
