@@ -59,11 +59,13 @@ def test_translated_sequence_is_consistent_and_flicker_is_not() -> None:
     assert _gt_warp_error(_flicker(frames)) > 1e-3
 
 
-@pytest.mark.parametrize("flow_side", [320, 100])  # 100: flow at half size, warp map upsampled
-def test_flow_smoothing_reduces_flicker_by_a_clear_margin(flow_side: int) -> None:
+@pytest.mark.parametrize(
+    ("flow_side", "warp"), [(320, "linear"), (100, "linear"), (100, "nearest")]
+)  # 100: flow at half size, warp map upsampled
+def test_flow_smoothing_reduces_flicker_by_a_clear_margin(flow_side: int, warp: str) -> None:
     frames = _panning(16)
     styl = _flicker(frames)
-    out = _run(Smoother("flow", flow_side=flow_side), frames, styl)
+    out = _run(Smoother("flow", flow_side=flow_side, warp=warp), frames, styl)
     raw_err = _gt_warp_error(styl[4:])
     smooth_err = _gt_warp_error(out[4:])
     assert smooth_err < 0.5 * raw_err, (smooth_err, raw_err)
@@ -214,6 +216,8 @@ def test_arguments_are_not_modified_and_bad_input_is_refused() -> None:
         sm(frames[0].astype(np.float32), styl[0])
     with pytest.raises(ValueError):
         sm(frames[0], styl[0][..., 0])
+    with pytest.raises(ValueError, match="warp"):
+        Smoother(warp="cubic")
 
 
 def test_stylized_at_another_size_and_tiny_frames() -> None:

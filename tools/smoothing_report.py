@@ -9,8 +9,9 @@ MODEL is a style name or an ONNX path (run through ``rtstyle.runtime.stylizer.St
 check the tooling without a trained model). Each clip is stylized frame by frame (raw = smoothing off), then
 smoothed with each mode; the table gives the warping error (Farneback flow, see tools/warp_error.py) of raw
 and smoothed output, their ratio (target <= 0.5), the ghosting (mean squared difference from raw) and
-ghost_ratio = ghosting / raw warping error (ceiling 0.5) and its moving-pixel version (ceiling 0.3), see docs/smoothing.md, and the smoother's
-cost in ms per frame (indicative only on a shared machine).
+ghost_ratio = ghosting / raw warping error (ceiling 0.5) and its moving-pixel version (ceiling 0.3), see docs/smoothing.md,
+the sharpness (grey Laplacian variance against raw's: what the blend softens, flicker's speckle included) and the
+smoother's cost in ms per frame (indicative only on a shared machine).
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ def smooth(frames: Sequence[np.ndarray], raw: Sequence[np.ndarray], mode: str, *
     return out, 1000.0 * t / max(1, len(frames))
 
 
+def sharpness(frames: Sequence[np.ndarray]) -> float:
+    """Mean variance of the grey Laplacian: fine detail (texture, strokes, and flicker's speckle)."""
+    grey = (cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames)
+    return float(np.mean([cv2.Laplacian(g, cv2.CV_32F).var() for g in grey]))
+
+
 def report_clip(
     frames: Sequence[np.ndarray],
     stylize: Stylize,
@@ -112,7 +119,9 @@ def report_clip(
     # faithfully inherits part of it, and smoothing that removes it drifts from the input (ghosting).
     input_we = warp_error(frames, frames, flows)
     rows = [{"mode": "off (raw)", "frames": len(frames), "warp_error": raw_we, "warp_ratio": 1.0, "ghosting": 0.0,
-             "ghost_ratio": 0.0, "ghosting_moving": 0.0, "ghost_moving_ratio": 0.0, "ms_per_frame": 0.0}]  # fmt: skip
+             "ghost_ratio": 0.0, "ghosting_moving": 0.0, "ghost_moving_ratio": 0.0, "sharpness": 1.0,
+             "ms_per_frame": 0.0}]  # fmt: skip
+    raw_sharp = sharpness(raw[1:])
     outputs: dict[str, list[np.ndarray]] = {"raw": list(raw)}
     for mode in modes:
         out, ms = smooth(frames, raw, mode, **(smoother_kwargs or {}))
@@ -129,6 +138,7 @@ def report_clip(
                 "ghost_ratio": gh / raw_we if raw_we > 0 else float("nan"),
                 "ghosting_moving": ghm,
                 "ghost_moving_ratio": ghm / raw_we_moving if raw_we_moving > 0 else float("nan"),
+                "sharpness": sharpness(out[1:]) / raw_sharp if raw_sharp > 0 else float("nan"),
                 "ms_per_frame": ms,
             }
         )
@@ -215,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(all_rows))
         return 0
-    head = f"{'clip':<40} {'mode':<10} {'frames':>6} {'warp_err':>10} {'ratio':>6} {'ghosting':>10} {'ghost/raw':>9} {'mov/raw':>8} {'input_we':>9} {'ms':>6}  pass"
+    head = f"{'clip':<40} {'mode':<10} {'frames':>6} {'warp_err':>10} {'ratio':>6} {'ghosting':>10} {'ghost/raw':>9} {'mov/raw':>8} {'input_we':>9} {'sharp':>6} {'ms':>6}  pass"
     print(
         f"model: {args.model}   targets: ratio <= {WARP_TARGET}, ghost/raw <= {GHOST_CEILING}, "
         f"mov/raw <= {GHOST_MOVING_CEILING}"
@@ -226,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ok = "" if r["pass"] is None else ("yes" if r["pass"] else "NO")
         print(
             f"{r['clip'][:40]:<40} {r['mode']:<10} {r['frames']:>6} {r['warp_error']:>10.6f} {r['warp_ratio']:>6.3f} "
-            f"{r['ghosting']:>10.6f} {r['ghost_ratio']:>9.3f} {r['ghost_moving_ratio']:>8.3f} {r['input_warp_error']:>9.6f} {r['ms_per_frame']:>6.2f}  {ok}"
+            f"{r['ghosting']:>10.6f} {r['ghost_ratio']:>9.3f} {r['ghost_moving_ratio']:>8.3f} {r['input_warp_error']:>9.6f} {r['sharpness']:>6.3f} {r['ms_per_frame']:>6.2f}  {ok}"
         )
     return 0
 

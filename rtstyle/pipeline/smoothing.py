@@ -106,6 +106,8 @@ class Smoother:
         is assumed and the state is reset.
     min_reliable: in flow mode, reset when less than this fraction of the frame has reliable flow
         (a cut the thumbnail test missed, or motion far too fast to follow).
+    warp: how the previous output is sampled, ``"linear"`` (bilinear) or ``"nearest"``: a quarter of the
+        remap's time at 1280x720 and a sharper output, at a slightly higher warping error (docs/smoothing.md).
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class Smoother:
         preset: str = "ultrafast",
         texture_level: float = 40.0,
         photo_blur: int = 5,
+        warp: str = "linear",
     ) -> None:
         if not 0.0 <= alpha < 1.0:
             raise ValueError("alpha must be in [0, 1)")
@@ -130,6 +133,9 @@ class Smoother:
             raise ValueError("ema_alpha must be in [0, 1)")
         if preset not in ("ultrafast", "fast"):
             raise ValueError("preset must be 'ultrafast' or 'fast'")
+        if warp not in ("linear", "nearest"):
+            raise ValueError("warp must be 'linear' or 'nearest'")
+        self.warp = warp
         self.alpha = float(alpha)
         self.ema_alpha = float(ema_alpha)
         self.flow_side = max(16, int(flow_side))
@@ -273,7 +279,7 @@ class Smoother:
             full_map = cv2.resize(small_map, (W, H), interpolation=cv2.INTER_LINEAR)
             w_prev = cv2.resize(w_prev, (W, H), interpolation=cv2.INTER_LINEAR)
         # Fixed-point maps make the full-size remap about twice as fast.
-        motion.maps = cv2.convertMaps(full_map, None, cv2.CV_16SC2)
+        motion.maps = cv2.convertMaps(full_map, None, cv2.CV_16SC2, nninterpolation=self.warp == "nearest")
         # The blend in uint8 fixed point (two scaled multiplies and an add) takes a third of the time of
         # cv2.blendLinear's float weights at 1280x720; its result differs by at most one level.
         w8 = cv2.convertScaleAbs(w_prev, alpha=255.0)
@@ -305,7 +311,10 @@ class Smoother:
                 self._build_maps(motion, stylized.shape[:2])
             assert motion.maps is not None
             map1, map2 = motion.maps
-            warped = cv2.remap(prev, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            if self.warp == "nearest":
+                warped = cv2.remap(prev, map1, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+            else:
+                warped = cv2.remap(prev, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             scale = 1.0 / 255.0
             out = cv2.add(
                 cv2.multiply(warped, motion.w_past, scale=scale), cv2.multiply(stylized, motion.w_new, scale=scale)
