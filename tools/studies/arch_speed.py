@@ -87,6 +87,11 @@ DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "fast-skip": (_fast("fast", skip=True), "fast plus a 1x1 colour skip from the full-resolution frame"),
     "fast-nearest": (_fast("fast", up="nearest"), "fast with nearest + sep. conv upsampling to 1/4"),
     "fast-3blocks": (_fast("fast", blocks=3), "fast with 3 residual blocks"),
+    "lean-nearest": (_fast("fast-lean", up="nearest"), "fast-lean with nearest + sep. conv upsampling to 1/4"),
+    "lean-2blocks": (_fast("fast-lean", blocks=2), "fast-lean with 2 residual blocks"),
+    "lean-c48": (_fast("fast-lean", channels=(16, 32, 48)), "fast-lean with 48 channels at 1/8"),
+    "lean-narrow": (_fast("fast-lean", channels=(16, 16, 64)), "fast-lean with 16 channels at 1/4"),
+    "lean-slim": (_fast("fast-lean", channels=(16, 16, 48)), "fast-lean with 16 channels at 1/4 and 48 at 1/8"),
 }
 DEFAULT_DESIGNS = "wrapper-only,johnson,fast,fast-lean,fast-sepout,fast-3blocks,fast-hq,fast-guided"
 
