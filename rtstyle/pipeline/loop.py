@@ -44,7 +44,8 @@ class Latencies:
     sample of that size (reservoir sampling), so an hours-long session holds a bounded list."""
 
     def __init__(self, keep: int = 20000) -> None:
-        self.keep, self.count, self.samples = keep, 0, []
+        self.keep, self.count = keep, 0
+        self.samples: list[float] = []
         self._rng = np.random.default_rng(0)
 
     def add(self, seconds: float) -> None:
