@@ -62,11 +62,12 @@ def synthetic_flicker(sigma: float = 20.0, seed: int = 0) -> Stylize:
     return stylize
 
 
-def load_stylizer(model: str, device: str = "cpu", max_side: int = 0) -> Stylize:
-    """``synthetic:flicker``, or a catalogue style / ONNX path through ``rtstyle.runtime.stylizer.Stylizer``."""
+def load_stylizer(model: str, device: str = "cpu", max_side: int = 0, tier: str | None = None) -> Stylize:
+    """``synthetic:flicker``, or a catalogue style / ONNX path through ``rtstyle.runtime.stylizer.Stylizer``
+    (``tier``: the catalogue's ``full`` or ``fast`` model of a style; default, the device's preferred one)."""
     if model.startswith("synthetic:"):
         return with_max_side(synthetic_flicker(), max_side)
-    return Stylizer(model, device=device, max_side=max_side or None)
+    return Stylizer(model, device=device, tier=tier, max_side=max_side or None)
 
 
 def with_max_side(stylize: Stylize, max_side: int) -> Stylize:
@@ -185,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--max-side", type=int, default=0, help="stylize at this long side and resize back (0 = full)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--tier", choices=("full", "fast"), help="a style name's tier (default: the device's preferred)")
     ap.add_argument("--json", action="store_true", help="print a JSON list of rows")
     ap.add_argument("--strip-dir", help="write <clip>_strip.png (input / raw / each mode) here")
     ap.add_argument("--strip-count", type=int, default=4)
@@ -201,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for item in args.set:
         key, _, value = item.partition("=")
         kw[key.strip()] = _parse_value(value.strip())
-    stylize = load_stylizer(args.model, args.device, args.max_side)
+    stylize = load_stylizer(args.model, args.device, args.max_side, args.tier)
 
     all_rows = []
     for clip in args.clips:
