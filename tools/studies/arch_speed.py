@@ -91,7 +91,7 @@ DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "lean-2blocks": (_fast("fast-lean", blocks=2), "fast-lean with 2 residual blocks"),
     "lean-c48": (_fast("fast-lean", channels=(16, 32, 48)), "fast-lean with 48 channels at 1/8"),
     "lean-narrow": (_fast("fast-lean", channels=(16, 16, 64)), "fast-lean with 16 channels at 1/4"),
-    "lean-slim": (_fast("fast-lean", channels=(16, 16, 48)), "fast-lean with 16 channels at 1/4 and 48 at 1/8"),
+    "lean-slim": (lambda: build_net("fast-slim"), "registered as fast-slim: fast-lean at 16/48 channels"),
 }
 DEFAULT_DESIGNS = "wrapper-only,johnson,fast,fast-lean,fast-sepout,fast-3blocks,fast-hq,fast-guided"
 
