@@ -258,32 +258,26 @@ class FastNet(nn.Module):
         return y
 
 
+# fast with a separable 1/4 -> 1/8 layer, a separable output conv and 3 residual blocks
+_LEAN = {
+    "channels": (16, 32, 64),
+    "blocks": 3,
+    "stem": "patch",
+    "up": "shuffle",
+    "out_from": 4,
+    "pad": "zeros",
+    "down": "sep",
+    "out": "sep",
+}
+
 # Designs measured by tools/studies/arch_speed.py; the registered ones are the entries of ``FAST_ARCHS``.
 DESIGNS: dict[str, dict] = {
     "fast": {"channels": (16, 32, 64), "blocks": 4, "stem": "patch", "up": "shuffle", "out_from": 4, "pad": "zeros"},
     "fast-hq": {"channels": (16, 32, 64), "blocks": 4, "stem": "conv", "up": "nearest", "out_from": 2},
     "fast-guided": {"channels": (16, 32, 64), "blocks": 4, "internal_scale": 2, "guided": True},
-    "fast-lean": {
-        "channels": (16, 32, 64),
-        "blocks": 3,
-        "stem": "patch",
-        "up": "shuffle",
-        "out_from": 4,
-        "pad": "zeros",
-        "down": "sep",
-        "out": "sep",
-    },
+    "fast-lean": _LEAN,
     # fast-lean at 16 channels at 1/4 and 48 at 1/8: the one design under both of issue 11's speed targets
-    "fast-slim": {
-        "channels": (16, 16, 48),
-        "blocks": 3,
-        "stem": "patch",
-        "up": "shuffle",
-        "out_from": 4,
-        "pad": "zeros",
-        "down": "sep",
-        "out": "sep",
-    },
+    "fast-slim": {**_LEAN, "channels": (16, 16, 48)},
 }
 
 FAST_ARCHS = {
