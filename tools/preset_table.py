@@ -22,9 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import av
 import numpy as np
-from loop_clip import loop_clip  # tools/loop_clip.py: this script's folder is on sys.path
+from loop_clip import loop_clip  # tools/: this script's folder is on sys.path
+from warp_error import read_frames
+
+from rtstyle.io.probe import probe
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
 
@@ -36,11 +38,6 @@ def run_video(inp: Path, out: Path, frames: int, style: str, tier: str, preset: 
     if r.returncode != 0:
         raise SystemExit(f"preset_table: {' '.join(cmd)} failed: {r.stderr.strip()[-500:]}")
     return json.loads(r.stdout)
-
-
-def read_frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as c:
-        return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
 
 
 def psnr(ref: list[np.ndarray], test: list[np.ndarray]) -> float:
@@ -70,8 +67,6 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.runs):
             for p in presets:
                 fps[p].append(run_video(clip, t / f"{p}.mp4", args.frames, args.style, args.tier, p, args.crf)["fps"])
-        from rtstyle.io.probe import probe
-
         info = probe(t / "ref.mp4")
         seconds = (info.frame_count or len(ref_frames)) / (info.fps or 25.0)
         print(f"# {args.clip.name} looped to {args.frames} frames, {info.width}x{info.height}, {args.style} "
