@@ -115,6 +115,25 @@ def test_model(tmp_path: Path) -> Path:
     return make_contract_model(tmp_path / "m" / "solo.onnx", styles=("solo",))
 
 
+# The tiny training run of the tests, shared by its library form (tiny_train_config) and its command line
+# (tiny_train_args): the tiny net on 32 px crops, batch 2, fp32 on the CPU, checkpoints only at the end.
+_TINY_RUN: dict[str, Any] = dict(
+    name="t",
+    arch="tiny",
+    batch=2,
+    size=32,
+    style_size=40,
+    device="cpu",
+    precision="fp32",
+    checkpoint_every=0,
+    preview_every=0,
+)
+
+
+def _tiny_dirs(tmp_path: Path) -> dict[str, Path]:
+    return {"out_dir": tmp_path / "run", "export_dir": tmp_path / "models"}
+
+
 def tiny_train_config(
     tmp_path: Path, data: str | Path | Sequence[str | Path], styles: Sequence[str | Path], **kw: Any
 ) -> TrainConfig:
@@ -125,23 +144,14 @@ def tiny_train_config(
     from rtstyle.train.losses import RANDOM_FOR_TESTS
 
     base: dict[str, Any] = dict(
+        _TINY_RUN,
         style_images=[str(p) for p in styles],
         data=[str(data)] if isinstance(data, (str, Path)) else [str(d) for d in data],
-        name="t",
-        arch="tiny",
         steps=3,
-        batch=2,
-        size=32,
-        style_size=40,
         vgg_weights=RANDOM_FOR_TESTS,
-        device="cpu",
-        out_dir=str(tmp_path / "run"),
-        export_dir=str(tmp_path / "models"),
-        checkpoint_every=0,
-        preview_every=0,
         progress=False,
         export=False,
-        precision="fp32",
+        **{k: str(v) for k, v in _tiny_dirs(tmp_path).items()},
     )
     base.update(kw)
     return TrainConfig(**base)
@@ -153,22 +163,9 @@ def tiny_train_args(tmp_path: Path, data: str | Path, style: str | Path, **optio
     bare flag)."""
     from rtstyle.train.losses import RANDOM_FOR_TESTS
 
-    base: dict[str, Any] = {
-        "style_image": style,
-        "data": data,
-        "name": "t",
-        "arch": "tiny",
-        "batch": 2,
-        "size": 32,
-        "style_size": 40,
-        "vgg_weights": RANDOM_FOR_TESTS,
-        "device": "cpu",
-        "precision": "fp32",
-        "out_dir": tmp_path / "run",
-        "export_dir": tmp_path / "models",
-        "checkpoint_every": 0,
-        "preview_every": 0,
-    }
+    base: dict[str, Any] = dict(
+        style_image=style, data=data, **_TINY_RUN, vgg_weights=RANDOM_FOR_TESTS, **_tiny_dirs(tmp_path)
+    )
     base.update(options)
     args = ["train"]
     for key, value in base.items():
