@@ -129,9 +129,10 @@ CPU_SCHEDULE = {
         # 0.24-0.56, from 0.31-0.63 at 4,300) and still misses its style bar. Content under 0.8x its bar: weight
         # x2 again (x4 of the base) for seven styles. Kept at phase 2's: kandinsky (content 0.97x its bar) and
         # mosaic (style 0.236 against 0.228, content 0.58x: within 4 % of its bar and falling).
+        # planned until 12,000; ended at 10,100 by the rule at the step-10,000 look (below)
         {
             **_CPU_PHASE,
-            "until": 12000,
+            "until": 10100,
             "style_scale": {
                 "mosaic": 2.0,
                 "candy": 4.0,
@@ -142,6 +143,29 @@ CPU_SCHEDULE = {
                 "shipwreck": 4.0,
                 "udnie": 4.0,
                 "matisse": 4.0,
+            },
+        },
+        # The rule at the step-10,000 look (12 scene photos, session 5; runs/zoo-snap/quick10000.json against
+        # quick8000.json): udnie (0.445 -> 0.440) and scream (0.424 -> 0.419) moved ~1 % over two evaluations with
+        # their content far under its bar (0.40x, 0.54x): a plateau, so the crops grow to 192 px (their shapes are
+        # larger than a 128 px crop holds). Style over its bar with content under 0.8x: x2 again (x8 of the base)
+        # for candy (0.77x), starry-night, scream, wave, udnie and matisse. Kept: mosaic (meets its bars),
+        # kandinsky (0.253 against 0.250, content at its bar), shipwreck (0.310 -> 0.284, under its bar on the 12
+        # photos and still falling).
+        {
+            **_CPU_PHASE,
+            "until": 16000,
+            "size": 192,
+            "style_scale": {
+                "mosaic": 2.0,
+                "candy": 8.0,
+                "starry-night": 8.0,
+                "scream": 8.0,
+                "wave": 8.0,
+                "kandinsky": 2.0,
+                "shipwreck": 4.0,
+                "udnie": 8.0,
+                "matisse": 8.0,
             },
         },
     ],
