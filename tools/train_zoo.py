@@ -70,7 +70,9 @@ RECIPES = {
         "stability_weight": 3e6,
     },
     "fast": {
-        "arch": "fast",
+        # fast-lean: 0.66x fast's time per 720p frame; it beat fast-slim on every style in the session-5 pilot
+        # distillation (docs/performance.md)
+        "arch": "fast-lean",
         "steps": 20000,
         "batch": 16,
         "size": 256,
