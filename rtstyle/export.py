@@ -44,9 +44,16 @@ class ContractModule(nn.Module):
     (truncation) rounds without a ``Round`` pass (half up where ``round`` goes to even: the two differ only on
     exact halves); otherwise the frame is converted to RGB in [0, 1] around it. The net passed in is never
     modified.
+
+    Where the net ends in a pointwise convolution and a depth-to-space (``IOLayers.features``: the fast tier's
+    ``out`` ``"sep"`` designs) and ``nhwc_head`` is on, the wrapper does that last step itself, in the output's
+    layout: the features go to channels-last, one matrix product gives each pixel its r x r block of BGR values
+    (columns ordered row, column, colour), and after the cast to uint8 a transpose of whole r x 3 rows puts the
+    blocks in place, so no depth-to-space and no NCHW -> NHWC transpose run at full resolution in float (the
+    same values; ``head_weight``/``head_bias`` in the graph, read back by :func:`import_onnx`).
     """
 
-    def __init__(self, net: nn.Module, half: bool = False) -> None:
+    def __init__(self, net: nn.Module, half: bool = False, nhwc_head: bool = True) -> None:
         super().__init__()
         self.multiple = int(getattr(net, "pad_multiple", 4))
         self.min_size = int(getattr(net, "min_size", 16))
@@ -60,6 +67,14 @@ class ContractModule(nn.Module):
             fold_frame_format(io.first, io.last, io.shuffle, offset=0.5 if io.last.bias is not None else 0.0)
         self.rounded = io is not None and io.last.bias is not None  # the +0.5 is in the weights
         self.net = net
+        self.features = None
+        if nhwc_head and io is not None and io.features is not None and self.rounded and io.shuffle > 1:
+            if tuple(io.last.kernel_size) != (1, 1):
+                raise ValueError("IOLayers.features needs a pointwise last convolution")
+            self.features, self.shuffle = io.features, io.shuffle
+            w, b = _head_from_conv(io.last.weight.detach().float(), io.last.bias.detach().float(), io.shuffle)
+            self.register_buffer("head_weight", w)
+            self.register_buffer("head_bias", b)
 
     def forward(self, frame: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         h, w = frame.shape[1], frame.shape[2]
@@ -76,11 +91,35 @@ class ContractModule(nn.Module):
             weights = style.reshape(1, -1)
         if self.half:
             x, weights = x.half(), weights.half()
+        if self.features is not None:
+            f = self.features(x, weights).float().permute(0, 2, 3, 1)  # [1, h', w', C]
+            r, fh, fw = self.shuffle, f.shape[1], f.shape[2]
+            z = (f @ self.head_weight + self.head_bias).clamp(0.0, 255.0).to(torch.uint8)
+            z = z.reshape(fh, fw, r, 3 * r).permute(0, 2, 1, 3).reshape(1, fh * r, fw * r, 3)
+            return z[:, :h, :w]
         y = self.net(x, weights)[:, :, :h, :w].float()
         if not self.folded:
             y = y.flip(1) * 255.0
         y = y.clamp(0.0, 255.0)
         return (y if self.rounded else y.round()).to(torch.uint8).permute(0, 2, 3, 1)
+
+
+def _head_order(shuffle: int) -> torch.Tensor:
+    """For each column of the NHWC head (row dy, column dx, colour c), the depth-to-space channel it is."""
+    r = shuffle
+    return torch.tensor([c * r * r + dy * r + dx for dy in range(r) for dx in range(r) for c in range(3)])
+
+
+def _head_from_conv(weight: torch.Tensor, bias: torch.Tensor, shuffle: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A pointwise conv ``[3r^2, C, 1, 1]`` before a depth-to-space by r as the NHWC head's ``[C, 3r^2]`` matrix."""
+    order = _head_order(shuffle)
+    return weight[:, :, 0, 0][order].t().contiguous(), bias[order].contiguous()
+
+
+def _conv_from_head(weight: np.ndarray, bias: np.ndarray, shuffle: int) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse of :func:`_head_from_conv`."""
+    inverse = torch.argsort(_head_order(shuffle)).numpy()
+    return weight.T[inverse][:, :, None, None], bias[inverse]
 
 
 def _rename_output_dims(model: Any) -> None:
@@ -336,6 +375,11 @@ def import_onnx(path: str | Path) -> tuple[dict[str, Any], nn.Module]:
         return found[0], found[1]
 
     del produced_by
+    io = net.io_layers() if hasattr(net, "io_layers") else None
+    if "head_weight" in inits and io is not None:  # the NHWC head (ContractModule): back to the pointwise conv
+        last = next(name for name, module in net.named_modules() if module is io.last)
+        weight, bias = _conv_from_head(inits.pop("head_weight"), inits.pop("head_bias"), io.shuffle)
+        inits[f"{prefix}{last}.weight"], inits[f"{prefix}{last}.bias"] = weight, bias
     loaded = {}
     for key, tensor in state.items():
         name = prefix + key
@@ -352,7 +396,6 @@ def import_onnx(path: str | Path) -> tuple[dict[str, Any], nn.Module]:
             raise InputError(f"{path}: {key} has {value.numel()} values, a {info.arch} net needs {tensor.numel()}")
         loaded[key] = value.reshape(tensor.shape)
     net.load_state_dict(loaded)
-    io = net.io_layers() if hasattr(net, "io_layers") else None
     if io is not None:
         # exports since the rounding moved into the last bias (+0.5) have no Round node; older ones round
         offset = 0.0 if any(n.op_type == "Round" for n in model.graph.node) else 0.5

@@ -179,3 +179,63 @@ def test_folding_refuses_a_last_layer_of_the_wrong_width() -> None:
 
     with pytest.raises(ValueError, match="channels"):
         fold_frame_format(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 5, 3), shuffle=1)
+
+
+def _perturbed(name: str, num_styles: int, seed: int = 0) -> torch.nn.Module:
+    """A design with every parameter moved off its initial value (no two initializers equal in the export)."""
+    torch.manual_seed(seed)
+    net = build_net(name, num_styles).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return net
+
+
+@pytest.mark.parametrize("name", ["fast-lean", "fast-slim"])
+def test_nhwc_head_gives_the_depth_to_space_wrappers_frames(name: str) -> None:
+    net = _perturbed(name, 3)
+    head, plain = ContractModule(net).eval(), ContractModule(net, nhwc_head=False).eval()
+    assert head.features is not None and plain.features is None
+    for (h, w), style in [((1, 1), [1.0, 0, 0]), ((17, 31), [0, 1.0, 0]), ((45, 80), [0.2, 0.5, 0.3])]:
+        frame = torch.randint(0, 256, (1, h, w, 3), dtype=torch.uint8)
+        with torch.no_grad():
+            got, want = head(frame, torch.tensor(style)), plain(frame, torch.tensor(style))
+        assert got.shape == want.shape == (1, h, w, 3) and got.dtype == torch.uint8
+        diff = (got.int() - want.int()).abs()
+        assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3  # float rounding only
+
+
+def test_transposed_upsampling_is_the_sub_pixel_layer_without_its_per_position_bias() -> None:
+    from rtstyle.nets.fast import SepConv
+
+    torch.manual_seed(0)
+    shuffle, transpose = SepConv(8, 4, up_mode="shuffle", upsample=2), SepConv(8, 4, up_mode="transpose", upsample=2)
+    with torch.no_grad():
+        shuffle.pw.bias.zero_()
+        transpose.dw.load_state_dict(shuffle.dw.state_dict())
+        # pointwise row c*4 + dy*2 + dx is the transposed kernel's [in, c, dy, dx]
+        transpose.pw.weight.copy_(shuffle.pw.weight[:, :, 0, 0].reshape(4, 2, 2, 8).permute(3, 0, 1, 2))
+        x, style = torch.randn(2, 8, 6, 10), torch.ones(2, 1)
+        assert torch.allclose(shuffle(x, style), transpose(x, style), atol=1e-5)
+    assert transpose.pw.bias is None
+
+
+def test_designs_with_a_dense_output_keep_the_depth_to_space_head() -> None:
+    assert ContractModule(build_net("fast", 1)).features is None
+    assert ContractModule(build_net("johnson", 1)).features is None
+
+
+def test_nhwc_head_export_has_no_output_depth_to_space_and_imports_back(tmp_path: Path) -> None:
+    import onnx
+
+    from rtstyle.export import import_onnx
+
+    net = _perturbed("fast-lean", 3, seed=1)
+    path = export_onnx(net, tmp_path / "lean.onnx", _styles(3), "fast-lean", "fast", {}, 256)  # parity checked
+    model = onnx.load(str(path))
+    ops = [n.op_type for n in model.graph.node]
+    assert "DepthToSpace" not in ops and ops.count("ConvTranspose") == 1  # the body's 2x2 upsampling
+    assert {"head_weight", "head_bias"} <= {i.name for i in model.graph.initializer}
+    _, back = import_onnx(path)
+    for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5), k

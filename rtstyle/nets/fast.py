@@ -104,12 +104,19 @@ class SepConv(nn.Module):
         self.upsample, self.pad_mode, self.relu, self.up_mode = upsample, pad, relu, up_mode
         shuffle = upsample > 1 and up_mode == "shuffle"
         self.dw = nn.Conv2d(cin, cin, 3, stride, groups=cin, padding=1 if pad == "zeros" else 0)
-        self.pw = nn.Conv2d(cin, cout * upsample * upsample if shuffle else cout, 1)
+        self.pw: nn.Module
+        if upsample > 1 and up_mode == "transpose":
+            # the sub-pixel layer's pointwise conv + depth-to-space as one transposed convolution of kernel =
+            # stride (nothing overlaps, no checkerboard). Its bias is one per channel, which the norm after it
+            # removes, so it has none; the shuffle's per-position bias is all it lacks.
+            self.pw = nn.ConvTranspose2d(cin, cout, upsample, upsample, bias=False)
+        else:
+            self.pw = nn.Conv2d(cin, cout * upsample * upsample if shuffle else cout, 1)
         self.norm = FusedCondNorm(cout, num_styles)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         shuffle = self.upsample > 1 and self.up_mode == "shuffle"
-        if self.upsample > 1 and not shuffle:
+        if self.upsample > 1 and self.up_mode == "nearest":
             x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
         x = self.pw(self.dw(_pad(x, 1, self.pad_mode)))
         if shuffle:
@@ -235,8 +242,17 @@ class FastNet(nn.Module):
         guided filter and the colour skip read the frame itself)."""
         if self.internal_scale > 1 or self.skip is not None:
             return None
-        last = self.out[1] if isinstance(self.out, nn.Sequential) else self.out.conv
-        return IOLayers(self.down[0].conv, last, self.out_from)
+        if isinstance(self.out, nn.Sequential):
+            return IOLayers(self.down[0].conv, self.out[1], self.out_from, self.features)
+        return IOLayers(self.down[0].conv, self.out.conv, self.out_from)
+
+    def features(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """The input of the last, pointwise convolution (``out`` ``"sep"`` only): the network without its 1x1
+        output convolution and depth-to-space, which the contract wrapper does itself, straight into the uint8
+        frame's layout (``rtstyle.export.ContractModule``)."""
+        if not isinstance(self.out, nn.Sequential):
+            raise ValueError("features(): the output is a dense convolution, not a pointwise one")
+        return self.out[0](run_stages(x, style, self.down, self.res, self.up))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if style is None:
@@ -258,12 +274,14 @@ class FastNet(nn.Module):
         return y
 
 
-# fast with a separable 1/4 -> 1/8 layer, a separable output conv and 3 residual blocks
+# fast with a separable 1/4 -> 1/8 layer, 3 residual blocks, a transposed 2x2 conv back to 1/4 (the sub-pixel
+# layer without its per-position bias: 12.6 against 14.2 ms at 1280x720, docs/performance.md) and a separable
+# output conv, whose pointwise half the contract wrapper runs straight into the frame's layout
 _LEAN = {
     "channels": (16, 32, 64),
     "blocks": 3,
     "stem": "patch",
-    "up": "shuffle",
+    "up": "transpose",
     "out_from": 4,
     "pad": "zeros",
     "down": "sep",
@@ -286,10 +304,10 @@ FAST_ARCHS = {
     "fast-hq": "fast tier with a strided 3x3 stem via 1/2, nearest upsampling back to 1/2 and reflection padding "
     "(same compute as fast, ~2-3x its time: more work at 1/2 resolution)",
     "fast-guided": "fast-hq at half the input size, upsampled by a fast guided filter on the full-resolution frame",
-    "fast-lean": "fast with a separable 1/4 -> 1/8 layer, a separable output conv and 3 residual blocks "
-    "(~0.65x fast's time at 1280x720 and 640x360 on 2 threads; candidate for the fast zoo)",
-    "fast-slim": "fast-lean at 16 channels at 1/4 and 48 at 1/8 (24k parameters; 17 ms at 1280x720 and 4.3 ms at "
-    "640x360 on 2 threads; candidate for the fast zoo)",
+    "fast-lean": "the fast zoo's design: fast with a separable 1/4 -> 1/8 layer, 3 residual blocks, a 2x2 "
+    "transposed-conv upsampling and a separable output conv (~0.5x fast's time at 1280x720 on 2 threads)",
+    "fast-slim": "fast-lean at 16 channels at 1/4 and 48 at 1/8 (24k parameters; lost the pilot distillation to "
+    "fast-lean by 1.30x in style distance)",
 }
 
 
@@ -318,7 +336,12 @@ def count_macs(net: nn.Module, height: int, width: int) -> int:
         k = mod.kernel_size[0] * mod.kernel_size[1] * mod.in_channels // mod.groups
         total += out[0].numel() * k
 
+    def hook_t(mod: nn.Module, inputs: tuple, out: torch.Tensor) -> None:
+        nonlocal total
+        total += inputs[0][0].numel() * mod.kernel_size[0] * mod.kernel_size[1] * mod.out_channels // mod.groups
+
     handles = [mod.register_forward_hook(hook) for mod in net.modules() if isinstance(mod, nn.Conv2d)]
+    handles += [mod.register_forward_hook(hook_t) for mod in net.modules() if isinstance(mod, nn.ConvTranspose2d)]
     try:
         with torch.no_grad():
             net(torch.zeros(1, 3, h, w), torch.ones(1, int(getattr(net, "num_styles", 1))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -89,11 +90,14 @@ class IOLayers:
     ``first`` must see the RGB input only through padding (reflect, replicate or zeros: no per-value
     operation), and ``last``'s output must be the network's output up to a depth-to-space of factor
     ``shuffle`` (1: none) and cropping: nothing non-linear, no skip connection from the input.
+    ``features``, where given, runs the network up to ``last`` (``last``'s input from the network's input and
+    style weights): the contract wrapper then applies a pointwise ``last`` and the depth-to-space itself.
     """
 
     first: nn.Conv2d
     last: nn.Conv2d
     shuffle: int = 1
+    features: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
 
 @torch.no_grad()

@@ -17,6 +17,7 @@ MACs count every convolution's multiply-accumulates at each size (norms and elem
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -34,7 +35,8 @@ from rtstyle.adjust import parse_sizes
 from rtstyle.contract import StyleEntry
 from rtstyle.export import export_onnx
 from rtstyle.nets import build_net
-from rtstyle.nets.fast import build_fast, count_macs
+from rtstyle.nets.fast import FastNet, build_fast, count_macs
+from rtstyle.nets.layers import IOLayers
 from rtstyle.runtime.session import session_options
 
 
@@ -64,6 +66,23 @@ class _Identity(nn.Module):
         return x * self.scale
 
 
+class _DepthToSpaceHead(FastNet):
+    """A fast design exported with the depth-to-space output end (no NHWC head in the contract wrapper)."""
+
+    def io_layers(self) -> IOLayers | None:
+        io = super().io_layers()
+        return None if io is None else dataclasses.replace(io, features=None)
+
+
+def _d2s_head(build: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    def wrapped() -> nn.Module:
+        net = build()
+        net.__class__ = _DepthToSpaceHead
+        return net
+
+    return wrapped
+
+
 # name -> (builder, what it is). Registered architectures first, then experiments around "fast".
 DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "wrapper-only": (_Identity, "no network: the contract wrapper's own cost (colour order, scaling, pad, crop)"),
@@ -87,6 +106,11 @@ DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "fast-skip": (_fast("fast", skip=True), "fast plus a 1x1 colour skip from the full-resolution frame"),
     "fast-nearest": (_fast("fast", up="nearest"), "fast with nearest + sep. conv upsampling to 1/4"),
     "fast-3blocks": (_fast("fast", blocks=3), "fast with 3 residual blocks"),
+    "lean-shuffle": (_fast("fast-lean", up="shuffle"), "fast-lean as piloted: pointwise conv + depth-to-space to 1/4"),
+    "lean-piloted": (
+        _d2s_head(_fast("fast-lean", up="shuffle")),
+        "fast-lean as piloted, exported as before the NHWC head (depth-to-space out)",
+    ),
     "lean-nearest": (_fast("fast-lean", up="nearest"), "fast-lean with nearest + sep. conv upsampling to 1/4"),
     "lean-2blocks": (_fast("fast-lean", blocks=2), "fast-lean with 2 residual blocks"),
     "lean-c48": (_fast("fast-lean", channels=(16, 32, 48)), "fast-lean with 48 channels at 1/8"),
