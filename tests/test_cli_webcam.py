@@ -121,6 +121,16 @@ def test_no_display_with_record_runs_headless(models_dir: Path, clip: Path, tmp_
     assert summary["frames"] == 3 and 0 < summary["latency_p50_ms"] <= summary["latency_p95_ms"]
 
 
+def test_json_with_quiet_keeps_the_result_on_stdout(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    res = run_cli(
+        "webcam", "--camera", str(clip), "--no-window", "--max-frames", "2", "--as-fast-as-possible",
+        "--style", "red", "--smooth", "off", "--device", "cpu", "--json", "--quiet",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["frames"] == 2  # as rtstyle video --json -q: the result, nothing else
+
+
 def test_missing_camera_is_one_line(models_dir: Path, tmp_path: Path) -> None:
     res = run_cli("webcam", "--camera", "9", "--no-window", "--style", "alpha", "--max-frames", "1", cwd=tmp_path)
     assert res.returncode != 0

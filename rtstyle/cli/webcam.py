@@ -103,18 +103,19 @@ def webcam(
         fullscreen=fullscreen, record=record, force=force, crf=crf, preset=preset.value, window=not no_window,
         max_frames=max_frames, snapshot_dir=snapshot_dir, stream=stream, as_json=as_json,
     )  # fmt: skip
-    with _quiet_stdout():
+    with _quiet_stdout(keep=as_json):
         code = run_live(opts)
     if code:
         raise typer.Exit(code)
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """--quiet: the session's summary line is not printed (errors still are, on stderr)."""
+def _quiet_stdout(keep: bool = False) -> Iterator[None]:
+    """--quiet: the session's summary line is not printed (errors still are, on stderr); with ``keep``
+    (``--json``) stdout stays, since it holds only the JSON result, as with ``rtstyle video --json -q``."""
     from rtstyle.cli.console import quiet
 
-    if not quiet():
+    if keep or not quiet():
         yield
         return
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
