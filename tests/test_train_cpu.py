@@ -374,3 +374,36 @@ def test_resuming_an_old_checkpoint_keeps_its_output_lr_scale_of_1(tmp_path, two
     assert resumed["step"] == 3 and resumed["recipe"]["output_lr_scale"] == 1.0
     assert [g["lr"] for g in resumed["opt"]["param_groups"]] == [1e-3]
     assert resumed["opt"]["state"][0]["step"] == 3  # the old Adam state went on (it restarts on a group change)
+
+
+def test_an_onnx_teacher_is_read_into_torch_and_gives_the_file_s_frames(tmp_path, two_folders, styles):
+    """Distilling from an exported model: the importer puts it back in torch (batched, under the run's
+    precision); its targets are the ONNX file's own output up to the uint8 rounding."""
+    import onnxruntime as ort
+
+    from rtstyle.train.loop import _Teacher
+
+    torch.manual_seed(3)
+    src = build_net("tiny", 2)
+    with torch.no_grad():
+        for p in src.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    path = export_onnx(
+        src, tmp_path / "teacher.onnx", [StyleEntry("a", "A"), StyleEntry("b", "B")], "tiny", "full", {}, 64
+    )
+    teacher = _Teacher(str(path), torch.device("cpu"), 2)
+    assert teacher.torch_net is not None and teacher.session is None
+    x = torch.randint(0, 256, (2, 3, 32, 40)) / 255.0  # on the uint8 grid: the file sees the same input
+    style = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    got = teacher(x, style)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for i in range(2):
+        frame = (x[i].permute(1, 2, 0).flip(2) * 255).round().to(torch.uint8).numpy()[None]
+        want = session.run(None, {"frame": frame, "style": style[i].numpy()})[0][0][:, :, ::-1] / 255.0
+        assert np.abs(got[i].permute(1, 2, 0).numpy() - want).max() <= 1.01 / 255  # the output's rounding
+    with pytest.raises(RtstyleError, match="teacher holds 2 style"):
+        _Teacher(str(path), torch.device("cpu"), 3)
+    result = train(
+        _cfg(tmp_path, list(two_folders), styles[:1] * 2, style_names=["a", "b"], teacher=str(path), steps=2)
+    )
+    assert "teacher" in torch.load(result.checkpoint, weights_only=False)["history"][-1]

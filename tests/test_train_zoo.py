@@ -159,3 +159,23 @@ def test_cpu_campaign_resumes_from_the_committed_model_on_a_new_machine(tmp_path
     start = fresh.stdout.splitlines()[0]
     assert "--init-from" not in fresh.stdout and "--resume" not in start  # a new campaign starts from nothing
     assert all("--resume" in line for line in fresh.stdout.splitlines()[1:])  # then each phase resumes the last
+
+
+def test_cpu_fast_tier_is_distilled_from_the_committed_full_tier(tmp_path):
+    """The fast zoo on the CPU: the pilot's recipe, taught by models/zoo-full.onnx (what ships, on any machine)."""
+    zoo = _zoo_module()
+    assets = tmp_path / "assets"
+    (assets / "styles").mkdir(parents=True)
+    for s in zoo.ZOO:
+        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
+    models = tmp_path / "models"
+    cmd = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "fast", "--device", "cpu", "--print"]
+    cmd += ["--assets", str(assets), "--models-dir", str(models), "--out-dir", str(tmp_path / "runs")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    assert len(lines) == len(zoo.CPU_SCHEDULE["fast"])
+    first = lines[0]
+    assert f"--teacher {models / 'zoo-full.onnx'}" in first and "--arch fast-lean" in first
+    assert "--stability-weight 3000000.0" in first and "--teacher-weight 1000000000.0" in first
+    assert first.count("--style-weight") == 1  # one weight for every style: the teacher carries each style

@@ -15,6 +15,11 @@ is one ``rtstyle train --resume`` up to its step count, so an interrupted campai
 
     nohup python tools/train_zoo.py --tier full --device cpu --resume > runs/zoo/full.log 2>&1 &
 
+On the CPU the fast tier follows ``CPU_SCHEDULE["fast"]`` too, taught by the committed full tier
+(``models/zoo-full.onnx``), so it starts once the full tier's campaign has shipped its final model:
+
+    nohup python tools/train_zoo.py --tier fast --device cpu --resume > runs/zoo/fast.log 2>&1 &
+
 Checkpoints go to ``--out-dir`` every ``--checkpoint-every`` steps. ``--smoke`` is a tiny proof run (20 steps,
 batch 2, 64 px); ``--print`` shows the commands without running them.
 """
@@ -110,6 +115,20 @@ _CPU_PHASE = {
     "precision": "auto",
 }
 
+_CPU_FAST_PHASE = {
+    "arch": "fast-lean",
+    "batch": 8,
+    "size": 128,
+    "style_size": 512,
+    "lr": 2e-3,
+    "output_lr_scale": 1.0,
+    "content_weight": 2e5,
+    "style_weight": 1e10,
+    "stability_weight": 3e6,
+    "teacher_weight": 1e9,
+    "precision": "auto",
+}
+
 CPU_SCHEDULE = {
     "full": [
         # Two runs collapsed before this schedule (docs/styles/README.md): with the nine styles spread over each
@@ -171,6 +190,15 @@ CPU_SCHEDULE = {
             },
         },
     ],
+    # The fast tier on the CPU: distilled from the committed full tier (models/zoo-full.onnx, read back into torch),
+    # the pilot's recipe (docs/performance.md, session 5: fast-lean, 128 px, batch 8, content 2e5, style 1e10,
+    # stability 3e6, teacher MSE 1e9, lr 2e-3, the styles mixed in each batch), which after 1,000 steps stood at
+    # 1.8x its teacher's style distance on the mean, still falling. The rule (docs/performance.md): a quick look
+    # (zoo_report.py --limit 12 --no-faces) every 2,000 steps against the teacher's; a style done when both of its
+    # distances are within 1.10x the teacher's; a plateau (< 3 % over two looks) with styles over: 192 px crops.
+    "fast": [
+        {**_CPU_FAST_PHASE, "until": 8000},
+    ],
 }
 
 # Terms of the shared training photos (../shared/assets/README.md), for the model cards.
@@ -208,7 +236,6 @@ def train_args(
     scale = r.pop("style_scale", 1.0)
     if phase is not None:
         r["steps"] = phase["until"]
-        r.pop("stability_weight", None)
     for key in ("steps", "batch", "size", "style_size"):
         if getattr(a, key) is not None:
             r[key] = getattr(a, key)
@@ -262,7 +289,11 @@ def train_args(
         a.vgg_weights or str(Path(a.assets) / "vgg16" / "vgg16_imagenet_features_to_relu4_3_fp16.pth"),
     ]
     if tier == "fast":
-        args += ["--teacher", str(Path(a.out_dir) / "full" / "checkpoint.pt")]
+        # on the CPU the committed full tier teaches (what ships, on any machine); on a GPU the run's own checkpoint
+        teacher = (
+            Path(a.models_dir) / "zoo-full.onnx" if phase is not None else Path(a.out_dir) / "full" / "checkpoint.pt"
+        )
+        args += ["--teacher", str(teacher)]
     if resume or (a.resume and (out_dir / "checkpoint.pt").is_file()):
         args.append("--resume")
     return args
@@ -282,7 +313,7 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
 
     ``--resume`` continues from the checkpoint in ``--out-dir``; where there is none (a new machine), from the
     committed model in ``--models-dir`` (``--init-from ... --continue``: its weights, step count and phases)."""
-    if tier != "full" or not use_cpu_schedule(a.device) or a.smoke:
+    if tier not in CPU_SCHEDULE or not use_cpu_schedule(a.device) or a.smoke:
         return [train_args(tier, a, styles)]
     ckpt = Path(a.out_dir) / tier / "checkpoint.pt"
     model = Path(a.models_dir) / f"zoo-{tier}.onnx"

@@ -358,7 +358,9 @@ def continued_phases(recipe: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class _Teacher:
-    """Targets for distillation: a training checkpoint (run in torch) or an ONNX contract model (onnxruntime)."""
+    """Targets for distillation: a training checkpoint or an rtstyle ONNX export (read back into torch by
+    :func:`import_onnx`, so it runs batched and under the run's precision), or any other contract model file
+    (onnxruntime, one frame at a time)."""
 
     def __init__(self, spec: str, device: torch.device, num_styles: int) -> None:
         path = Path(spec)
@@ -369,10 +371,19 @@ class _Teacher:
         else:
             if not path.is_file():
                 path = Path(resolve(spec, tier="full").file)
-            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else None
-            self.session = ort.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
-            self.has_style = any(i.name == "style" for i in self.session.get_inputs())
+            try:
+                self.torch_net = import_onnx(path)[1].to(device).requires_grad_(False)
+            except InputError:  # not an export the importer reads: run the file itself
+                self._open_session(path, device)
+        held = int(getattr(self.torch_net, "num_styles", num_styles))
+        if held != num_styles:
+            raise RtstyleError(f"the teacher holds {held} style(s) and the network being trained {num_styles}")
         self.num_styles = num_styles
+
+    def _open_session(self, path: Path, device: torch.device) -> None:
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else None
+        self.session = ort.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
+        self.has_style = any(i.name == "style" for i in self.session.get_inputs())
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
