@@ -313,8 +313,10 @@ def import_onnx(path: str | Path) -> tuple[dict[str, Any], nn.Module]:
 
     Returns ``(info, net)`` with ``info`` = ``{"arch", "styles", "tier", "recipe"}`` from the metadata. The
     convolutions are read by their names; instance-norm scales and shifts by name where the file keeps them
-    (multi-style files), else from the constants the exporter folded after each InstanceNormalization
-    (single-style files). The BGR and 0..255 folding of the first and last convolution is undone.
+    (multi-style files), else traced in the graph from the convolution before each InstanceNormalization: the
+    constants the exporter folded into it or after it (single-style files), or the style matrix a file shares
+    between equal parameters (the exporter keeps one initializer of identical values). The BGR and 0..255
+    folding of the first and last convolution is undone, and the NHWC head turned back into its convolution.
     """
     from onnx import numpy_helper
 
@@ -340,41 +342,53 @@ def import_onnx(path: str | Path) -> tuple[dict[str, Any], nn.Module]:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
 
-    def norm_constants(conv_weight: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """Follow Conv -> InstanceNormalization -> Mul(gamma) -> Add(beta) in a single-style graph."""
-        conv = next((n for n in consumers.get(conv_weight, []) if n.op_type == "Conv"), None)
-        if conv is None:
-            return None
-        value = conv.output[0]
-        for _ in range(4):  # the exporter may put a Cast or a Reshape between the conv and the norm
-            nxt = consumers.get(value, [])
-            norm = next((n for n in nxt if n.op_type == "InstanceNormalization"), None)
-            if norm is not None:
-                break
-            if len(nxt) != 1:
+    def constant(value: str) -> np.ndarray | None:
+        """The initializer behind a value: itself, through a Reshape, Cast, Squeeze or Unsqueeze, or, for a
+        style-weighted row ``Gather(MatMul(style, W))`` (multi-style), ``W`` itself."""
+        for _ in range(6):
+            if value in inits:
+                return inits[value]
+            node = produced_by.get(value)
+            if node is None:
                 return None
-            value = nxt[0].output[0]
-        else:
-            return None
-        found: list[np.ndarray] = []
-        value = norm.output[0]
-        for op in ("Mul", "Add"):
-            for _ in range(3):
-                nxt = consumers.get(value, [])
-                hit = next((n for n in nxt if n.op_type == op), None)
-                if hit is not None or len(nxt) != 1:
-                    break
-                value = nxt[0].output[0]
-            if hit is None:
+            if node.op_type == "MatMul":
+                return next((inits[i] for i in node.input if i in inits), None)
+            if node.op_type not in ("Gather", "Reshape", "Cast", "Squeeze", "Unsqueeze"):
                 return None
-            const = next((i for i in hit.input if i in inits), None)
-            if const is None:
-                return None
-            found.append(inits[const].reshape(-1))
-            value = hit.output[0]
-        return found[0], found[1]
+            value = node.input[0]
+        return None
 
-    del produced_by
+    def after(value: str, op: str, hops: int = 3) -> Any:
+        """The first ``op`` node reached from ``value`` through single-consumer nodes (a Cast, a Reshape)."""
+        for _ in range(hops + 1):
+            nxt = consumers.get(value, [])
+            hit = next((n for n in nxt if n.op_type == op), None)
+            if hit is not None or len(nxt) != 1:
+                return hit
+            value = nxt[0].output[0]
+        return None
+
+    def norm_params(conv_weight: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The scale and shift of the instance norm after the convolution ``conv_weight``, traced in the graph:
+        the norm's own inputs (the fast tier's fused norm), or the Mul and Add after it (``CondInstanceNorm``);
+        for each, a constant (one style) or the style-weighted matrix (several)."""
+        conv = next((n for n in consumers.get(conv_weight, []) if n.op_type in ("Conv", "ConvTranspose")), None)
+        norm = after(conv.output[0], "InstanceNormalization") if conv is not None else None
+        if norm is None:
+            return None
+        mul = after(norm.output[0], "Mul")
+        if mul is None:  # fused: the norm's scale and shift are the parameters
+            pair = constant(norm.input[1]), constant(norm.input[2])
+        else:
+            add = after(mul.output[0], "Add")
+            if add is None:
+                return None
+            pair = (
+                next((c for i in mul.input if i != norm.output[0] and (c := constant(i)) is not None), None),
+                next((c for i in add.input if (c := constant(i)) is not None), None),
+            )
+        return None if pair[0] is None or pair[1] is None else (pair[0], pair[1])
+
     io = net.io_layers() if hasattr(net, "io_layers") else None
     if "head_weight" in inits and io is not None:  # the NHWC head (ContractModule): back to the pointwise conv
         last = next(name for name, module in net.named_modules() if module is io.last)
@@ -385,8 +399,9 @@ def import_onnx(path: str | Path) -> tuple[dict[str, Any], nn.Module]:
         name = prefix + key
         if name in inits:
             value = torch.from_numpy(np.array(inits[name], dtype=np.float32))
-        elif key.endswith(("norm.weight", "norm.bias")) and info.num_styles == 1:
-            pair = norm_constants(prefix + key.rsplit(".norm.", 1)[0] + ".conv.weight")
+        elif key.endswith(("norm.weight", "norm.bias")):  # folded into constants, or shared with an equal one
+            owner = prefix + key.rsplit(".norm.", 1)[0]
+            pair = norm_params(owner + ".conv.weight") or norm_params(owner + ".pw.weight")
             if pair is None:
                 raise InputError(f"{path}: cannot find the instance-norm parameters of {key} in the graph")
             value = torch.from_numpy(np.array(pair[0 if key.endswith("weight") else 1], dtype=np.float32))

@@ -165,6 +165,20 @@ def test_onnx_import_gives_back_the_trained_weights(tmp_path, num_styles):
     assert "Round" not in {n.op_type for n in onnx.load(str(path)).graph.node}  # the +0.5 bias rounds
 
 
+@pytest.mark.parametrize(("arch", "num_styles"), [("fast", 1), ("fast-lean", 1), ("fast-lean", 3), ("tiny", 2)])
+def test_onnx_import_traces_norms_the_file_folded_or_shared(tmp_path, arch, num_styles):
+    """Untrained nets: every norm's parameters are equal, so the exporter keeps one initializer for all of them,
+    and a single-style fast net's norms are constants folded into its InstanceNormalization nodes; the importer
+    finds each norm's parameters from its convolution in the graph."""
+    torch.manual_seed(0)
+    net = build_net(arch, num_styles)
+    entries = [StyleEntry(f"s{i}", f"S{i}") for i in range(num_styles)]
+    path = export_onnx(net, tmp_path / "m.onnx", entries, arch, "fast", {}, 64, check=False)
+    _, back = import_onnx(path)
+    for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6), k
+
+
 def test_onnx_import_reads_files_exported_before_the_rounding_bias(tmp_path, monkeypatch):
     """Files from before the +0.5 in the last bias (a Round node in the graph, as models/zoo-full.onnx at step
     4,300, which a new machine resumes the zoo from) import exactly too."""
