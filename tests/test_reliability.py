@@ -419,7 +419,9 @@ def wait_for_parts(out: Path, proc: subprocess.Popen, settle: float = 0.0) -> No
 def test_video_job_stopped_by_a_signal(tmp_path: Path, models_dir: Path, signame: str, code: int) -> None:
     """Defect 3: `kill` or a closed terminal stops a file job like Ctrl-C: one line, exit 128+N, nothing under OUT's
     name and no hidden temporary file."""
-    clip = make_clip(tmp_path / "in.mp4", size=(128, 96), rate=25, frames=400, audio="aac")
+    # long enough that the job is still stylizing when the signal comes, on a fast machine too (400 frames were
+    # done within the settle time on a faster CPU: the signal then came after the command had returned)
+    clip = make_clip(tmp_path / "in.mp4", size=(128, 96), rate=25, frames=3000, audio="aac")
     out = tmp_path / "out.mp4"
     proc = subprocess.Popen(
         [sys.executable, "-m", "rtstyle", "video", str(clip), str(out), *FAST],
