@@ -115,17 +115,11 @@ _CPU_PHASE = {
     "precision": "auto",
 }
 
+# The fast tier's CPU phase: its recorded recipe (the pilot's, session 5) at 128 px crops and batch 8.
 _CPU_FAST_PHASE = {
-    "arch": "fast-lean",
+    **{k: v for k, v in RECIPES["fast"].items() if k != "steps"},
     "batch": 8,
     "size": 128,
-    "style_size": 512,
-    "lr": 2e-3,
-    "output_lr_scale": 1.0,
-    "content_weight": 2e5,
-    "style_weight": 1e10,
-    "stability_weight": 3e6,
-    "teacher_weight": 1e9,
     "precision": "auto",
 }
 
