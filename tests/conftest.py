@@ -134,6 +134,21 @@ def _tiny_dirs(tmp_path: Path) -> dict[str, Path]:
     return {"out_dir": tmp_path / "run", "export_dir": tmp_path / "models"}
 
 
+def perturbed_net(arch: str, num_styles: int = 1, seed: int = 0, scale: float = 0.1) -> Any:
+    """``build_net(arch, num_styles)`` with every parameter moved by N(0, ``scale``) from its initial value (seeded):
+    a net whose channels and norms differ from each other, as a trained one's do."""
+    import torch
+
+    from rtstyle.nets import build_net
+
+    torch.manual_seed(seed)
+    net = build_net(arch, num_styles)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * scale)
+    return net
+
+
 def tiny_train_config(
     tmp_path: Path, data: str | Path | Sequence[str | Path], styles: Sequence[str | Path], **kw: Any
 ) -> TrainConfig:

@@ -10,6 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
+from conftest import perturbed_net  # noqa: E402
+
 from rtstyle.contract import StyleEntry  # noqa: E402
 from rtstyle.export import ContractModule, check_parity, export_onnx  # noqa: E402
 from rtstyle.nets import build_net, get_arch  # noqa: E402
@@ -157,11 +159,7 @@ def _reference_contract(net: torch.nn.Module, frame: torch.Tensor) -> torch.Tens
 
 @pytest.mark.parametrize("arch", ["fast", "fast-hq", "fast-lean", "johnson", "fast-guided"])
 def test_colour_order_and_scale_are_folded_into_the_weights_exactly(arch: str) -> None:
-    torch.manual_seed(0)
-    net = build_net(arch, 1).eval()
-    with torch.no_grad():  # a non-trivial colour response: the stylized channels differ from each other
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
+    net = perturbed_net(arch, 1, scale=0.05).eval()  # a non-trivial colour response: the channels differ
     before = {k: v.clone() for k, v in net.state_dict().items()}
     wrapper = ContractModule(net).eval()
     assert wrapper.folded == (arch != "fast-guided")  # the guided filter reads the frame's values itself
@@ -181,19 +179,9 @@ def test_folding_refuses_a_last_layer_of_the_wrong_width() -> None:
         fold_frame_format(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 5, 3), shuffle=1)
 
 
-def _perturbed(name: str, num_styles: int, seed: int = 0) -> torch.nn.Module:
-    """A design with every parameter moved off its initial value (no two initializers equal in the export)."""
-    torch.manual_seed(seed)
-    net = build_net(name, num_styles).eval()
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
-    return net
-
-
 @pytest.mark.parametrize("name", ["fast-lean", "fast-slim"])
 def test_nhwc_head_gives_the_depth_to_space_wrappers_frames(name: str) -> None:
-    net = _perturbed(name, 3)
+    net = perturbed_net(name, 3).eval()
     head, plain = ContractModule(net).eval(), ContractModule(net, nhwc_head=False).eval()
     assert head.features is not None and plain.features is None
     for (h, w), style in [((1, 1), [1.0, 0, 0]), ((17, 31), [0, 1.0, 0]), ((45, 80), [0.2, 0.5, 0.3])]:
@@ -230,7 +218,7 @@ def test_nhwc_head_export_has_no_output_depth_to_space_and_imports_back(tmp_path
 
     from rtstyle.export import import_onnx
 
-    net = _perturbed("fast-lean", 3, seed=1)
+    net = perturbed_net("fast-lean", 3, seed=1).eval()
     path = export_onnx(net, tmp_path / "lean.onnx", _styles(3), "fast-lean", "fast", {}, 256)  # parity checked
     model = onnx.load(str(path))
     ops = [n.op_type for n in model.graph.node]

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
 from clips import make_clip  # noqa: E402
-from conftest import make_contract_model, tiny_train_config  # noqa: E402
+from conftest import make_contract_model, perturbed_net, tiny_train_config  # noqa: E402
 
 from rtstyle.cli.main import main  # noqa: E402
 from rtstyle.contract import StyleEntry  # noqa: E402
@@ -51,11 +51,7 @@ def _photo(path: Path, seed: int) -> Path:
 
 
 def _zoo(path: Path, arch: str, tier: str) -> Path:
-    torch.manual_seed(len(arch))
-    net = build_net(arch, len(ZOO))
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
+    net = perturbed_net(arch, len(ZOO), seed=len(arch))
     recipe = {"content_weight": 1e5, "style_weight": [1e10, 2e10, 1e10]}
     return export_onnx(net, path, [StyleEntry(n, n.upper()) for n in ZOO], arch, tier, recipe, 64)
 

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
-from conftest import tiny_train_args, tiny_train_config  # noqa: E402
+from conftest import perturbed_net, tiny_train_args, tiny_train_config  # noqa: E402
 
 from rtstyle.contract import StyleEntry  # noqa: E402
 from rtstyle.errors import InputError, RtstyleError  # noqa: E402
@@ -149,11 +149,7 @@ def test_identity_warm_start_learns_to_reproduce_the_input(tmp_path, two_folders
 
 @pytest.mark.parametrize("num_styles", [1, 3])
 def test_onnx_import_gives_back_the_trained_weights(tmp_path, num_styles):
-    torch.manual_seed(num_styles)
-    net = build_net("tiny", num_styles)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
+    net = perturbed_net("tiny", num_styles, seed=num_styles)
     entries = [StyleEntry(f"s{i}", f"S{i}") for i in range(num_styles)]
     path = export_onnx(net, tmp_path / "m.onnx", entries, "tiny", "full", {}, 64)
     info, back = import_onnx(path)
@@ -196,11 +192,7 @@ def test_onnx_import_reads_files_exported_before_the_rounding_bias(tmp_path, mon
         ex, "fold_frame_format", lambda first, last, shuffle=1, offset=0.0: real_fold(first, last, shuffle)
     )
     monkeypatch.setattr(ex.ContractModule, "__init__", old_init)
-    torch.manual_seed(5)
-    net = build_net("tiny", 2)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
+    net = perturbed_net("tiny", 2, seed=5)
     path = export_onnx(net, tmp_path / "old.onnx", [StyleEntry("a", "A"), StyleEntry("b", "B")], "tiny", "full", {}, 64)
     assert "Round" in {n.op_type for n in onnx.load(str(path)).graph.node}
     monkeypatch.undo()
@@ -210,11 +202,7 @@ def test_onnx_import_reads_files_exported_before_the_rounding_bias(tmp_path, mon
 
 
 def test_init_from_model_file_maps_styles_by_name(tmp_path, two_folders, styles):
-    torch.manual_seed(0)
-    src = build_net("tiny", 3)
-    with torch.no_grad():
-        for p in src.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
+    src = perturbed_net("tiny", 3, seed=0)
     path = export_onnx(src, tmp_path / "zoo.onnx", [StyleEntry(n, n) for n in "abc"], "tiny", "full", {}, 64)
     net = build_net("tiny", 2)
     note, _ = init_weights(net, str(path), "tiny", ["c", "new"])
@@ -397,11 +385,7 @@ def test_an_onnx_teacher_is_read_into_torch_and_gives_the_file_s_frames(tmp_path
 
     from rtstyle.train.loop import _Teacher
 
-    torch.manual_seed(3)
-    src = build_net("tiny", 2)
-    with torch.no_grad():
-        for p in src.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
+    src = perturbed_net("tiny", 2, seed=3)
     path = export_onnx(
         src, tmp_path / "teacher.onnx", [StyleEntry("a", "A"), StyleEntry("b", "B")], "tiny", "full", {}, 64
     )

@@ -210,7 +210,7 @@ CPU_SCHEDULE = {
     # The fast tier on the CPU: distilled from the committed full tier (models/zoo-full.onnx, read back into torch),
     # the pilot's recipe (docs/performance.md, session 5: fast-lean, 128 px, batch 8, content 2e5, style 1e10,
     # stability 3e6, teacher MSE 1e9, lr 2e-3, the styles mixed in each batch), which after 1,000 steps stood at
-    # 1.8x its teacher's style distance on the mean, still falling. The rule (docs/performance.md): a quick look
+    # 1.8x its teacher's style distance on the mean, still falling. The stopping rule of its campaign: a quick look
     # (zoo_report.py --limit 12 --no-faces) every 2,000 steps against the teacher's; a style done when both of its
     # distances are within 1.10x the teacher's; a plateau (< 3 % over two looks) with styles over: 192 px crops.
     "fast": [

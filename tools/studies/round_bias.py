@@ -27,13 +27,13 @@ from rtstyle.nets import build_net
 from rtstyle.runtime.session import session_options
 
 
-def _round_node_init(self: Any, net: torch.nn.Module, half: bool = False) -> None:
-    _REAL_INIT(self, net, half, nhwc_head=False)
-    self.rounded = False
-
-
 def _bias_init(self: Any, net: torch.nn.Module, half: bool = False) -> None:
     _REAL_INIT(self, net, half, nhwc_head=False)
+
+
+def _round_node_init(self: Any, net: torch.nn.Module, half: bool = False) -> None:
+    _bias_init(self, net, half)
+    self.rounded = False
 
 
 _REAL_FOLD, _REAL_INIT = ex.fold_frame_format, ex.ContractModule.__init__
