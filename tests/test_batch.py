@@ -480,3 +480,32 @@ def test_an_interrupted_upload_leaves_no_final_file(
     res = run_unit(unit, Config(StylizeOptions(style=str(model), device="cpu")))
     assert res.status == "failed" and "connection reset" in res.message and (out / "p.png").as_uri() in res.message
     assert sorted(p.name for p in out.iterdir()) == ["a.bin"]
+
+
+def test_an_interrupt_still_records_units_that_had_finished(tmp_path: Path, model: Path) -> None:
+    """The signal lands while the driver handles one result and another unit's output is already in place: that
+    unit is still reported (and so recorded in the manifest), or the next run would do a complete file again."""
+    from rtstyle.batch.local import run_local
+    from rtstyle.batch.work import Config, Unit
+
+    units = []
+    for name in ("a", "b"):
+        pic = tmp_path / f"{name}.png"
+        cv2.imwrite(str(pic), np.full((24, 32, 3), 90, np.uint8))
+        units.append(Unit(f"{name}.png", "image", str(pic), str(tmp_path / "out" / f"{name}.png")))
+    (tmp_path / "out").mkdir()
+    seen: list[str] = []
+
+    def on_result(r: object) -> None:
+        seen.append(r.key)  # type: ignore[attr-defined]
+        if len(seen) == 1:
+            other = tmp_path / "out" / ("b.png" if r.key == "a.png" else "a.png")  # type: ignore[attr-defined]
+            deadline = time.monotonic() + 60
+            while not other.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1.0)  # its worker returns its result
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_local(units, Config(StylizeOptions(style=str(model), device="cpu")), 2, 0, on_result)
+    assert set(seen) == {"a.png", "b.png"}  # the one interrupted in its handling may come again: the driver skips it

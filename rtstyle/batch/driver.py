@@ -153,6 +153,8 @@ class _Run:
 
     def on_result(self, r: UnitResult) -> None:
         rel = self.unit_item[r.key]
+        if r.key not in self.outstanding[rel]:  # reported already (a result passed on again after an interrupt)
+            return
         item, fr = self.items[rel], self.results[rel]
         fr.frames += r.frames
         fr.seconds += r.seconds

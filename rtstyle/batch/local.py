@@ -120,6 +120,11 @@ def run_local(
                     os.kill(proc.pid, signal.SIGINT)
             pool.shutdown(wait=True, cancel_futures=True)
             pool = None
+        # a unit that finished (its output renamed into place) before the signal reached its worker is recorded
+        # now: otherwise the next run would do a complete file again
+        for fut in inflight:
+            if fut.done() and not fut.cancelled() and fut.exception() is None and fut.result().status == "done":
+                on_result(fut.result())
         raise
     finally:
         if pool is not None:

@@ -193,7 +193,12 @@ def run_ray(
             except Exception:  # noqa: BLE001 - best effort
                 pass
         # give the cancelled tasks a moment to discard their half-written outputs
-        ray.wait(list(refs), num_returns=len(refs), timeout=10)
+        ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=10)
+        for ref in ready:  # finished before the signal: recorded, so the next run does not do them again
+            with contextlib.suppress(Exception):
+                r = ray.get(ref, timeout=1)
+                if r.status == "done":
+                    on_result(r)
         raise
     finally:
         if progress is not None:
