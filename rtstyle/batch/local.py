@@ -124,7 +124,8 @@ def run_local(
         # now: otherwise the next run would do a complete file again
         for fut in inflight:
             if fut.done() and not fut.cancelled() and fut.exception() is None and fut.result().status == "done":
-                on_result(fut.result())
+                with contextlib.suppress(Exception):  # best effort: an unrecorded output is only done again
+                    on_result(fut.result())
         raise
     finally:
         if pool is not None:

@@ -195,7 +195,7 @@ def run_ray(
         # give the cancelled tasks a moment to discard their half-written outputs
         ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=10)
         for ref in ready:  # finished before the signal: recorded, so the next run does not do them again
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # best effort: an unrecorded output is only done again
                 r = ray.get(ref, timeout=1)
                 if r.status == "done":
                     on_result(r)
