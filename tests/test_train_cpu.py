@@ -405,3 +405,41 @@ def test_an_onnx_teacher_is_read_into_torch_and_gives_the_file_s_frames(tmp_path
         _cfg(tmp_path, list(two_folders), styles[:1] * 2, style_names=["a", "b"], teacher=str(path), steps=2)
     )
     assert "teacher" in torch.load(result.checkpoint, weights_only=False)["history"][-1]
+
+
+def test_relative_style_loss_is_the_eval_style_distance_of_the_output(tmp_path, two_folders, styles):
+    """``--style-loss relative``: per sample, the mean over the style layers of |G(y) - G(painting)|^2 /
+    |G(painting)|^2, which is how ``rtstyle eval`` measures a style distance; ``absolute`` is unchanged."""
+    from rtstyle.train.losses import STYLE_LAYERS, gram
+
+    vgg = load_vgg(RANDOM_FOR_TESTS)
+    imgs = [torch.rand(1, 3, 40, 40), torch.rand(1, 3, 48, 32)]
+    y, x = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    sidx = torch.tensor([1, 0])
+    _, rel = PerceptualLoss(vgg, imgs, style_weight=[2.0, 3.0], style_loss="relative")(y, x, sidx)
+    _, ab = PerceptualLoss(vgg, imgs, style_weight=[2.0, 3.0])(y, x, sidx)
+    with torch.no_grad():
+        fy = vgg(y, STYLE_LAYERS)
+        target = [vgg(i, STYLE_LAYERS) for i in imgs]
+        dist, sq = [], []
+        for b, s in enumerate(sidx.tolist()):
+            errors = [((gram(fy[n][b : b + 1]) - gram(target[s][n])) ** 2) for n in STYLE_LAYERS]
+            norms = [(gram(target[s][n]) ** 2).sum() for n in STYLE_LAYERS]
+            dist.append(float(np.mean([float(e.sum() / t) for e, t in zip(errors, norms, strict=True)])))
+            sq.append(float(sum(e.mean() for e in errors)))
+    weights = [3.0, 2.0]  # style 1's weight for sample 0, style 0's for sample 1
+    assert float(rel["style"]) == pytest.approx(np.mean([w * d for w, d in zip(weights, dist, strict=True)]), rel=1e-4)
+    assert float(ab["style"]) == pytest.approx(np.mean([w * d for w, d in zip(weights, sq, strict=True)]), rel=1e-4)
+    assert float(rel["style"]) != pytest.approx(float(ab["style"]), rel=1e-2)
+    with pytest.raises(RtstyleError, match="unknown style loss"):
+        PerceptualLoss(vgg, imgs, style_loss="log")
+    result = train(_cfg(tmp_path, list(two_folders), styles, style_loss="relative", style_weight=1e3))
+    assert result.steps == 3
+    assert torch.load(result.checkpoint, weights_only=False)["config"]["style_loss"] == "relative"
+    with pytest.raises(RtstyleError, match="--style-loss must be one of"):
+        train(_cfg(tmp_path / "x", list(two_folders), styles, style_loss="log"))
+
+
+def test_a_checkpoint_recorded_before_style_loss_existed_resumes_as_absolute():
+    cfg = TrainConfig.from_record({"style_images": ["a.png"], "data": ["d"], "name": "n"})
+    assert cfg.style_loss == "absolute"

@@ -43,6 +43,12 @@ def train_command(
     content_layer: str = typer.Option(
         "relu2_2", "--content-layer", help="VGG-16 layer of the content loss: relu1_2, relu2_2, relu3_3 or relu4_3."
     ),
+    style_loss: str = typer.Option(
+        "absolute",
+        "--style-loss",
+        help="absolute: the Gram errors summed over the style layers (Johnson et al.); relative: each layer's error "
+        "against the painting's Gram norm, as `rtstyle eval`'s style distance weighs them (rescale --style-weight).",
+    ),
     stability_weight: float = typer.Option(
         0.0, "--stability-weight", help="Temporal stability: output change under input noise and small shifts."
     ),
@@ -132,6 +138,7 @@ def train_command(
         precision=precision,
         tv_weight=tv_weight,
         content_layer=content_layer,
+        style_loss=style_loss,
         stability_weight=stability_weight,
         init_from=init_from,
         continue_run=continue_run,

@@ -36,7 +36,7 @@ from rtstyle.export import (
 )
 from rtstyle.nets import build_net, get_arch
 from rtstyle.train.data import PhotoSet, load_rgb, read_holdout, to_tensor
-from rtstyle.train.losses import PerceptualLoss, load_vgg
+from rtstyle.train.losses import STYLE_LOSSES, PerceptualLoss, load_vgg
 from rtstyle.train.precision import autocast, resolve_precision
 
 # The output convolution's learning rate as a share of --lr: 1/255 takes the steps of the [0, 255] reference
@@ -64,6 +64,7 @@ class TrainConfig:
     style_weight: float | list[float] = 1e10  # one for all, or one per style image
     tv_weight: float = 0.0
     content_layer: str = "relu2_2"
+    style_loss: str = "absolute"  # absolute (Johnson et al.) | relative (each layer against the painting's norm)
     stability_weight: float = 0.0
     init_from: str | None = None  # start from a trained net: a checkpoint, .onnx file or style name
     continue_run: bool = False  # with init_from: carry on its step count and phases (a campaign on a new machine)
@@ -113,6 +114,7 @@ class TrainConfig:
         fields = set(cls.__dataclass_fields__)
         kept = {k: v for k, v in config.items() if k in fields}
         kept.setdefault("output_lr_scale", RECORDED_OUTPUT_LR_SCALE)
+        kept.setdefault("style_loss", "absolute")  # the only style loss before the key existed
         return cls(**kept)
 
     def run_dir(self) -> Path:
@@ -121,8 +123,8 @@ class TrainConfig:
 
     def recipe(self) -> dict[str, Any]:
         keep = (
-            "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer identity_steps "
-            "style_ramp output_lr_scale style_batches train_only init_row max_minutes val_every "
+            "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer style_loss "
+            "identity_steps style_ramp output_lr_scale style_batches train_only init_row max_minutes val_every "
             "stability_weight stability_noise stability_shift teacher_weight seed"
         ).split()
         r = {k: getattr(self, k) for k in keep}
@@ -407,6 +409,7 @@ PHASE_KEYS = (
     "content_weight",
     "style_weight",
     "tv_weight",
+    "style_loss",
     "stability_weight",
     "teacher_weight",
     "batch",
@@ -417,7 +420,7 @@ PHASE_KEYS = (
 def _phases_after_resume(ckpt: dict[str, Any], cfg: TrainConfig) -> list[dict[str, Any]]:
     """A resume with other loss weights or sizes starts a new phase; earlier phases are kept in the recipe."""
     phases = list(ckpt.get("phases", []))
-    old = ckpt.get("config", {})
+    old = {"style_loss": "absolute", **ckpt.get("config", {})}  # recorded before the key existed: absolute
     changed = {k: old[k] for k in PHASE_KEYS if k in old and old[k] != getattr(cfg, k)}
     if changed:
         start = phases[-1]["to_step"] if phases else 0
@@ -500,6 +503,8 @@ def train(
         raise RtstyleError(f"train_only must be one of {', '.join(TRAIN_ONLY)}, not {cfg.train_only!r}")
     if cfg.init_row not in INIT_ROWS:
         raise RtstyleError(f"init_row must be one of {', '.join(INIT_ROWS)}, not {cfg.init_row!r}")
+    if cfg.style_loss not in STYLE_LOSSES:
+        raise RtstyleError(f"--style-loss must be one of {', '.join(STYLE_LOSSES)}, not {cfg.style_loss!r}")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank = int(os.environ.get("RANK", "0"))
     device = pick_device(cfg.device)
@@ -532,9 +537,9 @@ def train(
     vgg = load_vgg(cfg.vgg_weights, download=cfg.download_vgg).to(device)
     holdout = read_holdout(cfg.holdout)
     photos = PhotoSet(cfg.data, cfg.size, holdout, device=device if device.type == "cuda" else "cpu")
-    loss_fn = PerceptualLoss(vgg, style_imgs, cfg.content_layer, cfg.content_weight, style_weights, cfg.tv_weight).to(
-        device
-    )
+    loss_fn = PerceptualLoss(
+        vgg, style_imgs, cfg.content_layer, cfg.content_weight, style_weights, cfg.tv_weight, cfg.style_loss
+    ).to(device)
     num_styles = len(styles)
     net = build_net(cfg.arch, num_styles)
     init_note, src_recipe = None, {}

@@ -13,6 +13,7 @@ from rtstyle.errors import RtstyleError
 # torchvision vgg16().features indices of the ReLU outputs we read.
 LAYERS = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+STYLE_LOSSES = ("absolute", "relative")
 TORCHVISION_FILE = "vgg16-397923af.pth"
 RANDOM_FOR_TESTS = "random-for-tests"  # the explicit, test-only way to get an untrained loss network
 MEAN = (0.485, 0.456, 0.406)
@@ -108,6 +109,9 @@ class PerceptualLoss(nn.Module):
 
     ``style_images``: one ``[1, 3, h, w]`` RGB tensor in [0, 1] per style; their Grams are precomputed.
     ``style_weight``: one weight for every style, or one per style (each painting has its own balance).
+    ``style_loss``: ``absolute`` sums the mean squared Gram errors of the four layers (Johnson et al.; a layer with
+    small Gram entries, relu4_3, weighs little); ``relative`` divides each layer's error by the painting's Gram
+    norm and averages the layers, which is ``rtstyle eval``'s style distance of the crop (every layer counts alike).
     """
 
     def __init__(
@@ -118,12 +122,16 @@ class PerceptualLoss(nn.Module):
         content_weight: float = 1e5,
         style_weight: float | list[float] = 1e10,
         tv_weight: float = 0.0,
+        style_loss: str = "absolute",
     ) -> None:
         super().__init__()
+        if style_loss not in STYLE_LOSSES:
+            raise RtstyleError(f"unknown style loss {style_loss!r} (choose from {', '.join(STYLE_LOSSES)})")
         if content_layer not in LAYERS:
             raise RtstyleError(f"unknown content layer {content_layer!r} (choose from {', '.join(LAYERS)})")
         self.vgg = vgg
         self.content_layer = content_layer
+        self.style_loss = style_loss
         self.cw, self.tw = content_weight, tv_weight
         weights = [float(style_weight)] * len(style_images) if isinstance(style_weight, (int, float)) else style_weight
         if len(weights) != len(style_images):
@@ -133,6 +141,13 @@ class PerceptualLoss(nn.Module):
             grams = [{n: gram(f)[0] for n, f in vgg(img, STYLE_LAYERS).items()} for img in style_images]
         for n in STYLE_LAYERS:  # [S, C, C] per layer
             self.register_buffer(f"gram_{n}", torch.stack([g[n] for g in grams]))
+            # [S]: what a layer's mean squared error is divided by (1: absolute; the painting's mean square: relative)
+            scale = (
+                torch.stack([(g[n] ** 2).mean() for g in grams]) * len(STYLE_LAYERS)
+                if style_loss == "relative"
+                else torch.ones(len(grams))
+            )
+            self.register_buffer(f"style_norm_{n}", scale)
 
     def target_grams(self, layer: str) -> torch.Tensor:
         return getattr(self, f"gram_{layer}")
@@ -146,7 +161,9 @@ class PerceptualLoss(nn.Module):
             fx = self.vgg(x, (self.content_layer,))[self.content_layer]
         content = F.mse_loss(fy[self.content_layer].float(), fx.float())
         per_sample = sum(
-            ((gram(fy[n]) - self.target_grams(n)[style_idx]) ** 2).mean(dim=(1, 2)) for n in STYLE_LAYERS
+            ((gram(fy[n]) - self.target_grams(n)[style_idx]) ** 2).mean(dim=(1, 2))
+            / getattr(self, f"style_norm_{n}")[style_idx]
+            for n in STYLE_LAYERS
         )  # [B]: each sample against its own style's Grams, weighted by that style's weight
         style = style_scale * (self.style_w[style_idx] * per_sample).mean()
         tv = total_variation(y.float())
