@@ -260,6 +260,25 @@ def test_single_style_batches_take_turns_and_resume_the_same():
     assert sorted(seen[:9]) == list(range(9)) and sorted(seen[9:]) == list(range(9))  # each style once per cycle
     assert batch_style(9, 4, 5, seed=0).tolist() == [seen[5]] * 4  # one style for the whole batch
     assert [int(batch_style(9, 4, s, seed=0)[0]) for s in range(9, 18)] == seen[9:]  # the same after a resume
+    assert [int(batch_style(9, 4, s, seed=0, turns=[1] * 9)[0]) for s in range(18)] == seen  # turns 1: unchanged
+
+
+def test_style_turns_give_a_style_more_batches_per_cycle(tmp_path, two_folders, styles):
+    from rtstyle.train.loop import batch_style
+
+    turns = [1, 1, 3]  # style 2 three batches in each cycle of five
+    seen = [int(batch_style(3, 2, step, seed=1, turns=turns)[0]) for step in range(10)]
+    for cycle in (seen[:5], seen[5:]):
+        assert sorted(cycle) == [0, 1, 2, 2, 2]
+    assert [int(batch_style(3, 2, s, seed=1, turns=turns)[0]) for s in range(5, 10)] == seen[5:]  # resumes the same
+    result = train(_cfg(tmp_path, list(two_folders), styles, style_batches="single", style_turns=[1, 2]))
+    assert torch.load(result.checkpoint, weights_only=False)["recipe"]["style_turns"] == [1, 2]
+    with pytest.raises(RtstyleError, match="needs --style-batches single"):
+        train(_cfg(tmp_path / "x", list(two_folders), styles, style_turns=[1, 2]))
+    with pytest.raises(RtstyleError, match="1 or more"):
+        train(_cfg(tmp_path / "y", list(two_folders), styles, style_batches="single", style_turns=[0, 2]))
+    with pytest.raises(RtstyleError, match="one --style-turns for all styles or one per style image"):
+        train(_cfg(tmp_path / "z", list(two_folders), styles, style_batches="single", style_turns=[1, 2, 3]))
 
 
 def test_single_style_batches_train(tmp_path, two_folders, styles):

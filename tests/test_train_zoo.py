@@ -154,6 +154,12 @@ def test_cpu_campaign_resumes_from_the_committed_model_on_a_new_machine(tmp_path
         factor = scale.get("mosaic", 1.0) if isinstance(scale, dict) else scale
         assert f"--style-weight {weights['mosaic'] * factor} " in line
         assert "--style-scale" not in line
+        turns = phase.get("style_turns")  # batches per cycle per painting, where a phase gives a lagging style more
+        if turns:
+            assert line.count("--style-turns") == len(names)
+            assert f"--style-turns {turns.get('mosaic', 1)} " in line
+        else:
+            assert "--style-turns" not in line
     assert all("--init-from" not in line for line in r.stdout.splitlines()[1:])  # later phases resume the run
     fresh = subprocess.run(base, capture_output=True, text=True, timeout=120)
     start = fresh.stdout.splitlines()[0]

@@ -269,6 +269,7 @@ def train_args(
 ) -> list[str]:
     r = dict(RECIPES[tier]) if phase is None else {k: v for k, v in phase.items() if k != "until"}
     scale = r.pop("style_scale", 1.0)
+    turns = r.pop("style_turns", None)  # {name: batches per cycle}; a style not named takes one
     if phase is not None:
         r["steps"] = phase["until"]
     for key in ("steps", "batch", "size", "style_size"):
@@ -317,6 +318,9 @@ def train_args(
         for s in styles:
             factor = scale.get(s.name, 1.0) if isinstance(scale, dict) else scale
             args += ["--style-weight", str(s.cpu_style_weight * factor)]
+    if turns:
+        for s in styles:
+            args += ["--style-turns", str(turns.get(s.name, 1))]
     for key, value in r.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     args += [

@@ -67,6 +67,12 @@ def train_command(
         "--style-batches",
         help="Several styles: mixed (the styles spread over each batch) or single (one style per batch, in turn).",
     ),
+    style_turns: list[int] = typer.Option(
+        [1],
+        "--style-turns",
+        min=1,
+        help="With --style-batches single: batches per style in each cycle (once, or once per style image).",
+    ),
     identity_steps: int = typer.Option(
         0, "--identity-steps", min=0, help="Warm start: the first N steps teach the net to reproduce its input."
     ),
@@ -146,6 +152,7 @@ def train_command(
         style_ramp=style_ramp,
         output_lr_scale=OUTPUT_LR_SCALE if output_lr_scale is None else output_lr_scale,
         style_batches=style_batches,
+        style_turns=style_turns[0] if len(style_turns) == 1 else list(style_turns),
         teacher=teacher,
         teacher_weight=teacher_weight,
         seed=seed,

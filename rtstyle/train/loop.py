@@ -69,6 +69,7 @@ class TrainConfig:
     init_from: str | None = None  # start from a trained net: a checkpoint, .onnx file or style name
     continue_run: bool = False  # with init_from: carry on its step count and phases (a campaign on a new machine)
     style_batches: str = "mixed"  # "mixed": the styles spread over each batch; "single": one style per batch
+    style_turns: int | list[int] = 1  # with "single": batches per style in each cycle (one for all, or per style)
     identity_steps: int = 0  # warm start: the first steps train the net to reproduce its input (content kept)
     output_lr_scale: float = OUTPUT_LR_SCALE  # the output convolution's learning rate relative to --lr (param_groups)
     style_ramp: int = 0  # after the warm start, the style weight grows linearly from 0 to full over this many steps
@@ -115,6 +116,7 @@ class TrainConfig:
         kept = {k: v for k, v in config.items() if k in fields}
         kept.setdefault("output_lr_scale", RECORDED_OUTPUT_LR_SCALE)
         kept.setdefault("style_loss", "absolute")  # the only style loss before the key existed
+        kept.setdefault("style_turns", 1)
         return cls(**kept)
 
     def run_dir(self) -> Path:
@@ -124,8 +126,8 @@ class TrainConfig:
     def recipe(self) -> dict[str, Any]:
         keep = (
             "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer style_loss "
-            "identity_steps style_ramp output_lr_scale style_batches train_only init_row max_minutes val_every "
-            "stability_weight stability_noise stability_shift teacher_weight seed"
+            "identity_steps style_ramp output_lr_scale style_batches style_turns train_only init_row max_minutes "
+            "val_every stability_weight stability_noise stability_shift teacher_weight seed"
         ).split()
         r = {k: getattr(self, k) for k in keep}
         r["style_images"] = [Path(p).name for p in self.style_images]
@@ -238,13 +240,15 @@ def style_scale(step: int, identity_steps: int, ramp: int) -> float:
     return min(1.0, max(0, step - identity_steps + 1) / ramp)
 
 
-def batch_style(num_styles: int, batch: int, step: int, seed: int) -> torch.Tensor:
+def batch_style(num_styles: int, batch: int, step: int, seed: int, turns: list[int] | None = None) -> torch.Tensor:
     """One style for the whole batch, every style once per ``num_styles`` steps in an order drawn per cycle
     (from ``seed`` and the cycle only, so a resumed run draws the same). As Dumoulin et al. train: each step
-    moves the shared weights towards one painting instead of averaging nine."""
-    cycle, k = divmod(step, num_styles)
-    order = torch.randperm(num_styles, generator=torch.Generator().manual_seed(seed * 100_003 + cycle))
-    return torch.full((batch,), int(order[k]), dtype=torch.long)
+    moves the shared weights towards one painting instead of averaging nine. ``turns``: batches per style in each
+    cycle (default one each), so a style that lags gets more steps without a heavier weight."""
+    slots = [i for i in range(num_styles) for _ in range(turns[i] if turns else 1)]
+    cycle, k = divmod(step, len(slots))
+    order = torch.randperm(len(slots), generator=torch.Generator().manual_seed(seed * 100_003 + cycle))
+    return torch.full((batch,), slots[int(order[k])], dtype=torch.long)
 
 
 def style_indices(num_styles: int, batch: int, gen: torch.Generator) -> torch.Tensor:
@@ -410,6 +414,7 @@ PHASE_KEYS = (
     "style_weight",
     "tv_weight",
     "style_loss",
+    "style_turns",
     "stability_weight",
     "teacher_weight",
     "batch",
@@ -420,7 +425,8 @@ PHASE_KEYS = (
 def _phases_after_resume(ckpt: dict[str, Any], cfg: TrainConfig) -> list[dict[str, Any]]:
     """A resume with other loss weights or sizes starts a new phase; earlier phases are kept in the recipe."""
     phases = list(ckpt.get("phases", []))
-    old = {"style_loss": "absolute", **ckpt.get("config", {})}  # recorded before the key existed: absolute
+    # recorded before these keys existed: what the run did then
+    old = {"style_loss": "absolute", "style_turns": 1, **ckpt.get("config", {})}
     changed = {k: old[k] for k in PHASE_KEYS if k in old and old[k] != getattr(cfg, k)}
     if changed:
         start = phases[-1]["to_step"] if phases else 0
@@ -572,6 +578,11 @@ def train(
         init_note += f", continuing its run at step {step} (optimizer state restarted)"
     if cfg.style_batches not in ("mixed", "single"):
         raise RtstyleError(f"--style-batches must be mixed or single, not {cfg.style_batches!r}")
+    turns = [int(t) for t in per_style(cfg.style_turns, num_styles, "--style-turns")]
+    if min(turns) < 1:
+        raise RtstyleError("--style-turns must be 1 or more for every style")
+    if max(turns) > 1 and cfg.style_batches != "single":
+        raise RtstyleError("--style-turns needs --style-batches single (one style per batch)")
     if cfg.resume:
         if not ckpt_path.is_file():
             raise InputError(f"--resume: no checkpoint at {ckpt_path}")
@@ -710,7 +721,7 @@ def train(
             t0 = time.perf_counter()
             x = photos.batch(cfg.batch, gen).to(device, non_blocking=True)
             if cfg.style_batches == "single" and num_styles > 1:
-                sidx = batch_style(num_styles, cfg.batch, step, cfg.seed).to(device)
+                sidx = batch_style(num_styles, cfg.batch, step, cfg.seed, turns).to(device)
             else:
                 sidx = style_indices(num_styles, cfg.batch, gen).to(device)
             style = F.one_hot(sidx, num_styles).float()
