@@ -44,6 +44,8 @@ from rtstyle.train.precision import autocast, resolve_precision
 # ``output_lr_scale`` in their recipe or config: RECORDED_OUTPUT_LR_SCALE is what such a record means.
 OUTPUT_LR_SCALE = 1 / 255
 RECORDED_OUTPUT_LR_SCALE = 1.0
+# What a run recorded before these config keys existed did: the only style loss and one turn per style.
+RECORDED_BEFORE_KEYS: dict[str, Any] = {"style_loss": "absolute", "style_turns": 1}
 
 
 @dataclass
@@ -115,9 +117,7 @@ class TrainConfig:
         fields = set(cls.__dataclass_fields__)
         kept = {k: v for k, v in config.items() if k in fields}
         kept.setdefault("output_lr_scale", RECORDED_OUTPUT_LR_SCALE)
-        kept.setdefault("style_loss", "absolute")  # the only style loss before the key existed
-        kept.setdefault("style_turns", 1)
-        return cls(**kept)
+        return cls(**{**RECORDED_BEFORE_KEYS, **kept})
 
     def run_dir(self) -> Path:
         """Where the checkpoint and previews go: ``out_dir``, by default ``runs/NAME``."""
@@ -425,8 +425,7 @@ PHASE_KEYS = (
 def _phases_after_resume(ckpt: dict[str, Any], cfg: TrainConfig) -> list[dict[str, Any]]:
     """A resume with other loss weights or sizes starts a new phase; earlier phases are kept in the recipe."""
     phases = list(ckpt.get("phases", []))
-    # recorded before these keys existed: what the run did then
-    old = {"style_loss": "absolute", "style_turns": 1, **ckpt.get("config", {})}
+    old = {**RECORDED_BEFORE_KEYS, **ckpt.get("config", {})}
     changed = {k: old[k] for k in PHASE_KEYS if k in old and old[k] != getattr(cfg, k)}
     if changed:
         start = phases[-1]["to_step"] if phases else 0
@@ -528,6 +527,13 @@ def train(
             raise InputError(f"style image not found: {p}")
     style_sizes = per_style(cfg.style_size, len(cfg.style_images), "--style-size")
     style_weights = per_style(cfg.style_weight, len(cfg.style_images), "--style-weight")
+    if cfg.style_batches not in ("mixed", "single"):
+        raise RtstyleError(f"--style-batches must be mixed or single, not {cfg.style_batches!r}")
+    turns = [int(t) for t in per_style(cfg.style_turns, len(styles), "--style-turns")]
+    if min(turns) < 1:
+        raise RtstyleError("--style-turns must be 1 or more for every style")
+    if max(turns) > 1 and cfg.style_batches != "single":
+        raise RtstyleError("--style-turns needs --style-batches single (one style per batch)")
     style_imgs = []
     for p, side in zip(cfg.style_images, style_sizes, strict=True):
         rgb = load_rgb(p, max_side=side)
@@ -576,13 +582,6 @@ def train(
         elapsed = float(src_recipe.get("train_seconds") or 0.0)
         phases = continued_phases(src_recipe)
         init_note += f", continuing its run at step {step} (optimizer state restarted)"
-    if cfg.style_batches not in ("mixed", "single"):
-        raise RtstyleError(f"--style-batches must be mixed or single, not {cfg.style_batches!r}")
-    turns = [int(t) for t in per_style(cfg.style_turns, num_styles, "--style-turns")]
-    if min(turns) < 1:
-        raise RtstyleError("--style-turns must be 1 or more for every style")
-    if max(turns) > 1 and cfg.style_batches != "single":
-        raise RtstyleError("--style-turns needs --style-batches single (one style per batch)")
     if cfg.resume:
         if not ckpt_path.is_file():
             raise InputError(f"--resume: no checkpoint at {ckpt_path}")

@@ -131,7 +131,6 @@ class PerceptualLoss(nn.Module):
             raise RtstyleError(f"unknown content layer {content_layer!r} (choose from {', '.join(LAYERS)})")
         self.vgg = vgg
         self.content_layer = content_layer
-        self.style_loss = style_loss
         self.cw, self.tw = content_weight, tv_weight
         weights = [float(style_weight)] * len(style_images) if isinstance(style_weight, (int, float)) else style_weight
         if len(weights) != len(style_images):

@@ -43,6 +43,26 @@ def layer_errors(vgg: torch.nn.Module, rgb: np.ndarray, target: dict[str, torch.
     return out
 
 
+def layer_split(
+    vgg: torch.nn.Module, stylize: Stylizer, painting: Path, photos: list[Path]
+) -> tuple[list[float], list[float], list[float]]:
+    """Per style layer, means over ``photos``: the eval's relative error of the stylized photos, the same for the
+    photos themselves, and the absolute error the training loss sums (``stylize`` set to the painting's style)."""
+    with torch.no_grad():
+        rgb = load_rgb(painting, max_side=STYLE_LONG_SIDE)
+        target = {n: gram(f) for n, f in vgg(to_tensor(rgb), STYLE_LAYERS).items()}
+    styled, plain = [], []
+    for path in photos:
+        rgb = load_rgb(path, short_side=PHOTO_SHORT_SIDE)
+        out = np.ascontiguousarray(stylize(np.ascontiguousarray(rgb[:, :, ::-1]))[:, :, ::-1])
+        styled.append(layer_errors(vgg, out, target))
+        plain.append(layer_errors(vgg, rgb, target))
+    rel = [float(np.mean([e[n][0] for e in styled])) for n in STYLE_LAYERS]
+    rel0 = [float(np.mean([e[n][0] for e in plain])) for n in STYLE_LAYERS]
+    ab = [float(np.mean([e[n][1] for e in styled])) for n in STYLE_LAYERS]
+    return rel, rel0, ab
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="an .onnx zoo file or a training checkpoint (.pt)")
@@ -60,18 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         stylize = Stylizer(str(model_file(a.model, Path(tmp))), device="cpu")
         for s in styles:
             stylize.set_style(s)
-            painting = load_rgb(assets / "styles" / files[s], max_side=STYLE_LONG_SIDE)
-            with torch.no_grad():
-                target = {n: gram(f) for n, f in vgg(to_tensor(painting), STYLE_LAYERS).items()}
-            styled, plain = [], []
-            for path in photos:
-                rgb = load_rgb(path, short_side=PHOTO_SHORT_SIDE)
-                out = np.ascontiguousarray(stylize(np.ascontiguousarray(rgb[:, :, ::-1]))[:, :, ::-1])
-                styled.append(layer_errors(vgg, out, target))
-                plain.append(layer_errors(vgg, rgb, target))
-            rel = [np.mean([e[n][0] for e in styled]) for n in STYLE_LAYERS]
-            rel0 = [np.mean([e[n][0] for e in plain]) for n in STYLE_LAYERS]
-            ab = [np.mean([e[n][1] for e in styled]) for n in STYLE_LAYERS]
+            rel, rel0, ab = layer_split(vgg, stylize, assets / "styles" / files[s], photos)
             print(
                 f"{s:13s} style {np.mean(rel):.3f} | eval "
                 + " ".join(f"{v:.3f}" for v in rel)

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-from style_layers import layer_errors  # noqa: E402
+from style_layers import layer_split  # noqa: E402
 from train_zoo import CPU_SCHEDULE, ZOO  # noqa: E402
 from zoo_report import VGG_FILE  # noqa: E402
 
@@ -82,29 +82,16 @@ def train_command(a: argparse.Namespace, out: Path, painting: Path, style_loss: 
 
 def measure(model: Path, style: str | None, painting: Path, photos: list[Path], vgg_weights: Path) -> dict:
     """``rtstyle eval``'s distances of ``model`` and its style distance per VGG layer (relu1_2 ... relu4_3)."""
-    import numpy as np
-    import torch
-
-    from rtstyle.evaluate import PHOTO_SHORT_SIDE, STYLE_LONG_SIDE, evaluate
+    from rtstyle.evaluate import evaluate
     from rtstyle.runtime.stylizer import Stylizer
-    from rtstyle.train.data import load_rgb, to_tensor
-    from rtstyle.train.losses import STYLE_LAYERS, gram, load_vgg
+    from rtstyle.train.losses import STYLE_LAYERS, load_vgg
 
     r = evaluate(model, painting, photos, vgg_weights=str(vgg_weights), style=style)
-    vgg = load_vgg(str(vgg_weights)).eval()
     stylize = Stylizer(str(model), device="cpu")
     if style is not None:
         stylize.set_style(style)
-    with torch.no_grad():
-        target = {
-            n: gram(f) for n, f in vgg(to_tensor(load_rgb(painting, max_side=STYLE_LONG_SIDE)), STYLE_LAYERS).items()
-        }
-    per = []
-    for path in photos:
-        rgb = load_rgb(path, short_side=PHOTO_SHORT_SIDE)
-        out = np.ascontiguousarray(stylize(np.ascontiguousarray(rgb[:, :, ::-1]))[:, :, ::-1])
-        per.append(layer_errors(vgg, out, target))
-    layers = {n: round(float(np.mean([e[n][0] for e in per])), 4) for n in STYLE_LAYERS}
+    rel, _, _ = layer_split(load_vgg(str(vgg_weights)).eval(), stylize, painting, photos)
+    layers = {n: round(v, 4) for n, v in zip(STYLE_LAYERS, rel, strict=True)}
     return {"style": round(r.style_distance, 4), "content": round(r.content_distance, 4), "layers": layers}
 
 
