@@ -60,12 +60,18 @@ def test_translated_sequence_is_consistent_and_flicker_is_not() -> None:
 
 
 @pytest.mark.parametrize(
-    ("flow_side", "warp"), [(320, "linear"), (100, "linear"), (100, "nearest")]
+    ("flow_side", "warp", "preset"),
+    [
+        (320, "linear", "ultrafast"),
+        (100, "linear", "ultrafast"),
+        (100, "nearest", "ultrafast"),
+        (320, "linear", "medium"),
+    ],
 )  # 100: flow at half size, warp map upsampled
-def test_flow_smoothing_reduces_flicker_by_a_clear_margin(flow_side: int, warp: str) -> None:
+def test_flow_smoothing_reduces_flicker_by_a_clear_margin(flow_side: int, warp: str, preset: str) -> None:
     frames = _panning(16)
     styl = _flicker(frames)
-    out = _run(Smoother("flow", flow_side=flow_side, warp=warp), frames, styl)
+    out = _run(Smoother("flow", flow_side=flow_side, warp=warp, preset=preset), frames, styl)
     raw_err = _gt_warp_error(styl[4:])
     smooth_err = _gt_warp_error(out[4:])
     assert smooth_err < 0.5 * raw_err, (smooth_err, raw_err)
@@ -73,6 +79,30 @@ def test_flow_smoothing_reduces_flicker_by_a_clear_margin(flow_side: int, warp: 
     drift = np.mean([np.mean((o.astype(np.float32) - f) ** 2) for o, f in zip(out[4:], frames[4:], strict=True)])
     raw_drift = np.mean([np.mean((s.astype(np.float32) - f) ** 2) for s, f in zip(styl[4:], frames[4:], strict=True)])
     assert drift < raw_drift
+
+
+def test_motion_adaptive_alpha_blends_less_where_the_scene_moves() -> None:
+    """alpha_moving: a pan of SHIFT px per frame takes the moving weight, a still scene the full alpha (the same
+    output as one alpha everywhere)."""
+    frames = _panning(16)
+    styl = _flicker(frames)
+    plain = _gt_warp_error(_run(Smoother("flow", alpha_moving=None), frames, styl)[4:])
+    moving = _gt_warp_error(_run(Smoother("flow", alpha_moving=0.2, motion_hi=1.5), frames, styl)[4:])
+    raw = _gt_warp_error(styl[4:])
+    assert plain < moving < raw, (plain, moving, raw)  # less of the past on motion, still some smoothing
+    still = [frames[0]] * 8
+    noisy = _flicker(still)
+    a = _run(Smoother("flow", alpha_moving=None), still, noisy)
+    b = _run(Smoother("flow", alpha_moving=0.2, motion_hi=1.5), still, noisy)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))  # no motion: the same blend
+
+
+@pytest.mark.parametrize(
+    "kw", [{"alpha_moving": 1.0}, {"alpha_moving": -0.1}, {"motion_lo": 2.0, "motion_hi": 1.0}, {"preset": "slow"}]
+)
+def test_motion_adaptive_alpha_settings_are_checked(kw: dict) -> None:
+    with pytest.raises(ValueError):
+        Smoother("flow", **kw)
 
 
 def test_flow_beats_ema_on_motion() -> None:

@@ -108,6 +108,17 @@ def test_the_metric_uses_farneback_not_dis(we, monkeypatch: pytest.MonkeyPatch) 
     assert we.FLOW_METHOD == "farneback"
 
 
+def test_a_second_grader_dis_finds_the_same_motion(we) -> None:
+    """method="dis" (the studies' second grader): DIS refined to full size, the same occlusion test."""
+    frames = _panning(4)
+    flows = we.consistency_flows(frames, method="dis")
+    v = flows[1].valid
+    assert np.median(flows[1].back[..., 0][v]) == pytest.approx(SHIFT, abs=0.3)
+    assert v[:, -1].mean() < 0.5 and v[:, W // 2].mean() > 0.9
+    assert we.warp_error(frames, frames, flows) < 1e-4
+    assert we.warp_error(frames, _flicker(frames), flows) > 3e-3
+
+
 def test_ghosting(we) -> None:
     frames = _panning(4)
     assert we.ghosting(frames, frames) == 0.0

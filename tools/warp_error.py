@@ -52,6 +52,17 @@ def farneback(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     )
 
 
+def dis_fine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense flow f with a(x) ~ b(x + f(x)) by OpenCV DIS, medium preset refined down to full size: a second
+    grader, unrelated to Farneback, to tell a smoother's real gain from agreement with one grader's flow."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis.setFinestScale(0)
+    return dis.calc(a, b, None)
+
+
+FLOW_METHODS = {"farneback": farneback, "dis": dis_fine}
+
+
 def _grey(img: np.ndarray, side: int) -> tuple[np.ndarray, float, float]:
     g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
     h, w = g.shape
@@ -61,12 +72,16 @@ def _grey(img: np.ndarray, side: int) -> tuple[np.ndarray, float, float]:
     return g, w / g.shape[1], h / g.shape[0]
 
 
-def pair_flow(prev: np.ndarray, cur: np.ndarray, flow_side: int = DEFAULT_FLOW_SIDE) -> PairFlow:
-    """Farneback flow between two input frames (BGR uint8) with a forward-backward occlusion mask."""
+def pair_flow(
+    prev: np.ndarray, cur: np.ndarray, flow_side: int = DEFAULT_FLOW_SIDE, method: str = FLOW_METHOD
+) -> PairFlow:
+    """Flow between two input frames (BGR uint8) with a forward-backward occlusion mask; ``method`` is
+    ``farneback`` (the figures' grader) or ``dis`` (a second grader, :func:`dis_fine`)."""
+    flow = FLOW_METHODS[method]
     gp, sx, sy = _grey(prev, flow_side)
     gc, _, _ = _grey(cur, flow_side)
-    back = farneback(gc, gp)
-    fwd = farneback(gp, gc)
+    back = flow(gc, gp)
+    fwd = flow(gp, gc)
     h, w = gc.shape
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     mx, my = gx + back[..., 0], gy + back[..., 1]
@@ -81,9 +96,11 @@ def pair_flow(prev: np.ndarray, cur: np.ndarray, flow_side: int = DEFAULT_FLOW_S
     return PairFlow(back=back, valid=valid)
 
 
-def consistency_flows(frames_in: Sequence[np.ndarray], flow_side: int = DEFAULT_FLOW_SIDE) -> list[PairFlow]:
+def consistency_flows(
+    frames_in: Sequence[np.ndarray], flow_side: int = DEFAULT_FLOW_SIDE, method: str = FLOW_METHOD
+) -> list[PairFlow]:
     """Flows for pairs (0,1), (1,2), ...: compute once, score several outputs of the same input with them."""
-    return [pair_flow(frames_in[t - 1], frames_in[t], flow_side) for t in range(1, len(frames_in))]
+    return [pair_flow(frames_in[t - 1], frames_in[t], flow_side, method) for t in range(1, len(frames_in))]
 
 
 def _warp(img: np.ndarray, back: np.ndarray) -> np.ndarray:

@@ -45,6 +45,11 @@ MODES = SMOOTH_MODES  # the one list of smoothing modes (rtstyle.choices)
 _THUMB_WIDTH = 64  # scene-cut detector works on thumbnails this wide
 _MIN_FLOW_SIDE = 32  # DIS needs this much (tested up to aspect 12)
 _MAX_ASPECT = 10.0  # beyond this (a strip, not a picture) flow mode passes frames through
+_DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,  # the default: flow at a quarter of flow_side, no refinement
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,  # half of flow_side, refined: ~2.5x ultrafast's time
+}
 
 
 def check_mode(mode: str) -> str:
@@ -100,6 +105,8 @@ class Smoother:
         memory is about ``1 / (1 - alpha)`` frames; 0.6 removes most flicker without visible lag.
     ema_alpha: weight of the previous output in ema mode.
     flow_side: long side (pixels) of the grey images the optical flow runs on.
+    preset: OpenCV DIS preset, ``"ultrafast"`` (default), ``"fast"`` or ``"medium"`` (finer and refined flow:
+        about 5 ms more per 640x360 frame, see docs/smoothing.md).
     forward_backward: also compute the forward flow and require forward-backward consistency
         (one more DIS call; catches occlusions that the photometric check misses on flat areas).
     cut_threshold: mean absolute difference (0..1) of consecutive input thumbnails above which a scene cut
@@ -108,6 +115,10 @@ class Smoother:
         (a cut the thumbnail test missed, or motion far too fast to follow).
     warp: how the previous output is sampled, ``"linear"`` (bilinear) or ``"nearest"``: a quarter of the
         remap's time at 1280x720 and a sharper output, at a slightly higher warping error (docs/smoothing.md).
+    alpha_moving: motion-adaptive blending (flow mode): the past's weight falls from ``alpha`` where the flow is
+        at most ``motion_lo`` pixels (at flow size) to ``alpha_moving`` where it is ``motion_hi`` pixels or more,
+        since a warp error (a trail) grows with the displacement; None = one ``alpha`` everywhere (the default
+        before session 9; docs/smoothing.md, "Motion-adaptive alpha").
     """
 
     def __init__(
@@ -126,18 +137,27 @@ class Smoother:
         texture_level: float = 40.0,
         photo_blur: int = 5,
         warp: str = "linear",
+        alpha_moving: float | None = 0.45,
+        motion_lo: float = 0.5,
+        motion_hi: float = 2.0,
     ) -> None:
         if not 0.0 <= alpha < 1.0:
             raise ValueError("alpha must be in [0, 1)")
         if not 0.0 <= ema_alpha < 1.0:
             raise ValueError("ema_alpha must be in [0, 1)")
-        if preset not in ("ultrafast", "fast"):
-            raise ValueError("preset must be 'ultrafast' or 'fast'")
+        if alpha_moving is not None and not 0.0 <= alpha_moving < 1.0:
+            raise ValueError("alpha_moving must be in [0, 1)")
+        if not 0.0 <= motion_lo < motion_hi:
+            raise ValueError("motion_lo and motion_hi must satisfy 0 <= motion_lo < motion_hi")
+        if preset not in _DIS_PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(_DIS_PRESETS)}")
         if warp not in ("linear", "nearest"):
             raise ValueError("warp must be 'linear' or 'nearest'")
         self.warp = warp
         self.alpha = float(alpha)
         self.ema_alpha = float(ema_alpha)
+        self.alpha_moving = None if alpha_moving is None else float(alpha_moving)
+        self.motion_lo, self.motion_hi = float(motion_lo), float(motion_hi)
         self.flow_side = max(16, int(flow_side))
         self.forward_backward = bool(forward_backward)
         self.cut_threshold = float(cut_threshold)
@@ -258,9 +278,18 @@ class Smoother:
             motion.reliable = 0.0
             return motion
         motion.back = back
-        motion.w_small = mask * np.float32(self.alpha)
+        motion.w_small = mask * self._alpha_map(back)
         self._build_maps(motion, out_size)
         return motion
+
+    def _alpha_map(self, back: np.ndarray) -> np.ndarray | np.float32:
+        """The past's weight where the flow is reliable: ``alpha``, or with ``alpha_moving`` set a per-pixel ramp
+        from ``alpha`` (flow up to ``motion_lo`` px) to ``alpha_moving`` (``motion_hi`` px and more)."""
+        if self.alpha_moving is None:
+            return np.float32(self.alpha)
+        speed = cv2.magnitude(back[..., 0], back[..., 1])
+        t = np.clip((speed - self.motion_lo) * (1.0 / (self.motion_hi - self.motion_lo)), 0.0, 1.0)
+        return (self.alpha + (self.alpha_moving - self.alpha) * t).astype(np.float32)
 
     def _build_maps(self, motion: Motion, out_size: tuple[int, int]) -> None:
         assert motion.back is not None and motion.w_small is not None
@@ -372,10 +401,7 @@ class Smoother:
     def _flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Flow field f with a(x) ~ b(x + f(x))."""
         if self._dis is None:
-            preset = (
-                cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST if self.preset == "ultrafast" else cv2.DISOPTICAL_FLOW_PRESET_FAST
-            )
-            self._dis = cv2.DISOpticalFlow_create(preset)
+            self._dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset])
         return self._dis.calc(a, b, None)
 
     def _reliability(self, cur: np.ndarray, prev: np.ndarray, back: np.ndarray) -> np.ndarray:
