@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from rtstyle.io.decode import Decoder
@@ -194,3 +195,22 @@ def write_frames(path: Path, pictures: Sequence[np.ndarray], rate: int = 10, crf
     finally:
         out.close()
     return path
+
+
+def panning(n: int, h: int, w: int, shift: int, seed: int = 0) -> list[np.ndarray]:
+    """A blurred random texture panning by ``shift`` px per frame: frame_t(x) = frame_{t-1}(x + shift)."""
+    rng = np.random.default_rng(seed)
+    big = cv2.GaussianBlur(rng.integers(0, 256, (h, w + shift * n + 8, 3), dtype=np.uint8), (0, 0), 2.0)
+    big = cv2.normalize(big, None, 0, 255, cv2.NORM_MINMAX)
+    return [np.ascontiguousarray(big[:, shift * t : shift * t + w]) for t in range(n)]
+
+
+def flicker(frames: Sequence[np.ndarray], sigma: float = 18.0, seed: int = 1) -> list[np.ndarray]:
+    """A fake stylizer: each frame plus fresh low-frequency noise (an 8x coarser grid, upsampled)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in frames:
+        h, w = f.shape[:2]
+        noise = cv2.resize(rng.normal(0, sigma, (h // 8, w // 8, 3)).astype(np.float32), (w, h))
+        out.append(np.clip(f.astype(np.float32) + noise, 0, 255).astype(np.uint8))
+    return out

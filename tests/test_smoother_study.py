@@ -6,9 +6,9 @@ import importlib
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from clips import flicker, panning
 
 STUDIES = Path(__file__).resolve().parents[1] / "tools" / "studies"
 H, W, SHIFT = 96, 160, 2
@@ -24,15 +24,8 @@ def st():
 
 
 def _clip(n: int = 10) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    rng = np.random.default_rng(0)
-    big = cv2.GaussianBlur(rng.integers(0, 256, (H, W + SHIFT * n + 8, 3), dtype=np.uint8), (0, 0), 2.0)
-    big = cv2.normalize(big, None, 0, 255, cv2.NORM_MINMAX)
-    frames = [np.ascontiguousarray(big[:, SHIFT * t : SHIFT * t + W]) for t in range(n)]
-    raw = []
-    for f in frames:
-        noise = cv2.resize(rng.normal(0, 18, (H // 8, W // 8, 3)).astype(np.float32), (W, H))
-        raw.append(np.clip(f.astype(np.float32) + noise, 0, 255).astype(np.uint8))
-    return frames, raw
+    frames = panning(n, H, W, SHIFT)
+    return frames, flicker(frames)
 
 
 def test_parse_config(st) -> None:
