@@ -30,17 +30,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-from smoothing_report import GHOST_CEILING, GHOST_MOVING_CEILING, WARP_TARGET, _parse_value  # noqa: E402
-from warp_error import (  # noqa: E402
-    PairFlow,
-    _warp,
-    consistency_flows,
-    ghosting,
-    ghosting_moving,
-    raw_warp_error_moving,
-    read_frames,
-    warp_error,
+from smoothing_report import (  # noqa: E402
+    GHOST_CEILING,
+    GHOST_MOVING_CEILING,
+    WARP_TARGET,
+    _parse_value,
+    flicker_figures,
+    meets_limits,
 )
+from warp_error import PairFlow, _warp, consistency_flows, raw_warp_error_moving, read_frames, warp_error  # noqa: E402
 
 from rtstyle.pipeline.smoothing import Smoother  # noqa: E402
 
@@ -98,25 +96,6 @@ def smooth(name: str, kw: dict, frames: list, raw: list, flows: list[PairFlow]) 
     return out, float(np.mean(reliable[1:]))
 
 
-def score(frames: list, raw: list, out: list, flows: list[PairFlow]) -> dict:
-    """The three flicker ratios of ``out`` against ``raw`` under one grader's flows."""
-    raw_we = warp_error(frames, raw, flows)
-    raw_we_mov = raw_warp_error_moving(frames, raw, flows)
-    return {
-        "warp_ratio": warp_error(frames, out, flows) / raw_we,
-        "ghost_ratio": ghosting(out, raw) / raw_we,
-        "ghost_moving_ratio": ghosting_moving(out, raw, frames) / raw_we_mov if raw_we_mov > 0 else 0.0,
-    }
-
-
-def passes(row: dict) -> bool:
-    return (
-        row["warp_ratio"] <= WARP_TARGET
-        and row["ghost_ratio"] <= GHOST_CEILING
-        and row["ghost_moving_ratio"] <= GHOST_MOVING_CEILING
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "zoo-full.onnx", help="cache key only")
@@ -144,11 +123,14 @@ def main(argv: list[str] | None = None) -> int:
         flows = {g: consistency_flows(frames, method=g) for g in graders}
         for style in styles:
             raw = raw_frames(args.model, style, clip, frames, args.cache)
+            raw_we = {
+                g: (warp_error(frames, raw, flows[g]), raw_warp_error_moving(frames, raw, flows[g])) for g in graders
+            }
             for cname, kw in configs:
                 out, reliable = smooth(cname, kw, frames, raw, flows[graders[0]])
                 for g in graders:
                     row = {"clip": name, "style": style, "config": cname, "grader": g, "reliable": reliable}
-                    rows.append({**row, **score(frames, raw, out, flows[g])})
+                    rows.append({**row, **flicker_figures(frames, raw, out, flows[g], *raw_we[g])})
                     print(
                         f"  {name[:24]:<24} {style:<13} {cname:<14} {g:<9} ratio {rows[-1]['warp_ratio']:.3f} "
                         f"ghost {rows[-1]['ghost_ratio']:.3f} moving {rows[-1]['ghost_moving_ratio']:.3f} "
@@ -169,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{cname:<14} {g:<9} {name[:26]:<26} {max(r['warp_ratio'] for r in rs):>6.3f} "
                     f"{max(r['ghost_ratio'] for r in rs):>6.3f} {max(r['ghost_moving_ratio'] for r in rs):>7.3f} "
-                    f"{np.mean([r['reliable'] for r in rs]):>8.2f}  {sum(passes(r) for r in rs)}/{len(rs)}"
+                    f"{np.mean([r['reliable'] for r in rs]):>8.2f}  {sum(meets_limits(r) for r in rs)}/{len(rs)}"
                 )
     return 0
 
