@@ -281,6 +281,21 @@ def test_ctrl_c_during_add_keeps_the_best_and_video_data(world, capsys, tmp_path
     run_cli(["styles", "remove", "clipstyle"], capsys)
 
 
+def test_holdout_photos_are_never_trained_on(world, tmp_path):
+    """The benchmark passes the eval's held-out list (AddConfig.holdout): listing every photo leaves none to train on."""
+    from rtstyle.errors import InputError
+    from rtstyle.train.newstyle import AddConfig, add_style
+
+    held = tmp_path / "held.txt"
+    held.write_text("\n".join(f"p{i}.jpg" for i in range(5)) + "\n")
+    cfg = AddConfig(painting=str(world / "painting.png"), name="heldout", data=[str(world / "photos")],
+                    holdout=str(held), steps=2, size=32, style_size=40, vgg_weights=RANDOM_FOR_TESTS, device="cpu",
+                    fast=False, work_dir=str(tmp_path / "work"))  # fmt: skip
+    with pytest.raises(InputError, match="no images"):
+        add_style(cfg, say=lambda line: None)
+    assert not (world / "user" / "heldout.onnx").exists()
+
+
 # ---------------------------------------------------------------- the training library's options
 
 

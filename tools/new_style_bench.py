@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
                 painting=str(painting),
                 name=name,
                 data=[str(photos)],
+                holdout=str(HOLDOUT),  # the photos it is measured on are never trained on
                 minutes=max(marks),
                 train_only=args.train,
                 lr=args.lr,

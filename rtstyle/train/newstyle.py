@@ -37,6 +37,7 @@ class AddConfig:
     painting: str
     name: str
     data: list[str] = field(default_factory=list)  # photo folders and video files
+    holdout: str | None = None  # a list of photos never to train on (paths relative to a --data folder)
     minutes: float = DEFAULT_MINUTES  # both tiers together (each gets its share)
     train_only: str = "norm"
     lr: float | None = None  # default: DEFAULT_LR[train_only]
@@ -260,6 +261,7 @@ def add_style(
             tcfg = TrainConfig(
                 style_images=[str(painting)],
                 data=folders,
+                holdout=cfg.holdout,
                 name=file_name,
                 style_names=[cfg.name],
                 display_names=[cfg.display_name or cfg.name.replace("-", " ").replace("_", " ").title()],
