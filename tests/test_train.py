@@ -195,6 +195,21 @@ def test_cli_unknown_arch_is_one_line(tmp_path, data_dir, style_images):
     assert r.returncode != 0 and "Traceback" not in r.stderr and "unknown architecture" in r.stderr
 
 
+def test_cli_train_only_norm_freezes_the_convolutions(tmp_path, data_dir, style_images):
+    """``--train-only norm`` (a zoo style's row fine-tuned alone): the convolutions keep their first state."""
+    first = tiny_train_args(tmp_path, data_dir, style_images[0], steps=1, checkpoint_every=1)
+    assert _cli(first).returncode == 0
+    before = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["net"]
+    r = _cli(tiny_train_args(tmp_path, data_dir, style_images[0], steps=3, resume=True, train_only="norm"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    ckpt = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert ckpt["step"] == 3 and ckpt["recipe"]["train_only"] == "norm"
+    assert all(torch.equal(v, before[k]) for k, v in ckpt["net"].items() if ".norm." not in k)
+    assert any(not torch.equal(v, before[k]) for k, v in ckpt["net"].items() if ".norm." in k)
+    bad = _cli(tiny_train_args(tmp_path, data_dir, style_images[0], steps=1, train_only="convs"))
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "train_only must be one of" in bad.stderr
+
+
 def test_ddp_on_gloo_two_processes(tmp_path, data_dir, style_images):
     args = tiny_train_args(tmp_path, data_dir, style_images[0], name="ddp", steps=3, checkpoint_every=2)
     launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]

@@ -73,6 +73,12 @@ def train_command(
         min=1,
         help="With --style-batches single: batches per style in each cycle (once, or once per style image).",
     ),
+    train_only: str = typer.Option(
+        "all",
+        "--train-only",
+        help="What is trained: all, norm (the instance-norm scales and shifts, every convolution frozen) or "
+        "norm+last (and the output convolution). With --init-from a zoo, norm fine-tunes its styles' rows alone.",
+    ),
     identity_steps: int = typer.Option(
         0, "--identity-steps", min=0, help="Warm start: the first N steps teach the net to reproduce its input."
     ),
@@ -153,6 +159,7 @@ def train_command(
         output_lr_scale=OUTPUT_LR_SCALE if output_lr_scale is None else output_lr_scale,
         style_batches=style_batches,
         style_turns=style_turns[0] if len(style_turns) == 1 else list(style_turns),
+        train_only=train_only,
         teacher=teacher,
         teacher_weight=teacher_weight,
         seed=seed,
