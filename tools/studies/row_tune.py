@@ -24,26 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "tools" / "studies"))
 
-from style_loss_norm import measure, zoo_weight  # noqa: E402
-from train_zoo import CPU_SCHEDULE, ZOO  # noqa: E402
-from zoo_report import VGG_FILE  # noqa: E402
-
-
-def train_command(a: argparse.Namespace, out: Path, painting: Path, lr: float, weight: float) -> list[str]:
-    """``rtstyle train``: the style alone from the zoo, its norm row trained, at the zoo's last phase's settings."""
-    assets = Path(a.assets)
-    phase = CPU_SCHEDULE["full"][-1]
-    return [
-        sys.executable, "-m", "rtstyle", "train", "--name", a.style, "--style-image", str(painting),
-        "--data", str(assets / "photos"), "--data", str(assets / "photos_more"),
-        "--holdout", str(ROOT / "tools" / "holdout_photos.txt"), "--init-from", str(a.model),
-        "--train-only", a.train_only, "--style-weight", f"{weight:.4g}", "--lr", f"{lr:g}",
-        "--arch", "johnson", "--batch", str(a.batch), "--size", str(a.size), "--style-size", "512",
-        "--output-lr-scale", str(phase["output_lr_scale"]), "--content-weight", str(phase["content_weight"]),
-        "--precision", "auto", "--seed", "0", "--steps", str(a.steps), "--device", "cpu",
-        "--vgg-weights", str(assets / VGG_FILE), "--out-dir", str(out), "--export-dir", str(out / "export"),
-        "--checkpoint-every", str(a.every), "--preview-every", "0",
-    ] + (["--resume"] if (out / "checkpoint.pt").is_file() else [])  # fmt: skip
+from style_loss_norm import measure, study_inputs, train_command, zoo_weight  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,16 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=12, help="held-out scene photos to measure on")
     ap.add_argument("--out-dir", default=str(ROOT / "runs" / "row-tune"))
     a = ap.parse_args(argv)
-    assets, root = Path(a.assets), Path(a.out_dir) / a.style
-    vgg = assets / VGG_FILE
-    painting = assets / "styles" / next(z.file for z in ZOO if z.name == a.style)
+    root, vgg, painting, photos = study_inputs(a)
 
     import torch
 
-    from rtstyle.evaluate import eval_photos
     from rtstyle.export import export_checkpoint
 
-    photos = eval_photos(assets / "photos", ROOT / "tools" / "holdout_photos.txt", a.limit)
     rows = [{"run": "init", "step": 0, **measure(Path(a.model), a.style, painting, photos, vgg)}]
     print(json.dumps(rows[0]), flush=True)
     for lr in (float(x) for x in a.lrs.split(",")):
@@ -83,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 model = out / f"step{stop}.onnx"
                 if not model.is_file():
                     t0 = time.perf_counter()
-                    cmd = train_command(a, out, painting, lr, weight)
+                    cmd = train_command(a, out, painting, weight, ["--train-only", a.train_only], lr, a.every)
                     cmd[cmd.index("--steps") + 1] = str(stop)
                     with open(out / "train.log", "a") as f:
                         subprocess.run(cmd, stdout=f, stderr=f, check=True)

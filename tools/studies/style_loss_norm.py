@@ -63,20 +63,30 @@ def calibrate(model: Path, painting: Path, assets: Path, size: int, vgg_weights:
     return float(ab["style"] / rel["style"])
 
 
-def train_command(a: argparse.Namespace, out: Path, painting: Path, style_loss: str, weight: float) -> list[str]:
+def train_command(
+    a: argparse.Namespace,
+    out: Path,
+    painting: Path,
+    weight: float,
+    extra: list[str],
+    lr: float | None = None,
+    every: int = 100,
+) -> list[str]:
+    """``rtstyle train`` for a one-style study: ``a.style`` alone from the zoo ``a.model`` (its own norm row kept) at
+    the zoo's last phase's settings, ``weight`` as its style weight, ``lr`` (default: the phase's) and ``extra``
+    options; resumes where ``out`` holds a checkpoint."""
     assets = Path(a.assets)
     phase = CPU_SCHEDULE["full"][-1]
     return [
         sys.executable, "-m", "rtstyle", "train", "--name", a.style, "--style-image", str(painting),
         "--data", str(assets / "photos"), "--data", str(assets / "photos_more"),
         "--holdout", str(ROOT / "tools" / "holdout_photos.txt"), "--init-from", str(a.model),
-        "--style-loss", style_loss, "--style-weight", f"{weight:.4g}",
+        *extra, "--style-weight", f"{weight:.4g}", "--lr", f"{lr if lr is not None else phase['lr']:g}",
         "--arch", "johnson", "--batch", str(a.batch), "--size", str(a.size), "--style-size", "512",
-        "--lr", str(phase["lr"]), "--output-lr-scale", str(phase["output_lr_scale"]),
-        "--content-weight", str(phase["content_weight"]), "--precision", "auto", "--seed", "0",
-        "--steps", str(a.steps), "--device", "cpu", "--vgg-weights", str(assets / VGG_FILE),
-        "--out-dir", str(out), "--export-dir", str(out / "export"), "--checkpoint-every", "100",
-        "--preview-every", "0",
+        "--output-lr-scale", str(phase["output_lr_scale"]), "--content-weight", str(phase["content_weight"]),
+        "--precision", "auto", "--seed", "0", "--steps", str(a.steps), "--device", "cpu",
+        "--vgg-weights", str(assets / VGG_FILE), "--out-dir", str(out), "--export-dir", str(out / "export"),
+        "--checkpoint-every", str(every), "--preview-every", "0",
     ] + (["--resume"] if (out / "checkpoint.pt").is_file() else [])  # fmt: skip
 
 
@@ -95,6 +105,16 @@ def measure(model: Path, style: str | None, painting: Path, photos: list[Path], 
     return {"style": round(r.style_distance, 4), "content": round(r.content_distance, 4), "layers": layers}
 
 
+def study_inputs(a: argparse.Namespace) -> tuple[Path, Path, Path, list[Path]]:
+    """A one-style study's run folder (OUT_DIR/STYLE), VGG weights, painting and first ``a.limit`` held-out photos."""
+    from rtstyle.evaluate import eval_photos
+
+    assets = Path(a.assets)
+    painting = assets / "styles" / next(z.file for z in ZOO if z.name == a.style)
+    photos = eval_photos(assets / "photos", ROOT / "tools" / "holdout_photos.txt", a.limit)
+    return Path(a.out_dir) / a.style, assets / VGG_FILE, painting, photos
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--assets", default=str(ROOT.parent / "shared" / "assets"))
@@ -107,13 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=12, help="held-out scene photos to measure on")
     ap.add_argument("--out-dir", default=str(ROOT / "runs" / "style-loss"))
     a = ap.parse_args(argv)
-    assets, root = Path(a.assets), Path(a.out_dir) / a.style
-    vgg = assets / VGG_FILE
-    painting = assets / "styles" / next(z.file for z in ZOO if z.name == a.style)
-
-    from rtstyle.evaluate import eval_photos
-
-    photos = eval_photos(assets / "photos", ROOT / "tools" / "holdout_photos.txt", a.limit)
+    assets = Path(a.assets)
+    root, vgg, painting, photos = study_inputs(a)
     w_abs = zoo_weight(a.style)
     ratio = calibrate(Path(a.model), painting, assets, a.size, vgg, a.style)
     print(f"{a.style}: absolute weight {w_abs:.4g}; absolute/relative style term on the start model {ratio:.4g}")
@@ -129,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
             out.mkdir(parents=True, exist_ok=True)
             t0 = time.perf_counter()
             with open(out / "train.log", "a") as f:
-                subprocess.run(train_command(a, out, painting, loss, weight), stdout=f, stderr=f, check=True)
+                subprocess.run(
+                    train_command(a, out, painting, weight, ["--style-loss", loss]), stdout=f, stderr=f, check=True
+                )
             print(f"{label}: trained in {time.perf_counter() - t0:.0f} s", flush=True)
         rows.append(
             {
