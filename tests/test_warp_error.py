@@ -125,7 +125,7 @@ def test_ghosting(we) -> None:
         we.warp_error(frames[:1], frames[:1])
 
 
-def test_moving_ghost_ratio_is_normalised_by_localflicker(we) -> None:
+def test_moving_ghost_ratio_is_normalised_by_local_flicker(we) -> None:
     """Flicker that is strong only where things move must not read as trails when it is merely removed."""
     frames = _panning(8)
     rng = np.random.default_rng(9)

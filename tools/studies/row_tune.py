@@ -44,8 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     root, vgg, painting, photos = study_inputs(a)
 
-    import torch
-
     from rtstyle.export import export_checkpoint
 
     rows = [{"run": "init", "step": 0, **measure(Path(a.model), a.style, painting, photos, vgg)}]
@@ -60,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 model = out / f"step{stop}.onnx"
                 if not model.is_file():
                     t0 = time.perf_counter()
-                    cmd = train_command(a, out, painting, weight, ["--train-only", a.train_only], lr, a.every)
-                    cmd[cmd.index("--steps") + 1] = str(stop)
+                    cmd = train_command(a, out, painting, weight, ["--train-only", a.train_only], lr, a.every, stop)
                     with open(out / "train.log", "a") as f:
                         subprocess.run(cmd, stdout=f, stderr=f, check=True)
                     print(f"{label}: to step {stop} in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -69,7 +66,6 @@ def main(argv: list[str] | None = None) -> int:
                 row = {"run": label, "step": stop, "lr": lr, "style_weight": float(f"{weight:.4g}")}
                 rows.append({**row, **measure(model, None, painting, photos, vgg)})
                 print(json.dumps(rows[-1]), flush=True)
-                torch.cuda.empty_cache()
     (root / "results.json").write_text(
         json.dumps({"size": a.size, "batch": a.batch, "photos": len(photos), "rows": rows}, indent=1) + "\n"
     )

@@ -71,10 +71,11 @@ def train_command(
     extra: list[str],
     lr: float | None = None,
     every: int = 100,
+    steps: int | None = None,
 ) -> list[str]:
     """``rtstyle train`` for a one-style study: ``a.style`` alone from the zoo ``a.model`` (its own norm row kept) at
-    the zoo's last phase's settings, ``weight`` as its style weight, ``lr`` (default: the phase's) and ``extra``
-    options; resumes where ``out`` holds a checkpoint."""
+    the zoo's last phase's settings, ``weight`` as its style weight, ``lr`` (default: the phase's), ``steps``
+    (default: ``a.steps``) and ``extra`` options; resumes where ``out`` holds a checkpoint."""
     assets = Path(a.assets)
     phase = CPU_SCHEDULE["full"][-1]
     return [
@@ -84,7 +85,7 @@ def train_command(
         *extra, "--style-weight", f"{weight:.4g}", "--lr", f"{lr if lr is not None else phase['lr']:g}",
         "--arch", "johnson", "--batch", str(a.batch), "--size", str(a.size), "--style-size", "512",
         "--output-lr-scale", str(phase["output_lr_scale"]), "--content-weight", str(phase["content_weight"]),
-        "--precision", "auto", "--seed", "0", "--steps", str(a.steps), "--device", "cpu",
+        "--precision", "auto", "--seed", "0", "--steps", str(steps or a.steps), "--device", "cpu",
         "--vgg-weights", str(assets / VGG_FILE), "--out-dir", str(out), "--export-dir", str(out / "export"),
         "--checkpoint-every", str(every), "--preview-every", "0",
     ] + (["--resume"] if (out / "checkpoint.pt").is_file() else [])  # fmt: skip
