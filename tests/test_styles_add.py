@@ -60,17 +60,19 @@ def _zoo(path: Path, arch: str, tier: str) -> Path:
 def one_loss_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """The random loss network is built once for the module (building VGG-16 is most of a tiny run's time)."""
     import rtstyle.train.loop as loop
+    import rtstyle.train.losses as losses
 
     if not hasattr(one_loss_network, "vgg"):
         one_loss_network.vgg = loop.load_vgg(RANDOM_FOR_TESTS)  # type: ignore[attr-defined]
     real = loop.load_vgg
-    monkeypatch.setattr(
-        loop,
-        "load_vgg",
-        lambda weights=None, download=False: (
-            one_loss_network.vgg if weights == RANDOM_FOR_TESTS else real(weights, download)
-        ),  # type: ignore[attr-defined]
-    )
+    for module in (loop, losses):  # the training loop's, and the one `add` weighs the painting with
+        monkeypatch.setattr(
+            module,
+            "load_vgg",
+            lambda weights=None, download=False: (
+                one_loss_network.vgg if weights == RANDOM_FOR_TESTS else real(weights, download)
+            ),  # type: ignore[attr-defined]
+        )
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +241,32 @@ def test_bad_inputs_are_one_line(world, capsys, tmp_path):
     one_line_error(code, err)
     code, _, err = run_cli([*base, "--base", tmp_path / "nothing.onnx"], capsys)
     one_line_error(code, err)
+    for bad in ("0", "-1", "nan"):
+        code, _, err = run_cli([*base, "--style-scale", bad], capsys)
+        assert code == 2 and "--style-scale" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_style_weight_is_balanced_for_the_painting(world, tmp_path):
+    """A soft, dark painting (small Gram entries) gets a larger style weight than a bright, busy one, in inverse
+    proportion to its Gram energy; --style-scale multiplies it; the card says which weight was used and why."""
+    from rtstyle import catalog
+    from rtstyle.train.newstyle import AddConfig, add_style, balanced_style_weight, painting_energy
+
+    rng = np.random.default_rng(3)
+    soft = tmp_path / "soft.png"
+    cv2.imwrite(str(soft), cv2.GaussianBlur(rng.integers(40, 70, (40, 40, 3), dtype=np.uint8), (9, 9), 3))
+    busy = world / "painting.png"
+    e_soft, e_busy = (painting_energy(p, 40, RANDOM_FOR_TESTS, False) for p in (soft, busy))
+    assert 0 < e_soft < e_busy
+    assert balanced_style_weight(e_soft, 1e5) / balanced_style_weight(e_busy, 1e5) == pytest.approx(e_busy / e_soft)
+    cfg = AddConfig(painting=str(soft), name="softer", data=[str(world / "photos")], steps=1, size=32,
+                    style_size=40, vgg_weights=RANDOM_FOR_TESTS, device="cpu", fast=False, style_scale=2.0,
+                    work_dir=str(tmp_path / "work"), models_dir=str(tmp_path / "models"))  # fmt: skip
+    add_style(cfg, say=lambda line: None)
+    recipe = catalog.read_model_info(tmp_path / "models" / "softer.onnx").recipe
+    assert recipe["style_weight"] == pytest.approx(2 * balanced_style_weight(e_soft, 1e5), rel=1e-6)
+    card = (tmp_path / "models" / "softer.md").read_text()
+    assert "balanced for this painting" in card and "x2 by --style-scale" in card
 
 
 def test_no_zoo_installed_is_one_line(world, capsys, tmp_path, monkeypatch):

@@ -92,6 +92,12 @@ def add(
     steps: int | None = typer.Option(None, "--steps", min=1, help="At most this many steps per tier."),
     size: int = typer.Option(256, "--size", min=16, help="Training crop size in pixels."),
     style_size: int = typer.Option(512, "--style-size", min=16, help="Long side of the painting (stroke scale)."),
+    style_scale: float = typer.Option(
+        1.0,
+        "--style-scale",
+        callback=o.number(above=0),
+        help="x the style weight balanced for the painting: above 1 paints more, below 1 keeps more of the photo.",
+    ),
     preview: Path | None = typer.Option(
         None, "--preview", help="The live preview picture (default: in the cache folder; the path is printed)."
     ),
@@ -138,6 +144,7 @@ def add(
         steps=steps,
         size=size,
         style_size=style_size,
+        style_scale=style_scale,
         preview=str(preview) if preview else None,
         vgg_weights=vgg_weights,
         download_vgg=download_vgg,

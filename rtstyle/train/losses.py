@@ -100,6 +100,15 @@ def gram(f: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (c * h * w)
 
 
+def gram_energy(vgg: VGGFeatures, image: torch.Tensor) -> float:
+    """The scale of the absolute style loss for one painting (``[1, 3, h, w]`` RGB in [0, 1]): the sum over the
+    style layers of the mean square of its Gram entries. A soft or dark painting has small Gram entries, so its
+    Gram errors are small whatever the match, and it needs a larger style weight for the same pull."""
+    with torch.no_grad():
+        feats = vgg(image, STYLE_LAYERS)
+    return float(sum((gram(f)[0] ** 2).mean() for f in feats.values()))
+
+
 def total_variation(y: torch.Tensor) -> torch.Tensor:
     return (y[:, :, 1:, :] - y[:, :, :-1, :]).abs().mean() + (y[:, :, :, 1:] - y[:, :, :, :-1]).abs().mean()
 

@@ -28,6 +28,12 @@ DEFAULT_MINUTES = 10.0
 # Adam learning rates per what is trained (measured on the tiny case: docs/new-style.md). The norm scales and
 # shifts are O(1) numbers that each move a whole channel, so they take a larger rate than convolution weights.
 DEFAULT_LR = {"norm": 3e-2, "norm+last": 3e-2, "all": 1e-3}
+# The style weight a new painting gets, relative to the content weight: STYLE_BALANCE × content weight / the
+# painting's Gram energy (losses.gram_energy at --style-size). 37 is the median over the zoo's nine styles of
+# their tuned weight × Gram energy / content weight (10-95; table in docs/new-style.md). One weight for every
+# painting measured badly: Monet's soft, dark Impression, Sunrise has 1/10 of La Grande Jatte's Gram energy, and
+# at the zoo's median weight it kept the photo (content 0.50) and painted little (style 0.42).
+STYLE_BALANCE = 37.0
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 NO_DATA = "no training photos: pass --data DIR (a folder of photos or a video of your own); repeat it for several"
 
@@ -53,7 +59,8 @@ class AddConfig:
     size: int = 256
     style_size: int = 512
     content_weight: float | None = None  # default: the base's recipe
-    style_weight: float | None = None  # default: the base's recipe
+    style_weight: float | None = None  # default: balanced for the painting (STYLE_BALANCE)
+    style_scale: float = 1.0  # x the style weight: above 1 paints more, below 1 keeps more of the photo
     video_frames: int = 200  # frames sampled evenly from each video
     val_every: int = 20
     preview: str | None = None  # default: WORK_DIR/preview.jpg
@@ -181,6 +188,22 @@ def _scalar(value: object, default: float) -> float:
     return default
 
 
+def balanced_style_weight(energy: float, content_weight: float) -> float:
+    """The style weight that gives a painting of Gram ``energy`` the zoo's median pull against ``content_weight``."""
+    return STYLE_BALANCE * content_weight / max(energy, 1e-12)
+
+
+def painting_energy(painting: Path, style_size: int, vgg_weights: str | None, download_vgg: bool) -> float:
+    """``losses.gram_energy`` of the painting at its training size (long side ``style_size``), on the CPU."""
+    from rtstyle.train.data import load_rgb, to_tensor
+    from rtstyle.train.losses import gram_energy, load_vgg
+
+    rgb = load_rgb(painting, max_side=style_size)
+    if rgb is None:
+        raise InputError(f"cannot read the painting {painting} as an image")
+    return gram_energy(load_vgg(vgg_weights, download=download_vgg).eval(), to_tensor(rgb))
+
+
 def add_style(
     cfg: AddConfig,
     on_step: Callable[[str, object], None] | None = None,
@@ -196,6 +219,8 @@ def add_style(
         raise InputError(f"--train {cfg.train_only!r}: use one of {', '.join(TRAIN_ONLY)}")
     if not (cfg.minutes > 0):
         raise InputError(f"--minutes must be more than 0, not {cfg.minutes}")
+    if not (cfg.style_scale > 0):
+        raise InputError(f"--style-scale must be more than 0, not {cfg.style_scale}")
     painting = Path(cfg.painting).expanduser()
     if not painting.is_file():
         raise InputNotFound(f"painting not found: {painting}")
@@ -246,6 +271,7 @@ def add_style(
         folders.append(str(out))
         frame_dirs.append(out)
     tiers = [("full", base_full)] + ([("fast", base_fast)] if base_fast is not None else [])
+    energy = None if cfg.style_weight else painting_energy(painting, cfg.style_size, cfg.vgg_weights, cfg.download_vgg)
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.train_only]
     files: list[Path] = []
     results: dict[str, object] = {}
@@ -258,6 +284,17 @@ def add_style(
                 raise InputError(f"{base}: holds no style")
             recipe = info.recipe
             file_name = cfg.name if tier == "full" else f"{cfg.name}-fast"
+            content_weight = cfg.content_weight or _scalar(recipe.get("content_weight"), 1e5)
+            if energy is None:
+                style_weight = cfg.style_weight * cfg.style_scale  # type: ignore[operator]
+                weight_note = f"style weight {style_weight:.3g} (given"
+            else:
+                style_weight = balanced_style_weight(energy, content_weight) * cfg.style_scale
+                weight_note = (
+                    f"style weight {style_weight:.3g} (balanced for this painting: {STYLE_BALANCE:g} x content "
+                    f"weight {content_weight:.3g} / its Gram energy {energy:.3g}"
+                )
+            weight_note += f"; x{cfg.style_scale:g} by --style-scale)" if cfg.style_scale != 1 else ")"
             tcfg = TrainConfig(
                 style_images=[str(painting)],
                 data=folders,
@@ -272,8 +309,8 @@ def add_style(
                 size=cfg.size,
                 style_size=cfg.style_size,
                 lr=lr,
-                content_weight=cfg.content_weight or _scalar(recipe.get("content_weight"), 1e5),
-                style_weight=cfg.style_weight or _scalar(recipe.get("style_weight"), 1e10),
+                content_weight=content_weight,
+                style_weight=style_weight,
                 init_from=str(base),
                 init_row=cfg.init_row,
                 train_only=cfg.train_only,
@@ -297,7 +334,10 @@ def add_style(
                 log_every=10**9,
                 made_by="rtstyle styles add",
                 mark_minutes=list(cfg.mark_minutes),
-                card_notes=[f"painting: `{painting.name}`; base: `{base.name}` ({info.num_styles} styles)"],
+                card_notes=[
+                    f"painting: `{painting.name}`; base: `{base.name}` ({info.num_styles} styles)",
+                    weight_note,
+                ],
             )
 
             def step_hook(status: object, tier: str = tier) -> None:
