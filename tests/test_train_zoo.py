@@ -184,4 +184,33 @@ def test_cpu_fast_tier_is_distilled_from_the_committed_full_tier(tmp_path):
     first = lines[0]
     assert f"--teacher {models / 'zoo-full.onnx'}" in first and "--arch fast-lean" in first
     assert "--stability-weight 3000000.0" in first and "--teacher-weight 1000000000.0" in first
-    assert first.count("--style-weight") == 1  # one weight for every style: the teacher carries each style
+    assert first.count("--style-weight") == 1  # no teacher there to read its balance from: the recipe's one weight
+
+
+def test_cpu_fast_tier_takes_each_style_at_its_teachers_balance(tmp_path):
+    """With the committed full tier there, each style's weight is the teacher's, scaled by the student's content
+    weight over the teacher's: the perceptual terms and the teacher MSE pull towards the same output."""
+    from rtstyle.contract import StyleEntry
+    from rtstyle.export import export_onnx
+    from rtstyle.nets import build_net
+
+    zoo = _zoo_module()
+    models = tmp_path / "models"
+    names = [s.name for s in zoo.ZOO][::-1]  # the teacher's own order need not be the zoo's
+    teacher_w = [1e9 * (i + 1) for i in range(len(names))]
+    export_onnx(build_net("tiny", len(names)), models / "zoo-full.onnx", [StyleEntry(n, n) for n in names], "tiny",
+                "full", {"steps_done": 300, "content_weight": 5e5, "style_weight": teacher_w}, 32)  # fmt: skip
+    assets = tmp_path / "assets"
+    (assets / "styles").mkdir(parents=True)
+    for s in zoo.ZOO:
+        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
+    cmd = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "fast", "--device", "cpu", "--print"]
+    cmd += ["--assets", str(assets), "--models-dir", str(models), "--out-dir", str(tmp_path / "runs")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    args = r.stdout.splitlines()[0].split()
+    got = [float(args[i + 1]) for i, a in enumerate(args) if a == "--style-weight"]
+    cw = float(args[args.index("--content-weight") + 1])
+    want = [teacher_w[names.index(s.name)] * cw / 5e5 for s in zoo.ZOO]
+    assert got == pytest.approx(want)
+    assert zoo.teacher_balance(tmp_path / "none.onnx", zoo.ZOO, cw) is None

@@ -277,6 +277,10 @@ CPU_SCHEDULE = {
     # 1.8x its teacher's style distance on the mean, still falling. The stopping rule of its campaign: a quick look
     # (zoo_report.py --limit 12 --no-faces) every 2,000 steps against the teacher's; a style done when both of its
     # distances are within 1.10x the teacher's; a plateau (< 3 % over two looks) with styles over: 192 px crops.
+    # Each style's weight is its teacher's balance of style against content (teacher_balance: the teacher's
+    # weight x 2e5 / its 5e5), not the pilot's one 1e10: the teacher's weights were tuned per painting (5e9 to
+    # 1.6e11) over its campaign, and one weight pulls seven of nine styles back towards the photo, away from the
+    # teacher (session 11; docs/performance.md).
     "fast": [
         {**_CPU_FAST_PHASE, "until": 8000},
     ],
@@ -379,9 +383,37 @@ def train_args(
             Path(a.models_dir) / "zoo-full.onnx" if phase is not None else Path(a.out_dir) / "full" / "checkpoint.pt"
         )
         args += ["--teacher", str(teacher)]
+        # each style at its teacher's balance of style against content (the teacher's weights were tuned per
+        # painting over its campaign): the perceptual terms then pull towards the teacher's output, not away
+        balance = teacher_balance(teacher, styles, float(r["content_weight"])) if phase is not None else None
+        if balance is not None:
+            i = args.index("--style-weight")
+            del args[i : i + 2]
+            for w in balance:
+                args += ["--style-weight", str(w)]
     if resume or (a.resume and (out_dir / "checkpoint.pt").is_file()):
         args.append("--resume")
     return args
+
+
+def teacher_balance(teacher: Path, styles: list[ZooStyle], content_weight: float) -> list[float] | None:
+    """Per-style weights that give each style the teacher's own balance of style against content, at the
+    student's ``content_weight``: the teacher's style weight x content_weight / the teacher's content weight.
+    None when the teacher is not there or its recipe lacks a weight for one of ``styles``."""
+    if not teacher.is_file():
+        return None
+    from rtstyle.catalog import read_model_info
+
+    info = read_model_info(teacher)
+    sw, cw = info.recipe.get("style_weight"), info.recipe.get("content_weight")
+    names = [s.name for s in info.styles]
+    if isinstance(sw, (int, float)):
+        sw = [sw] * len(names)
+    if not isinstance(cw, (int, float)) or cw <= 0 or not isinstance(sw, list) or len(sw) != len(names):
+        return None
+    if any(s.name not in names for s in styles):
+        return None
+    return [float(sw[names.index(s.name)]) * content_weight / cw for s in styles]
 
 
 def exported_step(model: Path) -> int:
