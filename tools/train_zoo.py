@@ -364,7 +364,22 @@ def train_args(
             "--license",
             s.license,
         ]
-    if phase is not None and "style_weight" not in r:
+    # on the CPU the committed full tier teaches the fast tier (what ships, on any machine); on a GPU the run's own
+    # checkpoint
+    teacher = (
+        (Path(a.models_dir) / "zoo-full.onnx" if phase is not None else Path(a.out_dir) / "full" / "checkpoint.pt")
+        if tier == "fast"
+        else None
+    )
+    # the fast tier on the CPU takes each style at its teacher's balance of style against content (the teacher's
+    # weights were tuned per painting over its campaign): the perceptual terms then pull towards the teacher's
+    # output, not away
+    balance = teacher_balance(teacher, styles, float(r["content_weight"])) if teacher and phase is not None else None
+    if balance is not None:
+        r.pop("style_weight", None)
+        for w in balance:
+            args += ["--style-weight", str(w)]
+    elif phase is not None and "style_weight" not in r:
         for s in styles:
             factor = scale.get(s.name, 1.0) if isinstance(scale, dict) else scale
             args += ["--style-weight", str(s.cpu_style_weight * factor)]
@@ -377,20 +392,8 @@ def train_args(
         "--vgg-weights",
         a.vgg_weights or str(Path(a.assets) / "vgg16" / "vgg16_imagenet_features_to_relu4_3_fp16.pth"),
     ]
-    if tier == "fast":
-        # on the CPU the committed full tier teaches (what ships, on any machine); on a GPU the run's own checkpoint
-        teacher = (
-            Path(a.models_dir) / "zoo-full.onnx" if phase is not None else Path(a.out_dir) / "full" / "checkpoint.pt"
-        )
+    if teacher is not None:
         args += ["--teacher", str(teacher)]
-        # each style at its teacher's balance of style against content (the teacher's weights were tuned per
-        # painting over its campaign): the perceptual terms then pull towards the teacher's output, not away
-        balance = teacher_balance(teacher, styles, float(r["content_weight"])) if phase is not None else None
-        if balance is not None:
-            i = args.index("--style-weight")
-            del args[i : i + 2]
-            for w in balance:
-                args += ["--style-weight", str(w)]
     if resume or (a.resume and (out_dir / "checkpoint.pt").is_file()):
         args.append("--resume")
     return args
