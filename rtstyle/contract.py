@@ -13,6 +13,10 @@ Metadata (``metadata_props``)
   ``rtstyle.contract`` = ``1``; ``rtstyle.styles`` = JSON list of ``{name, display_name, license}``;
   ``rtstyle.arch``; ``rtstyle.tier`` (``full``/``fast``); ``rtstyle.recipe`` (JSON object);
   ``rtstyle.precision`` (``fp32``/``fp16``); ``rtstyle.working_size`` (long side it was trained for).
+Weights
+  How the graph stores its constants is the exporter's business: rtstyle's fp32 files keep their
+  convolution kernels in float16 behind a ``Cast`` (half the bytes; onnxruntime folds it at load), and the
+  arithmetic is what ``rtstyle.precision`` says.
 """
 
 from __future__ import annotations

@@ -140,8 +140,14 @@ def export_onnx(
     working_size: int,
     fp16: bool = False,
     check: bool = True,
+    half_kernels: bool = True,
 ) -> Path:
-    """Write ``net`` as a contract-v1 ONNX file (atomically) and, with ``check``, verify parity with PyTorch."""
+    """Write ``net`` as a contract-v1 ONNX file (atomically) and, with ``check``, verify parity with PyTorch.
+
+    With ``half_kernels`` (the default) an fp32 file stores its convolution kernels in float16, each behind a
+    ``Cast`` to float that onnxruntime folds when it loads the file: the file is half the size, the arithmetic
+    stays fp32, and the output is within the parity tolerance of the fp32 weights (:func:`store_kernels_half`).
+    """
     path = Path(path)
     net = net.eval().cpu()
     num_styles = len(styles)
@@ -176,6 +182,8 @@ def export_onnx(
             )
         model = program.model_proto
         _rename_output_dims(model)
+        if half_kernels and not fp16:
+            store_kernels_half(model)
         meta = contract.build_metadata(styles, arch, tier, recipe, "fp16" if fp16 else "fp32", working_size)
         del model.metadata_props[:]
         for key, value in meta.items():
@@ -192,6 +200,38 @@ def export_onnx(
     if fp16:
         net.float()
     return path
+
+
+HALF_SUFFIX = "__fp16"
+
+
+def store_kernels_half(model: Any) -> int:
+    """Store the graph's convolution kernels (the weight input of each Conv) as float16 behind a ``Cast``.
+
+    The ``Cast`` keeps each kernel's name, so the graph reads the same values in fp32 (rounded once to fp16:
+    ~5e-4 relative, well inside the export's parity tolerance) and onnxruntime's constant folding turns them
+    back into fp32 initializers at load, so inference costs the same. Biases and the instance-norm rows stay
+    fp32 (small, and the last bias carries the +0.5 rounding offset at the 0..255 scale, where fp16 steps by
+    up to 1/8). A kernel with a value beyond the float16 range is left fp32. Returns the number stored half.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    graph_inputs = {i.name for i in graph.input}
+    kernels = {n.input[1] for n in graph.node if n.op_type in ("Conv", "ConvTranspose") and len(n.input) > 1}
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT or init.name not in kernels or init.name in graph_inputs:
+            continue
+        values = numpy_helper.to_array(init)
+        if not np.isfinite(values).all() or np.abs(values).max(initial=0.0) >= 65504.0:
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(values.astype(np.float16), name + HALF_SUFFIX))
+        casts.append(helper.make_node("Cast", [name + HALF_SUFFIX], [name], to=TensorProto.FLOAT, name=name + "_cast"))
+    for i, node in enumerate(casts):
+        graph.node.insert(i, node)
+    return len(casts)
 
 
 def check_parity(
@@ -333,6 +373,9 @@ def import_onnx(path: str | Path) -> tuple[dict[str, Any], nn.Module]:
     except ContractError as exc:
         raise InputError(f"{path}: {exc}") from None
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for node in model.graph.node:  # kernels stored in float16 behind a Cast (store_kernels_half)
+        if node.op_type == "Cast" and node.input[0] in inits and node.input[0].endswith(HALF_SUFFIX):
+            inits[node.output[0]] = inits.pop(node.input[0]).astype(np.float32)
     net = build_net(info.arch, info.num_styles)
     prefix = "net."
     state = net.state_dict()

@@ -147,6 +147,13 @@ def test_identity_warm_start_learns_to_reproduce_the_input(tmp_path, two_folders
     assert ckpt["recipe"]["identity_steps"] == 3
 
 
+def _same_weights(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal, up to the float16 rounding of convolution kernels (rank 4) that the exporter stores half."""
+    if a.dim() == 4:
+        return torch.allclose(a, b, rtol=1e-3, atol=1e-5)
+    return torch.allclose(a, b, atol=1e-6)
+
+
 @pytest.mark.parametrize("num_styles", [1, 3])
 def test_onnx_import_gives_back_the_trained_weights(tmp_path, num_styles):
     net = perturbed_net("tiny", num_styles, seed=num_styles)
@@ -155,7 +162,7 @@ def test_onnx_import_gives_back_the_trained_weights(tmp_path, num_styles):
     info, back = import_onnx(path)
     assert info["arch"] == "tiny" and [s.name for s in info["styles"]] == [e.name for e in entries]
     for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
-        assert torch.allclose(a, b, atol=1e-6), k
+        assert _same_weights(a, b), k
     import onnx
 
     assert "Round" not in {n.op_type for n in onnx.load(str(path)).graph.node}  # the +0.5 bias rounds
@@ -172,7 +179,35 @@ def test_onnx_import_traces_norms_the_file_folded_or_shared(tmp_path, arch, num_
     path = export_onnx(net, tmp_path / "m.onnx", entries, arch, "fast", {}, 64, check=False)
     _, back = import_onnx(path)
     for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
-        assert torch.allclose(a, b, atol=1e-6), k
+        assert _same_weights(a, b), k
+
+
+@pytest.mark.parametrize("arch", ["tiny", "fast-lean"])
+def test_export_stores_kernels_half_behind_a_cast_with_the_same_output(tmp_path, arch):
+    """An fp32 file keeps its convolution kernels in float16 (half the bytes), each behind a Cast that
+    onnxruntime folds at load; biases and norm rows stay fp32, and the output is that of the fp32-kernel file
+    within a level or so."""
+    import onnx
+    import onnxruntime as ort
+
+    net = perturbed_net(arch, 2, seed=7)
+    entries = [StyleEntry("a", "A"), StyleEntry("b", "B")]
+    half = export_onnx(net, tmp_path / "half.onnx", entries, arch, "full", {}, 64)
+    full = export_onnx(net, tmp_path / "full.onnx", entries, arch, "full", {}, 64, half_kernels=False)
+    model = onnx.load(str(half))
+    kernels = {n.input[1] for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose")}
+    halves = [i for i in model.graph.initializer if i.data_type == onnx.TensorProto.FLOAT16]
+    assert halves and {i.name.removesuffix("__fp16") for i in halves} == kernels  # every kernel, nothing else
+    casts = [n for n in model.graph.node if n.op_type == "Cast" and n.input[0].endswith("__fp16")]
+    assert {n.output[0] for n in casts} == kernels
+    kernel_values = sum(int(np.prod(i.dims)) for i in halves)
+    assert full.stat().st_size - half.stat().st_size >= 0.95 * 2 * kernel_values  # two bytes saved per value
+    frame = np.random.default_rng(0).integers(0, 256, (1, 37, 53, 3), dtype=np.uint8)
+    feeds = {"frame": frame, "style": np.array([0.3, 0.7], np.float32)}
+    a = ort.InferenceSession(str(half), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    b = ort.InferenceSession(str(full), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    diff = np.abs(a.astype(int) - b.astype(int))  # a random net on noise: the worst case for rounding
+    assert diff.mean() <= 0.25 and diff.max() <= 4  # the trained zoo: mean 0.01, max 1 level
 
 
 def test_onnx_import_reads_files_exported_before_the_rounding_bias(tmp_path, monkeypatch):
@@ -198,7 +233,7 @@ def test_onnx_import_reads_files_exported_before_the_rounding_bias(tmp_path, mon
     monkeypatch.undo()
     _, back = import_onnx(path)
     for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
-        assert torch.allclose(a, b, atol=1e-6), k
+        assert _same_weights(a, b), k
 
 
 def test_init_from_model_file_maps_styles_by_name(tmp_path, two_folders, styles):
@@ -208,7 +243,7 @@ def test_init_from_model_file_maps_styles_by_name(tmp_path, two_folders, styles)
     note, _ = init_weights(net, str(path), "tiny", ["c", "new"])
     assert "c" in note
     s, d = src.state_dict(), net.state_dict()
-    assert torch.allclose(d["down.0.conv.weight"], s["down.0.conv.weight"], atol=1e-6)
+    assert _same_weights(d["down.0.conv.weight"], s["down.0.conv.weight"])
     assert torch.allclose(d["down.1.norm.weight"][0], s["down.1.norm.weight"][2], atol=1e-6)  # "c" kept
     assert torch.allclose(d["down.1.norm.weight"][1], s["down.1.norm.weight"].mean(0), atol=1e-6)  # new: mean
     # a run started from it records where it came from, and refuses another architecture
