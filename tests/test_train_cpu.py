@@ -115,6 +115,7 @@ def test_card_lists_the_photo_subsets(tmp_path, two_folders, styles):
     card = result.card.read_text()
     assert "`photos_more/selfies`: 4 photos" in card and "`photos/scene`: 4 photos" in card
     assert "terms: research only" in card
+    assert "convolution kernels stored in float16, computed in fp32" in card
 
 
 def test_per_style_weights_and_sizes(tmp_path, two_folders, styles):

@@ -871,6 +871,8 @@ def export_run(
         "",
         f"- steps: {ckpt['step']} at batch {cfg.batch}, {cfg.size} px crops; style image at {cfg.style_size} px",
         f"- training time: {ckpt['elapsed'] / 60:.1f} min",
+        f"- file: {onnx_path.name}, {onnx_path.stat().st_size / 1e6:.1f} MB; convolution kernels stored in float16, "
+        "computed in fp32",
         f"- data: {n_images} photos from {', '.join(f'`{Path(d).name}`' for d in cfg.data)}"
         + (f" ({n_skipped} unreadable skipped)" if n_skipped is not None else ""),
         *[f"  - `{k}`: {v} photos" for k, v in sorted(ckpt.get("data_subsets", {}).items())],
