@@ -134,6 +134,16 @@ def _tiny_dirs(tmp_path: Path) -> dict[str, Path]:
     return {"out_dir": tmp_path / "run", "export_dir": tmp_path / "models"}
 
 
+def same_weights(a: Any, b: Any, atol: float = 1e-6) -> bool:
+    """Two parameter tensors equal within ``atol``, convolution kernels (rank 4) within the float16 rounding the
+    exporter stores them at (``rtstyle.export.store_kernels_half``)."""
+    import torch
+
+    if a.dim() == 4:
+        return torch.allclose(a, b, rtol=1e-3, atol=max(atol, 1e-5))
+    return torch.allclose(a, b, atol=atol)
+
+
 def perturbed_net(arch: str, num_styles: int = 1, seed: int = 0, scale: float = 0.1) -> Any:
     """``build_net(arch, num_styles)`` with every parameter moved by N(0, ``scale``) from its initial value (seeded):
     a net whose channels and norms differ from each other, as a trained one's do."""

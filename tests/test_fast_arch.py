@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from conftest import perturbed_net  # noqa: E402
+from conftest import perturbed_net, same_weights  # noqa: E402
 
 from rtstyle.contract import StyleEntry  # noqa: E402
 from rtstyle.export import ContractModule, check_parity, export_onnx  # noqa: E402
@@ -226,4 +226,4 @@ def test_nhwc_head_export_has_no_output_depth_to_space_and_imports_back(tmp_path
     assert {"head_weight", "head_bias"} <= {i.name for i in model.graph.initializer}
     _, back = import_onnx(path)
     for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
-        assert torch.allclose(a, b, rtol=1e-3, atol=1e-5), k  # kernels are stored in float16
+        assert same_weights(a, b, atol=1e-5), k

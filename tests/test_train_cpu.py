@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
-from conftest import perturbed_net, tiny_train_args, tiny_train_config  # noqa: E402
+from conftest import perturbed_net, same_weights, tiny_train_args, tiny_train_config  # noqa: E402
 
 from rtstyle.contract import StyleEntry  # noqa: E402
 from rtstyle.errors import InputError, RtstyleError  # noqa: E402
@@ -148,13 +148,6 @@ def test_identity_warm_start_learns_to_reproduce_the_input(tmp_path, two_folders
     assert ckpt["recipe"]["identity_steps"] == 3
 
 
-def _same_weights(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Equal, up to the float16 rounding of convolution kernels (rank 4) that the exporter stores half."""
-    if a.dim() == 4:
-        return torch.allclose(a, b, rtol=1e-3, atol=1e-5)
-    return torch.allclose(a, b, atol=1e-6)
-
-
 @pytest.mark.parametrize("num_styles", [1, 3])
 def test_onnx_import_gives_back_the_trained_weights(tmp_path, num_styles):
     net = perturbed_net("tiny", num_styles, seed=num_styles)
@@ -163,7 +156,7 @@ def test_onnx_import_gives_back_the_trained_weights(tmp_path, num_styles):
     info, back = import_onnx(path)
     assert info["arch"] == "tiny" and [s.name for s in info["styles"]] == [e.name for e in entries]
     for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
-        assert _same_weights(a, b), k
+        assert same_weights(a, b), k
     import onnx
 
     assert "Round" not in {n.op_type for n in onnx.load(str(path)).graph.node}  # the +0.5 bias rounds
@@ -180,7 +173,7 @@ def test_onnx_import_traces_norms_the_file_folded_or_shared(tmp_path, arch, num_
     path = export_onnx(net, tmp_path / "m.onnx", entries, arch, "fast", {}, 64, check=False)
     _, back = import_onnx(path)
     for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
-        assert _same_weights(a, b), k
+        assert same_weights(a, b), k
 
 
 @pytest.mark.parametrize("arch", ["tiny", "fast-lean"])
@@ -234,7 +227,7 @@ def test_onnx_import_reads_files_exported_before_the_rounding_bias(tmp_path, mon
     monkeypatch.undo()
     _, back = import_onnx(path)
     for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
-        assert _same_weights(a, b), k
+        assert same_weights(a, b), k
 
 
 def test_init_from_model_file_maps_styles_by_name(tmp_path, two_folders, styles):
@@ -244,7 +237,7 @@ def test_init_from_model_file_maps_styles_by_name(tmp_path, two_folders, styles)
     note, _ = init_weights(net, str(path), "tiny", ["c", "new"])
     assert "c" in note
     s, d = src.state_dict(), net.state_dict()
-    assert _same_weights(d["down.0.conv.weight"], s["down.0.conv.weight"])
+    assert same_weights(d["down.0.conv.weight"], s["down.0.conv.weight"])
     assert torch.allclose(d["down.1.norm.weight"][0], s["down.1.norm.weight"][2], atol=1e-6)  # "c" kept
     assert torch.allclose(d["down.1.norm.weight"][1], s["down.1.norm.weight"].mean(0), atol=1e-6)  # new: mean
     # a run started from it records where it came from, and refuses another architecture
