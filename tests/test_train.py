@@ -197,8 +197,9 @@ def test_cli_unknown_arch_is_one_line(tmp_path, data_dir, style_images):
 
 def test_cli_train_only_norm_freezes_the_convolutions(tmp_path, data_dir, style_images):
     """``--train-only norm`` (a zoo style's row fine-tuned alone): the convolutions keep their first state."""
-    first = tiny_train_args(tmp_path, data_dir, style_images[0], steps=1, checkpoint_every=1)
-    assert _cli(first).returncode == 0
+    first = _cli(tiny_train_args(tmp_path, data_dir, style_images[0], steps=1, checkpoint_every=1))
+    assert first.returncode == 0
+    assert first.stdout.startswith("training t on cpu, fp32 (as asked)\n")  # the run's first line: its precision
     before = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["net"]
     r = _cli(tiny_train_args(tmp_path, data_dir, style_images[0], steps=3, resume=True, train_only="norm"))
     assert r.returncode == 0, r.stderr[-2000:]

@@ -60,6 +60,19 @@ def test_precision_auto_follows_the_hardware():
         resolve_precision("fp8", cpu)
 
 
+def test_the_run_says_its_precision_and_why(monkeypatch):
+    """The first line of ``rtstyle train`` names the precision ``auto`` picked on this machine, and why."""
+    import rtstyle.train.precision as precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "native_bf16", lambda device: True)
+    assert precision.describe_precision("auto", cpu).startswith("bf16 autocast (auto: this CPU does bf16 natively")
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
+    assert precision.describe_precision("auto", cpu).startswith("fp32 (auto: this CPU has no native bf16")
+    assert precision.describe_precision("bf16", cpu) == "bf16 autocast (as asked)"
+    assert precision.describe_precision("fp32", cpu) == "fp32 (as asked)"
+
+
 def test_bf16_autocast_runs_convolutions_in_bf16_and_keeps_losses_fp32(styles):
     cpu = torch.device("cpu")
     vgg = load_vgg(RANDOM_FOR_TESTS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -184,6 +185,12 @@ def train_command(
         terms = " ".join(f"{k}={v:.4g}" for k, v in losses.items())
         print(f"step {step}/{steps} {terms} {ips:.2f} img/s", flush=True)
 
+    from rtstyle.train.loop import pick_device
+    from rtstyle.train.precision import describe_precision
+
+    target = pick_device(cfg.device)
+    if os.environ.get("RANK", "0") == "0":  # one line per run, not per DDP process
+        print(f"training {name} on {target.type}, {describe_precision(cfg.precision, target)}", flush=True)
     cfg.progress = sys.stdout.isatty()
     cfg.log_every = 10 if cfg.progress else 25
     result = train(cfg, on_log=None if cfg.progress else log_line)

@@ -36,6 +36,16 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
+def describe_precision(precision: str, device: torch.device) -> str:
+    """One line for the start of a run: the precision it trains at on ``device``, and why."""
+    used = resolve_precision(precision, device)
+    if precision != "auto":
+        return f"{used} (as asked)" if used == "fp32" else f"{used} autocast (as asked)"
+    if used == "bf16":
+        return f"bf16 autocast (auto: this {device.type.upper()} does bf16 natively)"
+    return f"fp32 (auto: this {device.type.upper()} has no native bf16: emulated bf16 runs slower)"
+
+
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """The autocast context for a resolved precision (a no-op for fp32)."""
     if precision == "bf16":
