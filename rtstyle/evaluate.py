@@ -106,9 +106,15 @@ def evaluate(
 
 
 def contact_sheet(
-    style_rgb: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], path: Path, cell: int = 256
+    style_rgb: np.ndarray,
+    columns: Sequence[tuple[np.ndarray, ...]],
+    path: Path,
+    cell: int = 256,
+    row_labels: Sequence[str] = (),
 ) -> Path:
-    """Style image on the left, then a column per photo: photo above, stylized below."""
+    """Style image on the left, then a column per photo: the photo above, its stylized versions below (one row
+    each: a pair gives photo / stylized, a triple e.g. photo / full tier / fast tier). ``row_labels`` name the
+    rows below the painting in the left column."""
 
     def fit(img: np.ndarray) -> np.ndarray:
         h, w = img.shape[:2]
@@ -119,8 +125,14 @@ def contact_sheet(
         canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
         return canvas
 
-    left = np.concatenate([fit(style_rgb), np.full((cell, cell, 3), 255, np.uint8)], 0)
-    cols = [left] + [np.concatenate([fit(a), fit(b)], 0) for a, b in pairs]
+    rows = max((len(c) for c in columns), default=2)
+    if any(len(c) != rows for c in columns):
+        raise ValueError("every column of a contact sheet has the same number of images")
+    labels = [np.full((cell, cell, 3), 255, np.uint8) for _ in range(rows - 1)]
+    for img, text in zip(labels, row_labels, strict=False):
+        cv2.putText(img, text, (12, cell // 2), cv2.FONT_HERSHEY_SIMPLEX, cell / 256, (40, 40, 40), 2, cv2.LINE_AA)
+    left = np.concatenate([fit(style_rgb), *labels], 0)
+    cols = [left] + [np.concatenate([fit(img) for img in column], 0) for column in columns]
     sheet = np.concatenate(cols, 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), sheet[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88]):

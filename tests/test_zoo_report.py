@@ -42,16 +42,12 @@ def test_table_replaces_only_its_block(tmp_path):
     assert text.count(zr.MARK_START) == 1
 
 
-def test_report_on_a_tiny_zoo_writes_sheets_table_and_json(tmp_path):
-    from rtstyle.contract import StyleEntry
-    from rtstyle.export import export_onnx
-    from rtstyle.nets import build_net
-
-    zr = _tool()
+def _tiny_assets(zr, tmp_path: Path) -> Path:
+    """Random style images for the zoo's nine files, three held-out scene photos, two held-out faces and one
+    photo that is not held out."""
     assets = tmp_path / "assets"
     rng = np.random.default_rng(0)
-    zoo = zr._zoo_styles()
-    for file in zoo.values():
+    for file in zr._zoo_styles().values():
         (assets / "styles").mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(assets / "styles" / file), rng.integers(0, 255, (40, 48, 3), dtype=np.uint8))
     held = [ln.split("#")[0].strip() for ln in zr.HOLDOUT.read_text().splitlines()]
@@ -65,10 +61,24 @@ def test_report_on_a_tiny_zoo_writes_sheets_table_and_json(tmp_path):
         (assets / "photos_more" / rel).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(assets / "photos_more" / rel), rng.integers(0, 255, (36, 36, 3), dtype=np.uint8))
     cv2.imwrite(str(assets / "photos" / "not_held_out.jpg"), rng.integers(0, 255, (36, 44, 3), dtype=np.uint8))
+    return assets
+
+
+def _tiny_zoo(path: Path, names: list[str], tier: str = "full", seed: int = 0) -> Path:
+    from conftest import perturbed_net
+
+    from rtstyle.contract import StyleEntry
+    from rtstyle.export import export_onnx
+
+    net = perturbed_net("tiny", len(names), seed=seed)
+    return export_onnx(net, path, [StyleEntry(n, n) for n in names], "tiny", tier, {}, 32)
+
+
+def test_report_on_a_tiny_zoo_writes_sheets_table_and_json(tmp_path):
+    zr = _tool()
+    assets = _tiny_assets(zr, tmp_path)
     names = ["mosaic", "udnie"]
-    model = export_onnx(
-        build_net("tiny", 2), tmp_path / "zoo.onnx", [StyleEntry(n, n) for n in names], "tiny", "full", {}, 32
-    )
+    model = _tiny_zoo(tmp_path / "zoo.onnx", names)
     docs = tmp_path / "docs"
     out = tmp_path / "rows.json"
     rc = zr.main(
@@ -93,3 +103,36 @@ def test_report_on_a_tiny_zoo_writes_sheets_table_and_json(tmp_path):
     table = (docs / "README.md").read_text()
     assert "| mosaic |" in table and "Bars met:" in table
     assert zr.main([str(model), "--assets", str(assets), "--vgg-weights", "random-for-tests", "--styles", "candy"]) == 2
+
+
+def test_a_fast_tier_is_measured_against_its_full_tier(tmp_path):
+    """``--against``: each bar is 1.10x the full tier's distances on the same photos; side-by-side sheets (photo,
+    full, fast) in docs/styles/fast/, the fast table in its own block, the zoo's table and picture untouched."""
+    zr = _tool()
+    assets = _tiny_assets(zr, tmp_path)
+    full = _tiny_zoo(tmp_path / "full.onnx", ["mosaic", "udnie"])
+    fast = _tiny_zoo(tmp_path / "fast.onnx", ["mosaic", "udnie"], tier="fast", seed=1)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "README.md").write_text(f"# Styles\n\n{zr.MARK_START}\nzoo table\n{zr.MARK_END}\n")
+    common = ["--assets", str(assets), "--vgg-weights", "random-for-tests", "--styles", "mosaic"]
+    out = tmp_path / "rows.json"
+    rc = zr.main([str(fast), *common, "--against", str(full), "--write-docs", "--docs", str(docs), "--json", str(out)])
+    assert rc == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["name"] for r in rows] == ["mosaic"]
+    zr.main([str(full), *common, "--no-faces", "--json", str(tmp_path / "full.json")])
+    full_rows = {r["name"]: r for r in json.loads((tmp_path / "full.json").read_text())["rows"]}
+    for r in rows:
+        assert r["full_style"] == full_rows[r["name"]]["style"] and r["full_content"] == full_rows[r["name"]]["content"]
+        assert r["bar_style"] == pytest.approx(1.10 * r["full_style"], abs=2e-4)
+        assert r["bar_content"] == pytest.approx(1.10 * r["full_content"], abs=2e-4)
+        assert r["style_ok"] == (r["style"] <= r["bar_style"]) and "full tier" in r["bar_source"]
+        assert r["full_faces_style"] > 0
+    sheet = cv2.imread(str(docs / "fast" / "mosaic.jpg"))
+    assert sheet.shape[0] == 3 * 256  # photo, full tier, fast tier
+    text = (docs / "README.md").read_text()
+    assert "zoo table" in text and zr.FAST_MARKS[0] in text and "(fast/mosaic.jpg)" in text
+    assert not (docs / "zoo.jpg").exists() and (docs / "eval-fast.json").is_file()
+    only_fast = _tiny_zoo(tmp_path / "other.onnx", ["mosaic", "candy"], tier="fast")
+    assert zr.main([str(only_fast), *common[:-1], "candy", "--against", str(full)]) == 2  # the full tier lacks it

@@ -3,6 +3,7 @@
     python tools/zoo_report.py models/zoo-full.onnx                      # table on stdout
     python tools/zoo_report.py runs/zoo/full/checkpoint.pt --limit 12    # a quick look at a training checkpoint
     python tools/zoo_report.py models/zoo-full.onnx --write-docs         # sheets + table in docs/styles/
+    python tools/zoo_report.py models/zoo-fast.onnx --against models/zoo-full.onnx --write-docs   # the fast tier
 
 Distances are ``rtstyle eval``'s (rtstyle.evaluate): the scene row on the photos of ``tools/holdout_photos.txt``
 that lie in ``ASSETS/photos``, the faces row on those that lie in ``ASSETS/photos_more`` (selfies, faces, rooms).
@@ -11,6 +12,10 @@ painting measured the same way; for paintings with no published model, style <= 
 ``--write-docs`` writes a contact sheet per style (the painting, four scene photos and two faces, stylized),
 the zoo picture for the README (every style on three photos), ``docs/styles/eval.json`` and the table between
 the markers in ``docs/styles/README.md``.
+
+``--against FULL`` measures a fast tier against its full tier (issue 11): the bar of each style becomes 1.10x the
+full tier's own distances on the same photos, and ``--write-docs`` writes side-by-side sheets (photo, full tier,
+fast tier) into ``docs/styles/fast/``, ``docs/styles/eval-fast.json`` and the fast table between its own markers.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HOLDOUT = ROOT / "tools" / "holdout_photos.txt"
 VGG_FILE = Path("vgg16") / "vgg16_imagenet_features_to_relu4_3_fp16.pth"
 MARK_START, MARK_END = "<!-- zoo-table:start -->", "<!-- zoo-table:end -->"
+FAST_MARKS = ("<!-- fast-table:start -->", "<!-- fast-table:end -->")
 MARGIN = 1.10
 
 
@@ -56,6 +62,13 @@ def bar_for(style: str) -> Bar:
         s, c, src = ANCHORS[style]
         return Bar(round(s * MARGIN, 4), round(c * MARGIN, 4), f"1.10x {src} ({s} / {c})")
     return ABSOLUTE
+
+
+def bar_against(style: float, content: float) -> Bar:
+    """A fast tier's bar: 1.10x its full tier's distances on the same photos (issue 11)."""
+    return Bar(
+        round(style * MARGIN, 4), round(content * MARGIN, 4), f"1.10x the full tier ({style:.3f} / {content:.3f})"
+    )
 
 
 def _zoo_styles() -> dict[str, str]:
@@ -121,21 +134,27 @@ def zoo_picture(model: Path, styles: list[str], style_files: dict[str, Path], ph
     return out
 
 
-def style_sheet(model: Path, name: str, painting: Path, photos: list[Path], out: Path) -> Path:
+def style_sheet(
+    model: Path, name: str, painting: Path, photos: list[Path], out: Path, against: Path | None = None
+) -> Path:
+    """The painting, then each photo above its stylized version; with ``against`` (a full tier), the photo
+    above the full tier's version above ``model``'s."""
     from rtstyle.evaluate import PHOTO_SHORT_SIDE, STYLE_LONG_SIDE, contact_sheet
     from rtstyle.runtime.stylizer import Stylizer
     from rtstyle.train.data import load_rgb
 
-    stylizer = Stylizer(str(model), device="cpu")
-    stylizer.set_style(name)
-    pairs = []
+    models = [Stylizer(str(m), device="cpu") for m in ([against] if against else []) + [model]]
+    for stylizer in models:
+        stylizer.set_style(name)
+    columns = []
     for p in photos:
         rgb = load_rgb(p, short_side=PHOTO_SHORT_SIDE)
-        pairs.append((rgb, stylize_rgb(stylizer, rgb)))
-    return contact_sheet(load_rgb(painting, max_side=STYLE_LONG_SIDE), pairs, out)
+        columns.append((rgb, *[stylize_rgb(stylizer, rgb) for stylizer in models]))
+    labels = ("full tier", "fast tier") if against else ()
+    return contact_sheet(load_rgb(painting, max_side=STYLE_LONG_SIDE), columns, out, row_labels=labels)
 
 
-def markdown(rows: list[dict], model_label: str, command: str) -> str:
+def markdown(rows: list[dict], model_label: str, command: str, sheet_dir: str = "") -> str:
     lines = [
         f"Model: `{model_label}`. Measured with `{command}` (nothing else ran on the machine unless noted).",
         "",
@@ -146,7 +165,7 @@ def markdown(rows: list[dict], model_label: str, command: str) -> str:
     for r in rows:
         ok = "yes" if r["style_ok"] and r["content_ok"] else "**no**"
         faces = f"{r['faces_style']:.3f} / {r['faces_content']:.3f}" if r.get("faces_style") is not None else "-"
-        sheet = f"[{r['name']}.jpg]({r['name']}.jpg)" if r.get("sheet") else "-"
+        sheet = f"[{r['name']}.jpg]({sheet_dir}{r['name']}.jpg)" if r.get("sheet") else "-"
         lines.append(
             f"| {r['name']} | {r['style']:.3f} | {r['bar_style']:.3f} | {r['content']:.3f} | {r['bar_content']:.3f} "
             f"| {ok} | {faces} | {r['bar_source']} | {sheet} |"
@@ -156,14 +175,20 @@ def markdown(rows: list[dict], model_label: str, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_table(readme: Path, table: str) -> None:
+def write_table(
+    readme: Path,
+    table: str,
+    marks: tuple[str, str] = (MARK_START, MARK_END),
+    heading: str = "The zoo against its bars",
+) -> None:
+    start, end = marks
     text = readme.read_text() if readme.is_file() else "# Styles: quality figures\n"
-    block = f"{MARK_START}\n{table}\n{MARK_END}"
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        text = head + block + rest.split(MARK_END, 1)[1]
+    block = f"{start}\n{table}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n## The zoo against its bars\n\n" + block + "\n"
+        text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + block + "\n"
     readme.write_text(text)
 
 
@@ -178,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", default=str(ROOT / "docs" / "styles"))
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file")
     ap.add_argument("--vgg-weights", default=None, help="VGG-16 weights (default: ASSETS/vgg16/...)")
+    ap.add_argument(
+        "--against",
+        default=None,
+        help="a full tier (.onnx or checkpoint): each style's bar becomes 1.10x its distances on the same photos",
+    )
     a = ap.parse_args(argv)
 
     from rtstyle.catalog import read_model_info
@@ -192,11 +222,17 @@ def main(argv: list[str] | None = None) -> int:
             raise RtstyleError(f"VGG-16 weights not found: {vgg} (pass --assets)")
         with tempfile.TemporaryDirectory(prefix="rtstyle-zoo-report-") as tmp:
             model = model_file(a.model, Path(tmp))
+            (Path(tmp) / "against").mkdir()
+            against = model_file(a.against, Path(tmp) / "against") if a.against else None
             held = [s.name for s in read_model_info(model).styles]
             want = a.styles.split(",") if a.styles else [s for s in zoo if s in held]
             missing = [s for s in want if s not in held or s not in zoo]
             if missing or not want:
                 raise RtstyleError(f"{a.model} has no zoo style {', '.join(missing) or '(none)'}; it holds {held}")
+            if against is not None:
+                lacking = [s for s in want if s not in [x.name for x in read_model_info(against).styles]]
+                if lacking:
+                    raise RtstyleError(f"{a.against} has no style {', '.join(lacking)}")
             scene = eval_photos(assets / "photos", HOLDOUT, a.limit)
             faces = [] if a.no_faces else eval_photos(assets / "photos_more", HOLDOUT, a.limit)
             rows = []
@@ -204,43 +240,64 @@ def main(argv: list[str] | None = None) -> int:
             for name in want:
                 painting = assets / "styles" / zoo[name]
                 r = evaluate(model, painting, scene, vgg_weights=str(vgg), style=name)
-                bar = bar_for(name)
-                row = {
-                    "name": name,
-                    "style": round(r.style_distance, 4),
-                    "content": round(r.content_distance, 4),
-                    "photos": r.photos,
-                    "bar_style": bar.style,
-                    "bar_content": bar.content,
-                    "bar_source": bar.source,
-                    "style_ok": r.style_distance <= bar.style,
-                    "content_ok": r.content_distance <= bar.content,
-                }
+                row: dict = {"name": name}
+                if against is not None:
+                    full = evaluate(against, painting, scene, vgg_weights=str(vgg), style=name)
+                    bar = bar_against(full.style_distance, full.content_distance)
+                    row.update(full_style=round(full.style_distance, 4), full_content=round(full.content_distance, 4))
+                else:
+                    bar = bar_for(name)
+                row.update(
+                    style=round(r.style_distance, 4),
+                    content=round(r.content_distance, 4),
+                    photos=r.photos,
+                    bar_style=bar.style,
+                    bar_content=bar.content,
+                    bar_source=bar.source,
+                    style_ok=r.style_distance <= bar.style,
+                    content_ok=r.content_distance <= bar.content,
+                )
                 if faces:
                     f = evaluate(model, painting, faces, vgg_weights=str(vgg), style=name)
                     row.update(faces_style=round(f.style_distance, 4), faces_content=round(f.content_distance, 4))
                     row["faces_photos"] = f.photos
+                    if against is not None:
+                        ff = evaluate(against, painting, faces, vgg_weights=str(vgg), style=name)
+                        row.update(
+                            full_faces_style=round(ff.style_distance, 4),
+                            full_faces_content=round(ff.content_distance, 4),
+                        )
                 if a.write_docs:
                     shown = pick(scene, 4) + pick(faces, 2)
-                    row["sheet"] = str(style_sheet(model, name, painting, shown, Path(a.docs) / f"{name}.jpg"))
+                    sheet = Path(a.docs) / ("fast" if against is not None else "") / f"{name}.jpg"
+                    row["sheet"] = str(style_sheet(model, name, painting, shown, sheet, against))
                 rows.append(row)
                 print(
                     f"{name:13s} scene style {row['style']:.3f} (bar {bar.style:.3f}) content {row['content']:.3f} "
                     f"(bar {bar.content:.3f})"
+                    + (
+                        f"  = {row['style'] / row['full_style']:.2f}x / {row['content'] / row['full_content']:.2f}x full"
+                        if against is not None
+                        else ""
+                    )
                     + (f"  faces {row['faces_style']:.3f} / {row['faces_content']:.3f}" if faces else "")
                     + ("  MET" if row["style_ok"] and row["content_ok"] else ""),
                     flush=True,
                 )
             if a.write_docs:
-                pics = pick(scene, 2) + pick(faces, 1)
-                styles_files = {n: assets / "styles" / zoo[n] for n in want}
-                zoo_picture(model, want, styles_files, pics, Path(a.docs) / "zoo.jpg")
                 command = "python tools/zoo_report.py " + " ".join(argv if argv is not None else sys.argv[1:])
-                table = markdown(rows, Path(a.model).name, command)
-                write_table(Path(a.docs) / "README.md", table)
-                (Path(a.docs) / "eval.json").write_text(
-                    json.dumps({"model": Path(a.model).name, "rows": rows}, indent=2)
-                )
+                if against is None:
+                    pics = pick(scene, 2) + pick(faces, 1)
+                    styles_files = {n: assets / "styles" / zoo[n] for n in want}
+                    zoo_picture(model, want, styles_files, pics, Path(a.docs) / "zoo.jpg")
+                    write_table(Path(a.docs) / "README.md", markdown(rows, Path(a.model).name, command))
+                    eval_json = Path(a.docs) / "eval.json"
+                else:
+                    table = markdown(rows, f"{Path(a.model).name} against {Path(a.against).name}", command, "fast/")
+                    write_table(Path(a.docs) / "README.md", table, FAST_MARKS, "The fast tier against the full tier")
+                    eval_json = Path(a.docs) / "eval-fast.json"
+                meta = {"model": Path(a.model).name} | ({"against": Path(a.against).name} if against else {})
+                eval_json.write_text(json.dumps({**meta, "rows": rows}, indent=2))
             if a.json:
                 Path(a.json).write_text(json.dumps({"model": a.model, "rows": rows}, indent=2))
             print(f"{len(rows)} styles in {time.perf_counter() - t0:.0f} s", flush=True)
