@@ -211,6 +211,17 @@ def test_cli_train_only_norm_freezes_the_convolutions(tmp_path, data_dir, style_
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "train_only must be one of" in bad.stderr
 
 
+def test_cli_end_line_names_a_style_of_the_model(tmp_path, data_dir, style_images):
+    """The closing hint names a style the exported file holds (a multi-style run's first, with the others)."""
+    one = _cli(tiny_train_args(tmp_path, data_dir, style_images[0], steps=1))
+    assert one.returncode == 0 and "try: rtstyle image IN.jpg OUT.jpg --style t\n" in one.stdout
+    args = tiny_train_args(tmp_path / "two", data_dir, style_images[0], steps=1, style_name="a")
+    args += ["--style-image", str(style_images[1]), "--style-name", "b"]
+    two = _cli(args)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert "try: rtstyle image IN.jpg OUT.jpg --style a (its styles: a, b)\n" in two.stdout
+
+
 def test_ddp_on_gloo_two_processes(tmp_path, data_dir, style_images):
     args = tiny_train_args(tmp_path, data_dir, style_images[0], name="ddp", steps=3, checkpoint_every=2)
     launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]

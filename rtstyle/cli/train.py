@@ -199,7 +199,13 @@ def train_command(
         f"{result.images_per_second:.1f} img/s; checkpoint {result.checkpoint}"
     )
     if result.onnx:
-        print(f"model: {result.onnx}  (card: {result.card}); try: rtstyle image IN.jpg OUT.jpg --style {name}")
+        from rtstyle.catalog import read_model_info
+
+        names = [s.name for s in read_model_info(result.onnx).styles]  # the file's own names
+        more = f" (its styles: {', '.join(names)})" if len(names) > 1 else ""
+        print(
+            f"model: {result.onnx}  (card: {result.card}); try: rtstyle image IN.jpg OUT.jpg --style {names[0]}{more}"
+        )
 
 
 def register(app: typer.Typer) -> None:
