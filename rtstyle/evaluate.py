@@ -105,6 +105,21 @@ def evaluate(
     return result
 
 
+def grid_pattern(img: np.ndarray, period: int = 8) -> float:
+    """How strongly an image repeats one pattern every ``period`` pixels, locked to its top-left corner: the
+    standard deviation (in levels, on the channel mean) of the ``period`` x ``period`` tile averaged over all of
+    the image's tiles. A photo averages out to ~0.1-0.5; a network whose strides and depth-to-space print a fixed
+    pattern on every tile (blockiness, a checkerboard) scores its amplitude."""
+    g = img.astype(np.float32).reshape(img.shape[0], img.shape[1], -1).mean(-1)
+    h, w = (g.shape[0] // period) * period, (g.shape[1] // period) * period
+    if h < 2 * period or w < 2 * period:
+        raise ValueError(f"an image under {2 * period} px has too few {period}-px tiles")
+    # less the local mean over one period (a centred box one pixel wider), so gradients and shading do not count
+    g = g - cv2.blur(g, (period + 1, period + 1), borderType=cv2.BORDER_REFLECT)
+    tile = g[:h, :w].reshape(h // period, period, w // period, period).mean(axis=(0, 2))
+    return float((tile - tile.mean()).std())
+
+
 def contact_sheet(
     style_rgb: np.ndarray,
     columns: Sequence[tuple[np.ndarray, ...]],

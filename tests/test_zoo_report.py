@@ -31,6 +31,24 @@ def test_bars_follow_the_issue():
     assert (zr.bar_for("kandinsky").style, zr.bar_for("kandinsky").content) == (0.25, 1.3)
 
 
+def test_grid_pattern_measures_a_tile_printed_on_every_8_px():
+    """A smooth picture scores ~0; the same picture with a fixed 8x8 tile added scores the tile's amplitude, and a
+    tile that is not locked to the 8-px grid (a random texture) averages out."""
+    from rtstyle.evaluate import grid_pattern
+
+    y, x = np.mgrid[0:384, 0:512]
+    smooth = np.stack([x * 255 // 511, y * 255 // 383, np.full_like(x, 90)], -1).astype(np.float32)
+    tile = np.random.default_rng(0).normal(0, 6, (8, 8)).astype(np.float32)
+    tile -= tile.mean()
+    printed = smooth + np.tile(tile, (48, 64))[..., None]
+    noise = smooth + np.random.default_rng(1).normal(0, 6, smooth.shape[:2])[..., None].astype(np.float32)
+    assert grid_pattern(smooth.astype(np.uint8)) < 0.2
+    assert grid_pattern(printed) == pytest.approx(float(tile.std()), rel=0.02)
+    assert grid_pattern(noise) < 0.2 * float(tile.std())
+    with pytest.raises(ValueError):
+        grid_pattern(np.zeros((4, 4, 3), np.uint8))
+
+
 def test_table_replaces_only_its_block(tmp_path):
     zr = _tool()
     readme = tmp_path / "README.md"
@@ -128,11 +146,12 @@ def test_a_fast_tier_is_measured_against_its_full_tier(tmp_path):
         assert r["bar_style"] == pytest.approx(1.10 * r["full_style"], abs=2e-4)
         assert r["bar_content"] == pytest.approx(1.10 * r["full_content"], abs=2e-4)
         assert r["style_ok"] == (r["style"] <= r["bar_style"]) and "full tier" in r["bar_source"]
-        assert r["full_faces_style"] > 0
+        assert r["full_faces_style"] > 0 and r["grid"] >= 0 and r["full_grid"] >= 0
     sheet = cv2.imread(str(docs / "fast" / "mosaic.jpg"))
     assert sheet.shape[0] == 3 * 256  # photo, full tier, fast tier
     text = (docs / "README.md").read_text()
     assert "zoo table" in text and zr.FAST_MARKS[0] in text and "(fast/mosaic.jpg)" in text
+    assert "8-px pattern: this / full" in text
     assert not (docs / "zoo.jpg").exists() and (docs / "eval-fast.json").is_file()
     only_fast = _tiny_zoo(tmp_path / "other.onnx", ["mosaic", "candy"], tier="fast")
     assert zr.main([str(only_fast), *common[:-1], "candy", "--against", str(full)]) == 2  # the full tier lacks it

@@ -154,13 +154,28 @@ def style_sheet(
     return contact_sheet(load_rgb(painting, max_side=STYLE_LONG_SIDE), columns, out, row_labels=labels)
 
 
+def grid_score(model: Path, name: str, photos: list[Path]) -> float:
+    """The mean 8-px tile pattern (``rtstyle.evaluate.grid_pattern``) of ``model``'s output for style ``name`` on
+    ``photos`` at the eval's size: blockiness a distance does not show."""
+    from rtstyle.evaluate import PHOTO_SHORT_SIDE, grid_pattern
+    from rtstyle.runtime.stylizer import Stylizer
+    from rtstyle.train.data import load_rgb
+
+    stylizer = Stylizer(str(model), device="cpu")
+    stylizer.set_style(name)
+    return float(
+        np.mean([grid_pattern(stylize_rgb(stylizer, load_rgb(p, short_side=PHOTO_SHORT_SIDE))) for p in photos])
+    )
+
+
 def markdown(rows: list[dict], model_label: str, command: str, sheet_dir: str = "") -> str:
+    grid = all("grid" in r for r in rows)  # a fast tier against its full tier: the 8-px pattern of each
     lines = [
         f"Model: `{model_label}`. Measured with `{command}` (nothing else ran on the machine unless noted).",
         "",
         "| style | scene: style distance | bar | scene: content distance | bar | bars met | "
-        "faces: style / content | bar from | sheet |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "faces: style / content | bar from | " + ("8-px pattern: this / full | " if grid else "") + "sheet |",
+        "|---|---|---|---|---|---|---|---|" + ("---|" if grid else "") + "---|",
     ]
     for r in rows:
         ok = "yes" if r["style_ok"] and r["content_ok"] else "**no**"
@@ -168,7 +183,9 @@ def markdown(rows: list[dict], model_label: str, command: str, sheet_dir: str = 
         sheet = f"[{r['name']}.jpg]({sheet_dir}{r['name']}.jpg)" if r.get("sheet") else "-"
         lines.append(
             f"| {r['name']} | {r['style']:.3f} | {r['bar_style']:.3f} | {r['content']:.3f} | {r['bar_content']:.3f} "
-            f"| {ok} | {faces} | {r['bar_source']} | {sheet} |"
+            f"| {ok} | {faces} | {r['bar_source']} | "
+            + (f"{r['grid']:.2f} / {r['full_grid']:.2f} | " if grid else "")
+            + f"{sheet} |"
         )
     met = sum(1 for r in rows if r["style_ok"] and r["content_ok"])
     lines += ["", f"Bars met: {met} of {len(rows)} styles."]
@@ -245,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
                     full = evaluate(against, painting, scene, vgg_weights=str(vgg), style=name)
                     bar = bar_against(full.style_distance, full.content_distance)
                     row.update(full_style=round(full.style_distance, 4), full_content=round(full.content_distance, 4))
+                    # blockiness: the fast tier's depth-to-space and strides can print a fixed 8-px pattern
+                    row.update(
+                        grid=round(grid_score(model, name, scene), 2),
+                        full_grid=round(grid_score(against, name, scene), 2),
+                    )
                 else:
                     bar = bar_for(name)
                 row.update(
@@ -277,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"(bar {bar.content:.3f})"
                     + (
                         f"  = {row['style'] / row['full_style']:.2f}x / {row['content'] / row['full_content']:.2f}x full"
+                        + f"  grid {row['grid']:.2f} (full {row['full_grid']:.2f})"
                         if against is not None
                         else ""
                     )
