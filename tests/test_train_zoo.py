@@ -214,3 +214,33 @@ def test_cpu_fast_tier_takes_each_style_at_its_teachers_balance(tmp_path):
     want = [teacher_w[names.index(s.name)] * cw / 5e5 for s in zoo.ZOO]
     assert got == pytest.approx(want)
     assert zoo.teacher_balance(tmp_path / "none.onnx", zoo.ZOO, cw) is None
+
+
+def test_cpu_fast_tier_resumes_from_its_campaign_model_on_a_new_machine(tmp_path):
+    """A progress model not yet fit to ship waits in models/campaign/ (outside the catalogue); a new machine's
+    --resume continues from it, or from the shipped one where that went further."""
+    from rtstyle.contract import StyleEntry
+    from rtstyle.export import export_onnx
+    from rtstyle.nets import build_net
+
+    zoo = _zoo_module()
+    names = [s.name for s in zoo.ZOO]
+    models = tmp_path / "models"
+
+    def student(path: Path, steps: int) -> None:
+        entries = [StyleEntry(n, n) for n in names]
+        export_onnx(build_net("tiny", len(names)), path, entries, "tiny", "fast", {"steps_done": steps}, 32)
+
+    assets = tmp_path / "assets"
+    (assets / "styles").mkdir(parents=True)
+    for s in zoo.ZOO:
+        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
+    cmd = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "fast", "--device", "cpu", "--print"]
+    cmd += ["--assets", str(assets), "--models-dir", str(models), "--out-dir", str(tmp_path / "runs"), "--resume"]
+    student(models / "campaign" / "zoo-fast.onnx", 2000)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"--init-from {models / 'campaign' / 'zoo-fast.onnx'} --continue" in r.stdout
+    student(models / "zoo-fast.onnx", 3000)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert f"--init-from {models / 'zoo-fast.onnx'} --continue" in r.stdout

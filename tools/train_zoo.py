@@ -428,15 +428,25 @@ def exported_step(model: Path) -> int:
     return int(read_model_info(model).recipe.get("steps_done") or 0)
 
 
+def campaign_model(a: argparse.Namespace, tier: str) -> Path:
+    """Where a tier's progress model waits while it is not shipped: ``MODELS_DIR/campaign/zoo-TIER.onnx`` (a
+    subfolder the catalogue does not scan and the package does not install), written by ``--export-now
+    --models-dir MODELS_DIR/campaign``."""
+    return Path(a.models_dir) / "campaign" / f"zoo-{tier}.onnx"
+
+
 def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[list[str]]:
     """The rtstyle commands for one tier: one run on a GPU, or the CPU schedule's phases not yet done.
 
     ``--resume`` continues from the checkpoint in ``--out-dir``; where there is none (a new machine), from the
-    committed model in ``--models-dir`` (``--init-from ... --continue``: its weights, step count and phases)."""
+    committed model in ``--models-dir`` or its ``campaign/`` subfolder, whichever went further (``--init-from ...
+    --continue``: its weights, step count and phases)."""
     if tier not in CPU_SCHEDULE or not use_cpu_schedule(a.device) or a.smoke:
         return [train_args(tier, a, styles)]
     ckpt = Path(a.out_dir) / tier / "checkpoint.pt"
-    model = Path(a.models_dir) / f"zoo-{tier}.onnx"
+    # the shipped model, or a campaign's progress model kept out of the catalogue until it is good enough to ship
+    # (models/campaign/, not packaged): whichever went further
+    model = max((Path(a.models_dir) / f"zoo-{tier}.onnx", campaign_model(a, tier)), key=exported_step)
     done, start = 0, []
     if a.resume and ckpt.is_file():
         done = checkpoint_step(ckpt)
