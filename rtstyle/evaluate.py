@@ -34,6 +34,7 @@ class EvalResult:
     photos: int
     per_photo: list[tuple[str, float, float]]
     sheet: Path | None = None
+    grid: float = 0.0  # the mean 8-px tile pattern of the outputs (:func:`grid_pattern`): blockiness
 
 
 def eval_photos(
@@ -80,6 +81,7 @@ def evaluate(
     with torch.no_grad():
         target = {n: gram(f) for n, f in vgg(to_tensor(style_rgb), STYLE_LAYERS).items()}
     per_photo = []
+    grids = []
     shown: list[tuple[np.ndarray, np.ndarray]] = []
     for path in photos:
         rgb = load_rgb(path, short_side=PHOTO_SHORT_SIDE)
@@ -95,10 +97,15 @@ def evaluate(
         )
         cd = float(((fo["relu3_3"] - fp) ** 2).mean() / (fp**2).mean())
         per_photo.append((path.name, sd, cd))
+        grids.append(grid_pattern(out_rgb))
         if len(shown) < sheet_photos:
             shown.append((rgb, out_rgb))
     result = EvalResult(
-        float(np.mean([p[1] for p in per_photo])), float(np.mean([p[2] for p in per_photo])), len(per_photo), per_photo
+        float(np.mean([p[1] for p in per_photo])),
+        float(np.mean([p[2] for p in per_photo])),
+        len(per_photo),
+        per_photo,
+        grid=float(np.mean(grids)),
     )
     if sheet:
         result.sheet = contact_sheet(style_rgb, shown, Path(sheet))

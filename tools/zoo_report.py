@@ -154,20 +154,6 @@ def style_sheet(
     return contact_sheet(load_rgb(painting, max_side=STYLE_LONG_SIDE), columns, out, row_labels=labels)
 
 
-def grid_score(model: Path, name: str, photos: list[Path]) -> float:
-    """The mean 8-px tile pattern (``rtstyle.evaluate.grid_pattern``) of ``model``'s output for style ``name`` on
-    ``photos`` at the eval's size: blockiness a distance does not show."""
-    from rtstyle.evaluate import PHOTO_SHORT_SIDE, grid_pattern
-    from rtstyle.runtime.stylizer import Stylizer
-    from rtstyle.train.data import load_rgb
-
-    stylizer = Stylizer(str(model), device="cpu")
-    stylizer.set_style(name)
-    return float(
-        np.mean([grid_pattern(stylize_rgb(stylizer, load_rgb(p, short_side=PHOTO_SHORT_SIDE))) for p in photos])
-    )
-
-
 def markdown(rows: list[dict], model_label: str, command: str, sheet_dir: str = "") -> str:
     grid = all("grid" in r for r in rows)  # a fast tier against its full tier: the 8-px pattern of each
     lines = [
@@ -239,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
             raise RtstyleError(f"VGG-16 weights not found: {vgg} (pass --assets)")
         with tempfile.TemporaryDirectory(prefix="rtstyle-zoo-report-") as tmp:
             model = model_file(a.model, Path(tmp))
-            (Path(tmp) / "against").mkdir()
-            against = model_file(a.against, Path(tmp) / "against") if a.against else None
+            against = None
+            if a.against:  # its own folder: a checkpoint is exported under its parent folder's name
+                (Path(tmp) / "against").mkdir()
+                against = model_file(a.against, Path(tmp) / "against")
             held = [s.name for s in read_model_info(model).styles]
             want = a.styles.split(",") if a.styles else [s for s in zoo if s in held]
             missing = [s for s in want if s not in held or s not in zoo]
@@ -263,10 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                     bar = bar_against(full.style_distance, full.content_distance)
                     row.update(full_style=round(full.style_distance, 4), full_content=round(full.content_distance, 4))
                     # blockiness: the fast tier's depth-to-space and strides can print a fixed 8-px pattern
-                    row.update(
-                        grid=round(grid_score(model, name, scene), 2),
-                        full_grid=round(grid_score(against, name, scene), 2),
-                    )
+                    row.update(grid=round(r.grid, 2), full_grid=round(full.grid, 2))
                 else:
                     bar = bar_for(name)
                 row.update(
