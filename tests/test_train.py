@@ -82,6 +82,42 @@ def test_loss_falls_on_fixed_batch(data_dir, style_images):
     assert losses[-1] < 0.5 * losses[0]
 
 
+def test_tile_pattern_is_the_grid_figure_as_a_loss():
+    """The loss is ~0 on a smooth picture and on noise that is not locked to the 8-px grid, the tile's energy when
+    a fixed 8x8 tile is printed on every tile (the square of evaluate.grid_pattern's amplitude on one channel),
+    and its gradient takes the printed tile away."""
+    from rtstyle.evaluate import grid_pattern
+    from rtstyle.train.losses import tile_pattern
+
+    y, x = torch.meshgrid(torch.arange(128.0), torch.arange(160.0), indexing="ij")
+    smooth = (x / 159 * 0.5 + y / 127 * 0.3)[None, None]
+    tile = torch.from_numpy(np.random.default_rng(0).normal(0, 0.03, (8, 8)).astype(np.float32))
+    tile -= tile.mean()
+    printed = smooth + tile.repeat(16, 20)
+    noise = smooth + torch.from_numpy(np.random.default_rng(1).normal(0, 0.03, (128, 160)).astype(np.float32))
+    assert tile_pattern(smooth).item() < 1e-7
+    assert tile_pattern(noise).item() < 0.05 * float((tile**2).mean())
+    assert tile_pattern(printed).item() == pytest.approx(float((tile**2).mean()), rel=0.05)
+    levels = (printed[0, 0] * 255).numpy()[..., None]
+    assert grid_pattern(levels) ** 2 == pytest.approx(tile_pattern(printed * 255).item(), rel=0.05)
+    p = printed.clone().requires_grad_(True)
+    tile_pattern(p).backward()
+    step = p - 0.5 * p.grad / p.grad.abs().max() * tile.abs().max()
+    assert tile_pattern(step.detach()).item() < tile_pattern(printed).item()
+    with pytest.raises(ValueError):
+        tile_pattern(torch.zeros(1, 3, 12, 40))
+
+
+def test_tile_weight_adds_its_term_and_is_recorded(tmp_path, data_dir, style_images):
+    result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=2, tile_weight=1e3))
+    ckpt = torch.load(result.checkpoint, weights_only=False)
+    assert ckpt["config"]["tile_weight"] == 1e3
+    assert result.last_losses["tile"] > 0
+    assert all("tile" in h for h in ckpt["history"])
+    plain = train(_cfg(tmp_path / "plain", data_dir, style_images[:1], steps=2))
+    assert "tile" not in plain.last_losses
+
+
 def test_resume_continues_the_same_run(tmp_path, data_dir, style_images):
     straight = train(_cfg(tmp_path / "a", data_dir, style_images[:1], steps=4, stability_weight=1e3))
     train(_cfg(tmp_path / "b", data_dir, style_images[:1], steps=2, stability_weight=1e3))

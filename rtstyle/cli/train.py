@@ -53,6 +53,11 @@ def train_command(
     stability_weight: float = typer.Option(
         0.0, "--stability-weight", help="Temporal stability: output change under input noise and small shifts."
     ),
+    tile_weight: float = typer.Option(
+        0.0,
+        "--tile-weight",
+        help="Blockiness: the energy of a pattern repeated on every 8-px tile of the output (0: off).",
+    ),
     init_from: str | None = typer.Option(
         None,
         "--init-from",
@@ -153,6 +158,7 @@ def train_command(
         content_layer=content_layer,
         style_loss=style_loss,
         stability_weight=stability_weight,
+        tile_weight=tile_weight,
         init_from=init_from,
         continue_run=continue_run,
         identity_steps=identity_steps,

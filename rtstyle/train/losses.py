@@ -113,6 +113,22 @@ def total_variation(y: torch.Tensor) -> torch.Tensor:
     return (y[:, :, 1:, :] - y[:, :, :-1, :]).abs().mean() + (y[:, :, :, 1:] - y[:, :, :, :-1]).abs().mean()
 
 
+def tile_pattern(y: torch.Tensor, period: int = 8) -> torch.Tensor:
+    """The mean square of the pattern that ``y`` ``[B, C, H, W]`` repeats on every ``period`` x ``period`` tile
+    (locked to its top-left corner), per image and channel, after the local mean over one period: the energy of
+    the blockiness that strides and depth-to-space print (``rtstyle.evaluate.grid_pattern`` measures its amplitude
+    on the channel mean). Photos and the full tier average out to almost nothing, so as a loss it removes the
+    pattern and little else. The image is cropped to whole tiles; it needs at least two in each direction."""
+    h, w = (y.shape[-2] // period) * period, (y.shape[-1] // period) * period
+    if h < 2 * period or w < 2 * period:
+        raise ValueError(f"an image under {2 * period} px has too few {period}-px tiles")
+    r = period // 2
+    local = F.avg_pool2d(F.pad(y, (r, r, r, r), mode="reflect"), 2 * r + 1, stride=1)
+    hp = (y - local)[..., :h, :w]
+    tile = hp.reshape(*y.shape[:2], h // period, period, w // period, period).mean(dim=(2, 4))
+    return ((tile - tile.mean(dim=(2, 3), keepdim=True)) ** 2).mean()
+
+
 class PerceptualLoss(nn.Module):
     """Content (at ``content_layer``), Gram style over the four style layers, and total variation.
 
