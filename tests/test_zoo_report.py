@@ -155,3 +155,14 @@ def test_a_fast_tier_is_measured_against_its_full_tier(tmp_path):
     assert not (docs / "zoo.jpg").exists() and (docs / "eval-fast.json").is_file()
     only_fast = _tiny_zoo(tmp_path / "other.onnx", ["mosaic", "candy"], tier="fast")
     assert zr.main([str(only_fast), *common[:-1], "candy", "--against", str(full)]) == 2  # the full tier lacks it
+
+    # a later look reads the full tier's figures from that record instead of evaluating it again
+    again = tmp_path / "again.json"
+    assert zr.main([str(fast), *common, "--against-json", str(out), "--json", str(again)]) == 0
+    (row,) = json.loads(again.read_text())["rows"]
+    assert {k: row[k] for k in ("full_style", "full_content", "full_grid", "style", "bar_style", "grid")} == {
+        k: rows[0][k] for k in ("full_style", "full_content", "full_grid", "style", "bar_style", "grid")
+    }
+    assert zr.main([str(fast), *common[:-1], "udnie", "--against-json", str(out)]) == 2  # not in the record
+    assert zr.main([str(fast), *common, "--limit", "2", "--against-json", str(out)]) == 2  # other photos
+    assert zr.main([str(fast), *common, "--against-json", str(out), "--against", str(full)]) == 2

@@ -155,7 +155,7 @@ def style_sheet(
 
 
 def markdown(rows: list[dict], model_label: str, command: str, sheet_dir: str = "") -> str:
-    grid = all("grid" in r for r in rows)  # a fast tier against its full tier: the 8-px pattern of each
+    grid = all("full_grid" in r for r in rows)  # a fast tier against its full tier: the 8-px pattern of each
     lines = [
         f"Model: `{model_label}`. Measured with `{command}` (nothing else ran on the machine unless noted).",
         "",
@@ -195,6 +195,29 @@ def write_table(
     readme.write_text(text)
 
 
+def recorded_full(path: Path, styles: list[str], scene: list[Path]) -> dict[str, dict]:
+    """The full tier's figures per style from an earlier ``--against ... --json`` run: its style, content and
+    8-px pattern. The run must have measured the same scene photos (by name, where it recorded them; by count
+    otherwise) and every style in ``styles``."""
+    from rtstyle.errors import RtstyleError
+
+    try:
+        record = json.loads(path.read_text())
+        rows = {r["name"]: r for r in record["rows"] if "full_style" in r}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RtstyleError(f"{path}: not a zoo_report --against --json record ({exc})") from None
+    names = [p.name for p in scene]
+    if "scene" in record and record["scene"] != names:
+        raise RtstyleError(f"{path} measured other photos than these {len(names)}: run with its --limit")
+    lacking = [s for s in styles if s not in rows]
+    if lacking:
+        raise RtstyleError(f"{path} has no full-tier figures for {', '.join(lacking)}")
+    if "scene" not in record and any(rows[s]["photos"] != len(names) for s in styles):
+        raise RtstyleError(f"{path} measured another number of photos than these {len(names)}: run with its --limit")
+    keys = ("full_style", "full_content", "full_grid")
+    return {s: {k: rows[s][k] for k in keys if k in rows[s]} for s in styles}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("model", help="a multi-style .onnx file or a training checkpoint (.pt)")
@@ -211,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="a full tier (.onnx or checkpoint): each style's bar becomes 1.10x its distances on the same photos",
     )
+    ap.add_argument(
+        "--against-json",
+        default=None,
+        help="as --against, with the full tier's figures read from an earlier --against run's --json on the same "
+        "photos (a quick look every few thousand steps without evaluating the full tier again)",
+    )
     a = ap.parse_args(argv)
 
     from rtstyle.catalog import read_model_info
@@ -221,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     vgg = Path(a.vgg_weights) if a.vgg_weights else assets / VGG_FILE
     zoo = _zoo_styles()
     try:
+        if a.against_json and (a.against or a.write_docs):
+            raise RtstyleError("--against-json stands in for --against, and the sheets of --write-docs need the model")
         if str(vgg) != "random-for-tests" and not vgg.is_file():
             raise RtstyleError(f"VGG-16 weights not found: {vgg} (pass --assets)")
         with tempfile.TemporaryDirectory(prefix="rtstyle-zoo-report-") as tmp:
@@ -240,18 +271,22 @@ def main(argv: list[str] | None = None) -> int:
                     raise RtstyleError(f"{a.against} has no style {', '.join(lacking)}")
             scene = eval_photos(assets / "photos", HOLDOUT, a.limit)
             faces = [] if a.no_faces else eval_photos(assets / "photos_more", HOLDOUT, a.limit)
+            recorded = recorded_full(Path(a.against_json), want, scene) if a.against_json else None
             rows = []
             t0 = time.perf_counter()
             for name in want:
                 painting = assets / "styles" / zoo[name]
                 r = evaluate(model, painting, scene, vgg_weights=str(vgg), style=name)
-                row: dict = {"name": name}
+                # blockiness: the fast tier's depth-to-space and strides can print a fixed 8-px pattern
+                row: dict = {"name": name, "grid": round(r.grid, 2)}
                 if against is not None:
                     full = evaluate(against, painting, scene, vgg_weights=str(vgg), style=name)
                     bar = bar_against(full.style_distance, full.content_distance)
                     row.update(full_style=round(full.style_distance, 4), full_content=round(full.content_distance, 4))
-                    # blockiness: the fast tier's depth-to-space and strides can print a fixed 8-px pattern
-                    row.update(grid=round(r.grid, 2), full_grid=round(full.grid, 2))
+                    row.update(full_grid=round(full.grid, 2))
+                elif recorded is not None:
+                    row.update(recorded[name])
+                    bar = bar_against(row["full_style"], row["full_content"])
                 else:
                     bar = bar_for(name)
                 row.update(
@@ -285,8 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                     + (
                         f"  = {row['style'] / row['full_style']:.2f}x / {row['content'] / row['full_content']:.2f}x full"
                         + f"  grid {row['grid']:.2f} (full {row['full_grid']:.2f})"
-                        if against is not None
-                        else ""
+                        if "full_style" in row
+                        else f"  grid {row['grid']:.2f}"
                     )
                     + (f"  faces {row['faces_style']:.3f} / {row['faces_content']:.3f}" if faces else "")
                     + ("  MET" if row["style_ok"] and row["content_ok"] else ""),
@@ -307,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
                 meta = {"model": Path(a.model).name} | ({"against": Path(a.against).name} if against else {})
                 eval_json.write_text(json.dumps({**meta, "rows": rows}, indent=2))
             if a.json:
-                Path(a.json).write_text(json.dumps({"model": a.model, "rows": rows}, indent=2))
+                record = {"model": a.model, "against": a.against or a.against_json, "scene": [p.name for p in scene]}
+                Path(a.json).write_text(json.dumps({**record, "rows": rows}, indent=2))
             print(f"{len(rows)} styles in {time.perf_counter() - t0:.0f} s", flush=True)
     except RtstyleError as exc:
         print(f"zoo_report: {exc}", file=sys.stderr)
