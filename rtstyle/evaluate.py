@@ -21,7 +21,7 @@ import torch
 from rtstyle.errors import InputError
 from rtstyle.runtime.stylizer import Stylizer
 from rtstyle.train.data import IMAGE_EXTS, load_rgb, read_holdout, relative_name, to_tensor
-from rtstyle.train.losses import STYLE_LAYERS, gram, load_vgg
+from rtstyle.train.losses import STYLE_LAYERS, gram, load_vgg, seam_ratio
 
 PHOTO_SHORT_SIDE = 384
 STYLE_LONG_SIDE = 512
@@ -35,6 +35,7 @@ class EvalResult:
     per_photo: list[tuple[str, float, float]]
     sheet: Path | None = None
     grid: float = 0.0  # the mean 8-px tile pattern of the outputs (:func:`grid_pattern`): blockiness
+    seams: float = 0.0  # the mean step across 4-px block edges over the one inside (losses.seam_ratio; photos ~1)
 
 
 def eval_photos(
@@ -81,7 +82,7 @@ def evaluate(
     with torch.no_grad():
         target = {n: gram(f) for n, f in vgg(to_tensor(style_rgb), STYLE_LAYERS).items()}
     per_photo = []
-    grids = []
+    grids, seams = [], []
     shown: list[tuple[np.ndarray, np.ndarray]] = []
     for path in photos:
         rgb = load_rgb(path, short_side=PHOTO_SHORT_SIDE)
@@ -98,6 +99,7 @@ def evaluate(
         cd = float(((fo["relu3_3"] - fp) ** 2).mean() / (fp**2).mean())
         per_photo.append((path.name, sd, cd))
         grids.append(grid_pattern(out_rgb))
+        seams.append(seam_ratio(to_tensor(out_rgb)))
         if len(shown) < sheet_photos:
             shown.append((rgb, out_rgb))
     result = EvalResult(
@@ -106,6 +108,7 @@ def evaluate(
         len(per_photo),
         per_photo,
         grid=float(np.mean(grids)),
+        seams=float(np.mean(seams)),
     )
     if sheet:
         result.sheet = contact_sheet(style_rgb, shown, Path(sheet))

@@ -108,6 +108,34 @@ def test_tile_pattern_is_the_grid_figure_as_a_loss():
         tile_pattern(torch.zeros(1, 3, 12, 40))
 
 
+def test_block_seams_measures_the_edges_of_4_px_blocks():
+    """A smooth picture and noise step alike across and inside the 4-px blocks (~0, ratio ~1); the same picture
+    pooled into 4-px blocks and blown up (what a depth-to-space from 1/4 draws when each block is flat) steps
+    only across, and the loss's gradient lowers those steps without pushing the inside."""
+    from rtstyle.train.losses import block_seams, seam_ratio
+
+    y, x = torch.meshgrid(torch.arange(64.0), torch.arange(96.0), indexing="ij")
+    smooth = torch.stack([torch.sin(x / 7) * 0.3 + 0.5, torch.cos(y / 5) * 0.3 + 0.5, x * 0 + 0.5])[None]
+    noise = torch.from_numpy(np.random.default_rng(0).uniform(0, 1, (1, 3, 64, 96)).astype(np.float32))
+    blocky = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(smooth, 4), scale_factor=4)
+    assert block_seams(smooth).item() < 0.02 * block_seams(blocky).item()
+    assert seam_ratio(smooth) == pytest.approx(1.0, abs=0.1)
+    assert seam_ratio(noise) == pytest.approx(1.0, abs=0.05)
+    assert block_seams(blocky).item() > 1e-3 and seam_ratio(blocky) > 100
+    b = blocky.clone().requires_grad_(True)
+    block_seams(b).backward()
+    assert block_seams((blocky - 20 * b.grad).detach()).item() < block_seams(blocky).item()
+    with pytest.raises(ValueError):
+        block_seams(torch.zeros(1, 3, 6, 40))
+
+
+def test_seam_weight_adds_its_term_and_is_recorded(tmp_path, data_dir, style_images):
+    result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=2, seam_weight=1e3))
+    ckpt = torch.load(result.checkpoint, weights_only=False)
+    assert ckpt["config"]["seam_weight"] == 1e3 and ckpt["recipe"]["seam_weight"] == 1e3
+    assert "seam" in result.last_losses and all("seam" in h for h in ckpt["history"])
+
+
 def test_tile_weight_adds_its_term_and_is_recorded(tmp_path, data_dir, style_images):
     result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=2, tile_weight=1e3))
     ckpt = torch.load(result.checkpoint, weights_only=False)

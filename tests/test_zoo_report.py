@@ -147,11 +147,12 @@ def test_a_fast_tier_is_measured_against_its_full_tier(tmp_path):
         assert r["bar_content"] == pytest.approx(1.10 * r["full_content"], abs=2e-4)
         assert r["style_ok"] == (r["style"] <= r["bar_style"]) and "full tier" in r["bar_source"]
         assert r["full_faces_style"] > 0 and r["grid"] >= 0 and r["full_grid"] >= 0
+        assert r["seams"] > 0 and r["full_seams"] > 0
     sheet = cv2.imread(str(docs / "fast" / "mosaic.jpg"))
     assert sheet.shape[0] == 3 * 256  # photo, full tier, fast tier
     text = (docs / "README.md").read_text()
     assert "zoo table" in text and zr.FAST_MARKS[0] in text and "(fast/mosaic.jpg)" in text
-    assert "8-px pattern: this / full" in text
+    assert "8-px pattern: this / full" in text and "4-px block edges: this / full" in text
     assert not (docs / "zoo.jpg").exists() and (docs / "eval-fast.json").is_file()
     only_fast = _tiny_zoo(tmp_path / "other.onnx", ["mosaic", "candy"], tier="fast")
     assert zr.main([str(only_fast), *common[:-1], "candy", "--against", str(full)]) == 2  # the full tier lacks it
@@ -160,9 +161,8 @@ def test_a_fast_tier_is_measured_against_its_full_tier(tmp_path):
     again = tmp_path / "again.json"
     assert zr.main([str(fast), *common, "--against-json", str(out), "--json", str(again)]) == 0
     (row,) = json.loads(again.read_text())["rows"]
-    assert {k: row[k] for k in ("full_style", "full_content", "full_grid", "style", "bar_style", "grid")} == {
-        k: rows[0][k] for k in ("full_style", "full_content", "full_grid", "style", "bar_style", "grid")
-    }
+    keys = ("full_style", "full_content", "full_grid", "full_seams", "style", "bar_style", "grid", "seams")
+    assert {k: row[k] for k in keys} == {k: rows[0][k] for k in keys}
     assert zr.main([str(fast), *common[:-1], "udnie", "--against-json", str(out)]) == 2  # not in the record
     assert zr.main([str(fast), *common, "--limit", "2", "--against-json", str(out)]) == 2  # other photos
     assert zr.main([str(fast), *common, "--against-json", str(out), "--against", str(full)]) == 2

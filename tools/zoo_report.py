@@ -156,12 +156,16 @@ def style_sheet(
 
 def markdown(rows: list[dict], model_label: str, command: str, sheet_dir: str = "") -> str:
     grid = all("full_grid" in r for r in rows)  # a fast tier against its full tier: the 8-px pattern of each
+    seams = all("full_seams" in r for r in rows)  # ... and the edges of its 4-px blocks
     lines = [
         f"Model: `{model_label}`. Measured with `{command}` (nothing else ran on the machine unless noted).",
         "",
         "| style | scene: style distance | bar | scene: content distance | bar | bars met | "
-        "faces: style / content | bar from | " + ("8-px pattern: this / full | " if grid else "") + "sheet |",
-        "|---|---|---|---|---|---|---|---|" + ("---|" if grid else "") + "---|",
+        "faces: style / content | bar from | "
+        + ("8-px pattern: this / full | " if grid else "")
+        + ("4-px block edges: this / full | " if seams else "")
+        + "sheet |",
+        "|---|---|---|---|---|---|---|---|" + ("---|" if grid else "") + ("---|" if seams else "") + "---|",
     ]
     for r in rows:
         ok = "yes" if r["style_ok"] and r["content_ok"] else "**no**"
@@ -171,6 +175,7 @@ def markdown(rows: list[dict], model_label: str, command: str, sheet_dir: str = 
             f"| {r['name']} | {r['style']:.3f} | {r['bar_style']:.3f} | {r['content']:.3f} | {r['bar_content']:.3f} "
             f"| {ok} | {faces} | {r['bar_source']} | "
             + (f"{r['grid']:.2f} / {r['full_grid']:.2f} | " if grid else "")
+            + (f"{r['seams']:.2f} / {r['full_seams']:.2f} | " if seams else "")
             + f"{sheet} |"
         )
     met = sum(1 for r in rows if r["style_ok"] and r["content_ok"])
@@ -214,7 +219,7 @@ def recorded_full(path: Path, styles: list[str], scene: list[Path]) -> dict[str,
         raise RtstyleError(f"{path} has no full-tier figures for {', '.join(lacking)}")
     if "scene" not in record and any(rows[s]["photos"] != len(names) for s in styles):
         raise RtstyleError(f"{path} measured another number of photos than these {len(names)}: run with its --limit")
-    keys = ("full_style", "full_content", "full_grid")
+    keys = ("full_style", "full_content", "full_grid", "full_seams")
     return {s: {k: rows[s][k] for k in keys if k in rows[s]} for s in styles}
 
 
@@ -278,12 +283,12 @@ def main(argv: list[str] | None = None) -> int:
                 painting = assets / "styles" / zoo[name]
                 r = evaluate(model, painting, scene, vgg_weights=str(vgg), style=name)
                 # blockiness: the fast tier's depth-to-space and strides can print a fixed 8-px pattern
-                row: dict = {"name": name, "grid": round(r.grid, 2)}
+                row: dict = {"name": name, "grid": round(r.grid, 2), "seams": round(r.seams, 3)}
                 if against is not None:
                     full = evaluate(against, painting, scene, vgg_weights=str(vgg), style=name)
                     bar = bar_against(full.style_distance, full.content_distance)
                     row.update(full_style=round(full.style_distance, 4), full_content=round(full.content_distance, 4))
-                    row.update(full_grid=round(full.grid, 2))
+                    row.update(full_grid=round(full.grid, 2), full_seams=round(full.seams, 3))
                 elif recorded is not None:
                     row.update(recorded[name])
                     bar = bar_against(row["full_style"], row["full_content"])
@@ -320,8 +325,10 @@ def main(argv: list[str] | None = None) -> int:
                     + (
                         f"  = {row['style'] / row['full_style']:.2f}x / {row['content'] / row['full_content']:.2f}x full"
                         + f"  grid {row['grid']:.2f} (full {row['full_grid']:.2f})"
+                        + f"  seams {row['seams']:.2f}"
+                        + (f" (full {row['full_seams']:.2f})" if "full_seams" in row else "")
                         if "full_style" in row
-                        else f"  grid {row['grid']:.2f}"
+                        else f"  grid {row['grid']:.2f}  seams {row['seams']:.2f}"
                     )
                     + (f"  faces {row['faces_style']:.3f} / {row['faces_content']:.3f}" if faces else "")
                     + ("  MET" if row["style_ok"] and row["content_ok"] else ""),

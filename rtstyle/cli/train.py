@@ -58,6 +58,11 @@ def train_command(
         "--tile-weight",
         help="Blockiness: the energy of a pattern repeated on every 8-px tile of the output (0: off).",
     ),
+    seam_weight: float = typer.Option(
+        0.0,
+        "--seam-weight",
+        help="Blockiness: how much more the output steps across the edges of its 4-px blocks than inside (0: off).",
+    ),
     init_from: str | None = typer.Option(
         None,
         "--init-from",
@@ -159,6 +164,7 @@ def train_command(
         style_loss=style_loss,
         stability_weight=stability_weight,
         tile_weight=tile_weight,
+        seam_weight=seam_weight,
         init_from=init_from,
         continue_run=continue_run,
         identity_steps=identity_steps,

@@ -36,7 +36,7 @@ from rtstyle.export import (
 )
 from rtstyle.nets import build_net, get_arch
 from rtstyle.train.data import PhotoSet, load_rgb, read_holdout, to_tensor
-from rtstyle.train.losses import STYLE_LOSSES, PerceptualLoss, load_vgg, tile_pattern
+from rtstyle.train.losses import STYLE_LOSSES, PerceptualLoss, block_seams, load_vgg, tile_pattern
 from rtstyle.train.precision import autocast, resolve_precision
 
 # The output convolution's learning rate as a share of --lr: 1/255 takes the steps of the [0, 255] reference
@@ -69,6 +69,7 @@ class TrainConfig:
     style_loss: str = "absolute"  # absolute (Johnson et al.) | relative (each layer against the painting's norm)
     stability_weight: float = 0.0
     tile_weight: float = 0.0  # the 8-px tile pattern's energy (losses.tile_pattern): blockiness
+    seam_weight: float = 0.0  # steps across 4-px block edges beyond those inside (losses.block_seams): blockiness
     init_from: str | None = None  # start from a trained net: a checkpoint, .onnx file or style name
     continue_run: bool = False  # with init_from: carry on its step count and phases (a campaign on a new machine)
     style_batches: str = "mixed"  # "mixed": the styles spread over each batch; "single": one style per batch
@@ -128,7 +129,7 @@ class TrainConfig:
         keep = (
             "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer style_loss "
             "identity_steps style_ramp output_lr_scale style_batches style_turns train_only init_row max_minutes "
-            "val_every stability_weight stability_noise stability_shift teacher_weight tile_weight seed"
+            "val_every stability_weight stability_noise stability_shift teacher_weight tile_weight seam_weight seed"
         ).split()
         r = {k: getattr(self, k) for k in keep}
         r["style_images"] = [Path(p).name for p in self.style_images]
@@ -419,6 +420,7 @@ PHASE_KEYS = (
     "stability_weight",
     "teacher_weight",
     "tile_weight",
+    "seam_weight",
     "batch",
     "size",
 )
@@ -752,6 +754,9 @@ def train(
                 if cfg.tile_weight > 0 and not warm:
                     terms["tile"] = cfg.tile_weight * tile_pattern(y.float())
                     loss = loss + terms["tile"]
+                if cfg.seam_weight > 0 and not warm:
+                    terms["seam"] = cfg.seam_weight * block_seams(y.float())
+                    loss = loss + terms["seam"]
                 if teacher is not None and not warm:
                     target = teacher(x, style)
                     terms["teacher"] = cfg.teacher_weight * F.mse_loss(y.float(), target.float())

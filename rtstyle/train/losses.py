@@ -129,6 +129,36 @@ def tile_pattern(y: torch.Tensor, period: int = 8) -> torch.Tensor:
     return ((tile - tile.mean(dim=(2, 3), keepdim=True)) ** 2).mean()
 
 
+def _steps(y: torch.Tensor, period: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The squared steps between neighbouring pixels ``[B, C]``, averaged over the steps that cross a boundary
+    of the ``period``-px blocks (locked to the top-left corner) and over those inside a block."""
+    dx, dy = (y[..., :, 1:] - y[..., :, :-1]) ** 2, (y[..., 1:, :] - y[..., :-1, :]) ** 2
+    ax = (torch.arange(dx.shape[-1], device=y.device) + 1) % period == 0
+    ay = (torch.arange(dy.shape[-2], device=y.device) + 1) % period == 0
+    across = torch.cat([dx[..., ax].flatten(2), dy[..., ay, :].flatten(2)], 2).mean(2)
+    within = torch.cat([dx[..., ~ax].flatten(2), dy[..., ~ay, :].flatten(2)], 2).mean(2)
+    return across, within
+
+
+def block_seams(y: torch.Tensor, period: int = 4) -> torch.Tensor:
+    """How much more the image steps across the boundaries of its ``period``-px blocks than inside them: the
+    mean over images and channels of (across - inside), of the squared steps between neighbouring pixels,
+    where positive. A photo steps alike everywhere (~0); a network that writes each block from one feature
+    vector (a patch stem, depth-to-space) draws its blocks' edges. Only the steps across are pushed: the
+    inside is the reference, not a target."""
+    if y.shape[-1] < 2 * period or y.shape[-2] < 2 * period:
+        raise ValueError(f"an image under {2 * period} px has no {period}-px block boundary inside it")
+    across, within = _steps(y, period)
+    return F.relu(across - within.detach()).mean()
+
+
+def seam_ratio(y: torch.Tensor, period: int = 4) -> float:
+    """``block_seams``' figure as a ratio on the channel mean: the mean squared step across the ``period``-px
+    block boundaries over the one inside the blocks (1 for a photo; more where the blocks show)."""
+    across, within = _steps(y.float().mean(-3, keepdim=True), period)
+    return float(across.sum() / within.sum().clamp_min(1e-12))
+
+
 class PerceptualLoss(nn.Module):
     """Content (at ``content_layer``), Gram style over the four style layers, and total variation.
 
