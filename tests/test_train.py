@@ -306,6 +306,19 @@ def test_resume_with_new_weights_records_a_phase(tmp_path, data_dir, style_image
     assert "phase: steps 0-2" in result.card.read_text()
 
 
+def test_a_loss_added_on_resume_to_a_run_recorded_before_it_existed_starts_a_phase(tmp_path, data_dir, style_images):
+    """A checkpoint written before --seam-weight existed trained without it: resuming with it records the earlier
+    steps as a phase at 0, not as steps trained with the new weight."""
+    first = train(_cfg(tmp_path, data_dir, style_images[:1], steps=2))
+    ckpt = torch.load(first.checkpoint, weights_only=False)
+    for key in ("seam_weight", "tile_weight"):
+        del ckpt["config"][key]
+    torch.save(ckpt, first.checkpoint)
+    result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=3, seam_weight=1e3, resume=True))
+    (phase,) = torch.load(result.checkpoint, weights_only=False)["phases"]
+    assert (phase["from_step"], phase["to_step"], phase["seam_weight"], phase["tile_weight"]) == (0, 2, 0.0, 0.0)
+
+
 def test_resume_with_a_new_learning_rate_uses_it(tmp_path, data_dir, style_images):
     train(_cfg(tmp_path, data_dir, style_images[:1], steps=2, lr=1e-3))
     result = train(_cfg(tmp_path, data_dir, style_images[:1], steps=3, lr=2e-4, resume=True))

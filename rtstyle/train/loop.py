@@ -12,7 +12,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +116,8 @@ class TrainConfig:
     def from_record(cls, config: dict[str, Any]) -> TrainConfig:
         """The config a checkpoint recorded (its ``config``): unknown keys dropped, and a run recorded before
         ``output_lr_scale`` existed keeps the 1.0 it trained with (not today's default)."""
-        fields = set(cls.__dataclass_fields__)
-        kept = {k: v for k, v in config.items() if k in fields}
+        known = set(cls.__dataclass_fields__)
+        kept = {k: v for k, v in config.items() if k in known}
         kept.setdefault("output_lr_scale", RECORDED_OUTPUT_LR_SCALE)
         return cls(**{**RECORDED_BEFORE_KEYS, **kept})
 
@@ -429,7 +429,9 @@ PHASE_KEYS = (
 def _phases_after_resume(ckpt: dict[str, Any], cfg: TrainConfig) -> list[dict[str, Any]]:
     """A resume with other loss weights or sizes starts a new phase; earlier phases are kept in the recipe."""
     phases = list(ckpt.get("phases", []))
-    old = {**RECORDED_BEFORE_KEYS, **ckpt.get("config", {})}
+    # a key the run recorded no value for did not exist then: it trained at its default (a new loss: off)
+    defaults = {f.name: f.default for f in fields(TrainConfig) if f.name in PHASE_KEYS and f.default is not MISSING}
+    old = {**defaults, **RECORDED_BEFORE_KEYS, **ckpt.get("config", {})}
     changed = {k: old[k] for k in PHASE_KEYS if k in old and old[k] != getattr(cfg, k)}
     if changed:
         start = phases[-1]["to_step"] if phases else 0
