@@ -282,7 +282,15 @@ CPU_SCHEDULE = {
     # 1.6e11) over its campaign, and one weight pulls seven of nine styles back towards the photo, away from the
     # teacher (session 11; docs/performance.md).
     "fast": [
-        {**_CPU_FAST_PHASE, "until": 8000},
+        # planned until 8,000; ended at 3,400 by the blockiness A/B (session 14, docs/styles/README.md): the student
+        # drew the edges of its 4-px blocks (steps across them 1.5-1.9x those inside, a photo's 1.0) and a fixed
+        # pattern on every 8-px tile (1.8-5.5 levels where the full tier has 0.4-3.3), neither falling by itself
+        {**_CPU_FAST_PHASE, "until": 3400},
+        # 200 steps of the block-edge loss alone (the A/B's arm at 1e9; 1e10 blurred the edges to 0.7-0.9) ...
+        {**_CPU_FAST_PHASE, "until": 3600, "seam_weight": 1e9},
+        # ... then with the 8-px pattern's loss too: edges 0.83-1.12, pattern 1.2-1.9 levels, for 4-12 % more style
+        # distance at the A/B (the Gram matrices had counted the blocks as texture)
+        {**_CPU_FAST_PHASE, "until": 8000, "seam_weight": 1e9, "tile_weight": 1e10},
     ],
 }
 
