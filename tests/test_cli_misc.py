@@ -77,6 +77,30 @@ def test_bench_json(test_model, capsys):
     assert code == 0 and "solo.onnx" in out
 
 
+def test_eval_reports_distances_and_the_block_figures(test_model, tmp_path, capsys):
+    """``rtstyle eval`` gives the style and content distances and the two blockiness figures (the 8-px pattern
+    and the 4-px block edges), as text and as JSON; a missing photo folder is one line."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        cv2.imwrite(str(photos / f"p{i}.png"), cv2.GaussianBlur(rng.integers(0, 255, (72, 96, 3), np.uint8), (5, 5), 2))
+    painting = tmp_path / "painting.png"
+    cv2.imwrite(str(painting), rng.integers(0, 255, (64, 64, 3), np.uint8))
+    args = ["eval", str(test_model), "--style-image", str(painting), "--photos", str(photos)]
+    code, out, _ = run_cli([*args, "--vgg-weights", "random-for-tests", "--json"], capsys)
+    assert code == 0
+    r = json.loads(out)
+    assert r["photos"] == 2 and r["style_distance"] > 0 and r["content_distance"] > 0
+    assert r["grid"] >= 0 and r["seams"] > 0
+    code, out, _ = run_cli([*args, "--vgg-weights", "random-for-tests"], capsys)
+    assert code == 0 and "style distance" in out and "4-px block edges" in out
+    code, _, err = run_cli(
+        ["eval", str(test_model), "--style-image", str(painting), "--photos", str(tmp_path / "none")], capsys
+    )
+    assert_one_line_error(code, err)
+
+
 def test_bench_bad_args(test_model, capsys):
     code, _, err = run_cli(["bench", "--model", test_model, "--sizes", "big"], capsys)
     assert_one_line_error(code, err)

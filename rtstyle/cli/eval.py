@@ -35,6 +35,8 @@ def eval_command(
                     "style_distance": r.style_distance,
                     "content_distance": r.content_distance,
                     "photos": r.photos,
+                    "grid": r.grid,
+                    "seams": r.seams,
                     "sheet": str(r.sheet) if r.sheet else None,
                 }
             )
@@ -42,7 +44,8 @@ def eval_command(
     else:
         print(
             f"{model}: style distance {r.style_distance:.4f}, content distance {r.content_distance:.4f} "
-            f"over {r.photos} photos" + (f"; sheet {r.sheet}" if r.sheet else "")
+            f"over {r.photos} photos; blocks: 8-px pattern {r.grid:.2f} levels, 4-px block edges {r.seams:.2f} "
+            "(a photo: ~0.3 and ~1.0)" + (f"; sheet {r.sheet}" if r.sheet else "")
         )
 
 
