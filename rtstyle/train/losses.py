@@ -117,8 +117,8 @@ def tile_pattern(y: torch.Tensor, period: int = 8) -> torch.Tensor:
     """The mean square of the pattern that ``y`` ``[B, C, H, W]`` repeats on every ``period`` x ``period`` tile
     (locked to its top-left corner), per image and channel, after the local mean over one period: the energy of
     the blockiness that strides and depth-to-space print (``rtstyle.evaluate.grid_pattern`` measures its amplitude
-    on the channel mean). Photos and the full tier average out to almost nothing, so as a loss it removes the
-    pattern and little else. The image is cropped to whole tiles; it needs at least two in each direction."""
+    on the channel mean). A photo's tiles average out to almost nothing, so as a loss it removes the pattern and
+    little else. The image is cropped to whole tiles; it needs at least two in each direction."""
     h, w = (y.shape[-2] // period) * period, (y.shape[-1] // period) * period
     if h < 2 * period or w < 2 * period:
         raise ValueError(f"an image under {2 * period} px has too few {period}-px tiles")
