@@ -10,6 +10,11 @@ onnxruntime call (a big picture on the full tier). So the signal is also written
 (``signal.set_wakeup_fd``) that a small thread watches: it says ``stopping…`` the moment the signal arrives.
 Later signals while stopping are not raised again (the outputs being finalised must not be cut short); they are
 said once.
+
+A raise can be lost: the handler runs wherever the main thread happens to be, and third-party code that swallows
+every exception (a C extension's module being imported, for one: numpy.random's first import did it) swallows it
+too. So once a stop was raised, :func:`raise_if_stopped` raises it again, and the frame loop calls it before every
+frame: a stop ends every frame loop of the run, whether the first raise got through or not.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class _Stopping:
         self.raised = False
         self.said = 0  # 0: nothing yet, 1: "stopping…", 2: "still stopping…"
         self.seen = 0  # signals the watcher saw
+        self.stopped: Stopped | None = None  # the stop the handler raised
 
     def announce(self, signum: int, repeat: bool) -> None:
         with self.lock:
@@ -60,7 +66,8 @@ class _Stopping:
         if self.raised:
             return
         self.raised = True
-        raise Stopped(signum, _name(signum))
+        self.stopped = Stopped(signum, _name(signum))
+        raise self.stopped
 
     def watch(self, sock: socket.socket, signums: set[int]) -> None:
         while True:
@@ -76,6 +83,17 @@ class _Stopping:
                         self.seen += 1
                         repeat = self.seen > 1
                     self.announce(b, repeat)
+
+
+_active: list[_Stopping] = []  # the stop_signals blocks entered (the innermost last)
+
+
+def raise_if_stopped() -> None:
+    """Raise :class:`Stopped` again if a signal already raised it within :func:`stop_signals` (the first raise
+    may have been swallowed on its way out); nothing otherwise."""
+    if _active and _active[-1].stopped is not None:
+        first = _active[-1].stopped
+        raise Stopped(first.signum, first.name)
 
 
 def _say(message: str) -> None:
@@ -97,9 +115,11 @@ def stop_signals(say: Callable[[str], None] = _say) -> Iterator[None]:
     old_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     watcher = threading.Thread(target=state.watch, args=(reader, signums), name="rtstyle-signals", daemon=True)
     watcher.start()
+    _active.append(state)
     try:
         yield
     finally:
+        _active.remove(state)
         signal.set_wakeup_fd(old_fd)
         for s, h in old.items():
             signal.signal(s, h)

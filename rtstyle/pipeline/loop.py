@@ -35,6 +35,7 @@ import numpy as np
 from rtstyle.errors import DeviceError, RtstyleError
 from rtstyle.io.sinks.base import Sink
 from rtstyle.io.sources import Source
+from rtstyle.signals import raise_if_stopped
 
 _END = object()
 
@@ -298,6 +299,7 @@ class Pipeline:
         try:
             started = 0
             while True:
+                raise_if_stopped()  # a stop signal whose raise something swallowed still ends the run here
                 if self._stop.is_set():
                     self.end = "stop"
                     break
