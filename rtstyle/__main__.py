@@ -1,3 +1,3 @@
-from rtstyle.cli.main import main
+from rtstyle.cli.entry import run
 
-main()
+run()

@@ -102,6 +102,24 @@ def test_missing_train_extra_is_one_line(tmp_path: Path, args: list[str]) -> Non
     assert "torch is not installed" in lines[0] and f'pip install -e "{hints.checkout_root()}[train]"' in lines[0]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_stop_while_the_program_starts_is_one_line(tmp_path: Path, signame: str, code: int) -> None:
+    """Ctrl-C in the first half second (the imports, before the commands' own handlers) printed a traceback. The
+    signal here comes from inside the import of typer (a stand-in on the path that sends it and waits)."""
+    shim = tmp_path / "shim" / "typer"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text(
+        f"import os, signal, time\nos.kill(os.getpid(), signal.{signame})\ntime.sleep(30)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim.parent), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run(
+        [sys.executable, "-m", "rtstyle", "--version"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert r.returncode == code and r.stderr == "rtstyle: error: interrupted\n", r.stderr
+    assert r.stdout == ""
+
+
 def test_cameras_none_found_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(cameras, "probe_cameras", lambda max_index: [])
     code, out, err = run_cli(["cameras"], capsys)
