@@ -44,7 +44,6 @@ class _Stopping:
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say = say
         self.lock = threading.Lock()
-        self.raised = False
         self.said = 0  # 0: nothing yet, 1: "stopping…", 2: "still stopping…"
         self.seen = 0  # signals the watcher saw
         self.stopped: Stopped | None = None  # the stop the handler raised
@@ -63,9 +62,8 @@ class _Stopping:
 
     def handler(self, signum: int, frame: FrameType | None) -> None:
         self.announce(signum, repeat=False)
-        if self.raised:
+        if self.stopped is not None:  # raised once already
             return
-        self.raised = True
         self.stopped = Stopped(signum, _name(signum))
         raise self.stopped
 
