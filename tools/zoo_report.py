@@ -202,8 +202,8 @@ def write_table(
 
 def recorded_full(path: Path, styles: list[str], scene: list[Path]) -> dict[str, dict]:
     """The full tier's figures per style from an earlier ``--against ... --json`` run: its style, content, 8-px
-    pattern and 4-px block edges (the last two where the record has them). The run must have measured the same scene photos (by name, where it recorded them; by count
-    otherwise) and every style in ``styles``."""
+    pattern and 4-px block edges (the last two where the record has them). The run must have measured the same
+    scene photos (by name, where it recorded them; by count otherwise) and every style in ``styles``."""
     from rtstyle.errors import RtstyleError
 
     try:
