@@ -466,6 +466,9 @@ def test_an_onnx_teacher_is_read_into_torch_and_gives_the_file_s_frames(tmp_path
         _cfg(tmp_path, list(two_folders), styles[:1] * 2, style_names=["a", "b"], teacher=str(path), steps=2)
     )
     assert "teacher" in torch.load(result.checkpoint, weights_only=False)["history"][-1]
+    off = train(_cfg(tmp_path / "off", list(two_folders), styles[:1] * 2, style_names=["a", "b"], teacher=str(path),
+                     teacher_weight=0.0, steps=2))  # fmt: skip
+    assert "teacher" not in torch.load(off.checkpoint, weights_only=False)["history"][-1]  # no teacher pass at 0
 
 
 def test_relative_style_loss_is_the_eval_style_distance_of_the_output(tmp_path, two_folders, styles):

@@ -759,7 +759,7 @@ def train(
                 if cfg.seam_weight > 0 and not warm:
                     terms["seam"] = cfg.seam_weight * block_seams(y.float())
                     loss = loss + terms["seam"]
-                if teacher is not None and not warm:
+                if teacher is not None and not warm and cfg.teacher_weight > 0:  # at 0 the teacher's pass is skipped
                     target = teacher(x, style)
                     terms["teacher"] = cfg.teacher_weight * F.mse_loss(y.float(), target.float())
                     loss = loss + terms["teacher"]
