@@ -286,8 +286,9 @@ def main(argv: list[str] | None = None) -> int:
                 row: dict = {"name": name, "grid": round(r.grid, 2), "seams": round(r.seams, 3)}
                 if against is not None:
                     full = evaluate(against, painting, scene, vgg_weights=str(vgg), style=name)
-                    bar = bar_against(full.style_distance, full.content_distance)
                     row.update(full_style=round(full.style_distance, 4), full_content=round(full.content_distance, 4))
+                    # from the recorded (rounded) figures, so a later --against-json look gets the same bar
+                    bar = bar_against(row["full_style"], row["full_content"])
                     row.update(full_grid=round(full.grid, 2), full_seams=round(full.seams, 3))
                 elif recorded is not None:
                     row.update(recorded[name])
