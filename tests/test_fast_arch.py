@@ -227,3 +227,36 @@ def test_nhwc_head_export_has_no_output_depth_to_space_and_imports_back(tmp_path
     _, back = import_onnx(path)
     for (k, a), b in zip(net.state_dict().items(), back.state_dict().values(), strict=True):
         assert same_weights(a, b, atol=1e-5), k
+
+
+def test_a_trained_lean_net_grows_into_a_deeper_or_wider_one_with_the_same_output(tmp_path: Path) -> None:
+    """grow_fast / ``--init-from`` across designs: the grown net computes exactly what the trained one does, and
+    what is new (identity blocks, channels the old ones do not see yet) still gets gradients, so it learns."""
+    from rtstyle.errors import InputError
+    from rtstyle.nets.fast import grow_fast
+    from rtstyle.train.loop import init_weights
+
+    src = perturbed_net("fast-lean", 3).eval()
+    x, style = torch.rand(2, 3, 48, 64), torch.softmax(torch.randn(2, 3), 1)
+    want = src(x, style)
+    for kw in ({"blocks": 5}, {"channels": (16, 48, 96)}):
+        grown = grow_fast(src, build_fast("fast-lean", 3, **kw))
+        assert torch.equal(grown(x, style), want)
+        grown(x, style).square().mean().backward()
+        if "blocks" in kw:
+            assert grown.res[4].b.norm.weight.grad.abs().sum() > 0  # the identity block starts to learn
+        else:
+            assert grown.res[0].a.pw.weight.grad[:64, 64:].abs().sum() > 0  # old channels reading new ones
+    with pytest.raises(ValueError, match="cannot grow"):
+        grow_fast(build_net("fast-deep", 3), build_net("fast-lean", 3))  # it would drop two blocks
+
+    # the training's --init-from does it from a checkpoint of another fast design, and says so
+    ckpt = tmp_path / "lean.pt"
+    names = [{"name": n} for n in "abc"]
+    torch.save({"arch": "fast-lean", "num_styles": 3, "net": src.state_dict(), "styles": names}, ckpt)
+    deep = build_net("fast-deep", 3)
+    note, _ = init_weights(deep, str(ckpt), "fast-deep", ["a", "b", "c"])
+    assert "grown from fast-lean" in note
+    assert torch.equal(deep.eval()(x, style), want)
+    with pytest.raises(InputError, match="it is a fast-lean network"):
+        init_weights(build_net("johnson", 3), str(ckpt), "johnson", ["a"])

@@ -296,6 +296,8 @@ DESIGNS: dict[str, dict] = {
     "fast-lean": _LEAN,
     # fast-lean at 16 channels at 1/4 and 48 at 1/8: the one design under both of issue 11's speed targets
     "fast-slim": {**_LEAN, "channels": (16, 16, 48)},
+    # fast-lean with 5 residual blocks: ~1.2x its time per 720p frame (docs/performance.md, session 17)
+    "fast-deep": {**_LEAN, "blocks": 5},
 }
 
 FAST_ARCHS = {
@@ -308,7 +310,50 @@ FAST_ARCHS = {
     "transposed-conv upsampling and a separable output conv (~0.5x fast's time at 1280x720 on 2 threads)",
     "fast-slim": "fast-lean at 16 channels at 1/4 and 48 at 1/8 (24k parameters; lost the pilot distillation to "
     "fast-lean by 1.30x in style distance)",
+    "fast-deep": "fast-lean with 5 residual blocks at 1/8 (64k parameters, ~1.2x its time); grows from a trained "
+    "fast-lean (--init-from) without changing its output",
 }
+
+
+@torch.no_grad()
+def grow_fast(src: FastNet, dst: FastNet) -> FastNet:
+    """Copy a trained ``src`` into ``dst``, a design with the same layout and at least its widths and residual
+    blocks, so that ``dst`` computes exactly what ``src`` does (net2net-style growth, Chen et al. 2016):
+
+    - every weight, bias and per-style norm row of ``src`` fills the leading slice of its counterpart;
+    - a new channel keeps ``dst``'s random weights into it, and every weight from a new channel into an old one is
+      zero, so the old channels never see it (their gradients through those zero weights are not zero: it learns);
+    - a new residual block starts as the identity: its second norm's scale and shift are zero.
+
+    Returns ``dst``; raises ``ValueError`` when ``dst`` cannot hold ``src``."""
+    have, want = src.state_dict(), dst.state_dict()
+    missing = [k for k in have if k not in want]
+    small = [
+        k
+        for k, v in have.items()
+        if k in want and (v.dim() != want[k].dim() or any(a > b for a, b in zip(v.shape, want[k].shape, strict=True)))
+    ]
+    if missing or small or src.num_styles != dst.num_styles or src.out_from != dst.out_from:
+        raise ValueError(f"cannot grow into this design: {', '.join((missing + small)[:3]) or 'another layout'}")
+    olds = dict(src.named_modules())
+    for name, m in dst.named_modules():
+        old = olds.get(name)
+        if isinstance(m, nn.ConvTranspose2d | nn.Conv2d) and old is not None:
+            w, w0 = m.weight, old.weight
+            if isinstance(m, nn.ConvTranspose2d):  # [in, out, k, k]
+                w[w0.shape[0] :, : w0.shape[1]] = 0
+            elif m.groups == 1:  # [out, in, k, k]; a depthwise conv's channels only see themselves
+                w[: w0.shape[0], w0.shape[1] :] = 0
+            w[tuple(slice(0, n) for n in w0.shape)] = w0
+            if m.bias is not None:
+                m.bias[: old.bias.shape[0]] = old.bias
+        elif isinstance(m, CondInstanceNorm) and old is not None:
+            m.weight[:, : old.weight.shape[1]] = old.weight
+            m.bias[:, : old.bias.shape[1]] = old.bias
+        elif isinstance(m, SepResidual) and old is None:
+            m.b.norm.weight.zero_()
+            m.b.norm.bias.zero_()
+    return dst
 
 
 def build_fast(name: str, num_styles: int = 1, **overrides: object) -> FastNet:

@@ -35,6 +35,7 @@ from rtstyle.export import (
     net_from_checkpoint,
 )
 from rtstyle.nets import build_net, get_arch
+from rtstyle.nets.fast import grow_fast
 from rtstyle.train.data import PhotoSet, load_rgb, read_holdout, to_tensor
 from rtstyle.train.losses import STYLE_LOSSES, PerceptualLoss, block_seams, load_vgg, tile_pattern
 from rtstyle.train.precision import autocast, resolve_precision
@@ -315,8 +316,13 @@ def init_weights(
     source's recipe."""
     src, src_names, src_recipe = _source_net(spec, arch)
     src_arch = getattr(src, "arch_name", arch)
+    grown = ""
     if src_arch != arch:
-        raise InputError(f"--init-from {spec}: it is a {src_arch} network, this run trains {arch}")
+        try:  # a fast design that holds the source's (more blocks, wider) grows from it, same output at first
+            src = grow_fast(src, build_net(arch, int(getattr(src, "num_styles", 1))))  # type: ignore[arg-type]
+        except (ValueError, TypeError, AttributeError):
+            raise InputError(f"--init-from {spec}: it is a {src_arch} network, this run trains {arch}") from None
+        grown = f", grown from {src_arch}"
     target = net.state_dict()
     rows = [src_names.index(n) if n in src_names else None for n in style_names]
     picked = [None if r is not None or pick is None else pick(src, src_names, i) for i, r in enumerate(rows)]
@@ -333,7 +339,7 @@ def init_weights(
             target[key] = value
     net.load_state_dict(target)
     kept = [n for n, r in zip(style_names, rows, strict=True) if r is not None]
-    note = f"initialised from {Path(spec).name}" + (f" (styles kept: {', '.join(kept)})" if kept else "")
+    note = f"initialised from {Path(spec).name}{grown}" + (f" (styles kept: {', '.join(kept)})" if kept else "")
     nearest = [f"{n} from {src_names[q]}" for n, q in zip(style_names, picked, strict=True) if q is not None]
     if nearest:
         note += f" (norm rows from the nearest style by Gram distance: {', '.join(nearest)})"

@@ -116,6 +116,11 @@ DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "lean-c48": (_fast("fast-lean", channels=(16, 32, 48)), "fast-lean with 48 channels at 1/8"),
     "lean-narrow": (_fast("fast-lean", channels=(16, 16, 64)), "fast-lean with 16 channels at 1/4"),
     "lean-slim": (lambda: build_net("fast-slim"), "registered as fast-slim: fast-lean at 16/48 channels"),
+    "lean-c96": (_fast("fast-lean", channels=(16, 32, 96)), "fast-lean with 96 channels at 1/8"),
+    "lean-5blocks": (_fast("fast-lean", blocks=5), "fast-lean with 5 residual blocks"),
+    "lean-c96-4blocks": (_fast("fast-lean", channels=(16, 32, 96), blocks=4), "fast-lean, 96 at 1/8, 4 blocks"),
+    "lean-c128": (_fast("fast-lean", channels=(16, 32, 128)), "fast-lean with 128 channels at 1/8"),
+    "lean-c48-96": (_fast("fast-lean", channels=(16, 48, 96)), "fast-lean with 48 channels at 1/4, 96 at 1/8"),
 }
 DEFAULT_DESIGNS = "wrapper-only,johnson,fast,fast-lean,fast-sepout,fast-3blocks,fast-hq,fast-guided"
 
