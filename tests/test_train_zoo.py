@@ -244,3 +244,29 @@ def test_cpu_fast_tier_resumes_from_its_campaign_model_on_a_new_machine(tmp_path
     student(models / "zoo-fast.onnx", 3000)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert f"--init-from {models / 'zoo-fast.onnx'} --continue" in r.stdout
+
+
+def test_cpu_fast_tier_grows_its_checkpoint_when_the_schedule_moves_to_another_design(tmp_path):
+    """A phase whose --arch differs from the run's checkpoint starts by growing it (--init-from CKPT --continue,
+    not --resume, which would refuse another design); the phases after it resume as usual."""
+    import torch
+
+    zoo = _zoo_module()
+    assets = tmp_path / "assets"
+    (assets / "styles").mkdir(parents=True)
+    for s in zoo.ZOO:
+        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
+    ckpt = tmp_path / "runs" / "fast" / "checkpoint.pt"
+    ckpt.parent.mkdir(parents=True)
+    cmd = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "fast", "--device", "cpu", "--print"]
+    cmd += ["--assets", str(assets), "--models-dir", str(tmp_path / "models"), "--out-dir", str(tmp_path / "runs")]
+    lines = {}
+    for arch in ("fast-slim", zoo.CPU_SCHEDULE["fast"][0]["arch"]):
+        torch.save({"arch": arch, "step": 100, "net": {}}, ckpt)
+        r = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        lines[arch] = r.stdout.splitlines()
+    first, *later = lines["fast-slim"]
+    assert first.endswith(f"--init-from {ckpt} --continue") and "--resume" not in first.split()
+    assert later and all("--resume" in line.split() and "--init-from" not in line for line in later)
+    assert all("--init-from" not in line for line in lines[zoo.CPU_SCHEDULE["fast"][0]["arch"]])  # same design

@@ -320,6 +320,13 @@ def use_cpu_schedule(device: str) -> bool:
     return False
 
 
+def checkpoint_arch(path: Path) -> str:
+    """The architecture a checkpoint trains."""
+    import torch
+
+    return str(torch.load(path, map_location="cpu", weights_only=False)["arch"])
+
+
 def checkpoint_step(path: Path) -> int:
     """The step a checkpoint reached (0 when there is none)."""
     if not path.is_file():
@@ -473,7 +480,12 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
         if done >= phase["until"] and a.steps is None:
             continue
         resume = (a.resume and ckpt.is_file()) or bool(out)
-        out.append(train_args(tier, a, styles, phase, resume=resume) + ([] if out else start))
+        args = train_args(tier, a, styles, phase, resume=resume) + ([] if out else start)
+        if not out and resume and "--arch" in args and checkpoint_arch(ckpt) != args[args.index("--arch") + 1]:
+            # the schedule moved to a bigger design: it grows from the checkpoint (same output at first; the
+            # optimizer restarts), which its own checkpoints then replace
+            args = [x for x in args if x != "--resume"] + ["--init-from", str(ckpt), "--continue"]
+        out.append(args)
     return out
 
 
