@@ -70,8 +70,10 @@ def evaluate(
     sheet: str | Path | None = None,
     sheet_photos: int = 6,
     tier: str | None = None,
+    short_side: int = PHOTO_SHORT_SIDE,
 ) -> EvalResult:
-    """Style and content distances of ``model`` (name or .onnx path) over ``photos``."""
+    """Style and content distances of ``model`` (name or .onnx path) over ``photos`` (scaled down to
+    ``short_side``, never up)."""
     stylize = Stylizer(str(model), device="cpu", tier=tier)
     if style is not None:
         stylize.set_style(style)
@@ -85,7 +87,7 @@ def evaluate(
     grids, seams = [], []
     shown: list[tuple[np.ndarray, np.ndarray]] = []
     for path in photos:
-        rgb = load_rgb(path, short_side=PHOTO_SHORT_SIDE)
+        rgb = load_rgb(path, short_side=short_side)
         if rgb is None:
             raise InputError(f"cannot read photo {path}")
         out_bgr = stylize(np.ascontiguousarray(rgb[:, :, ::-1]))

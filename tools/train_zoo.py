@@ -333,20 +333,14 @@ def use_cpu_schedule(device: str) -> bool:
     return False
 
 
-def checkpoint_arch(path: Path) -> str:
-    """The architecture a checkpoint trains."""
-    import torch
-
-    return str(torch.load(path, map_location="cpu", weights_only=False)["arch"])
-
-
-def checkpoint_step(path: Path) -> int:
-    """The step a checkpoint reached (0 when there is none)."""
+def checkpoint_progress(path: Path) -> tuple[int, str | None]:
+    """The step a checkpoint reached and the architecture it trains (0, None when there is none)."""
     if not path.is_file():
-        return 0
+        return 0, None
     import torch
 
-    return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    return int(ckpt["step"]), str(ckpt["arch"])
 
 
 def train_args(
@@ -482,9 +476,9 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
     # the shipped model, or a campaign's progress model kept out of the catalogue until it is good enough to ship
     # (models/campaign/, not packaged): whichever went further
     model = max((Path(a.models_dir) / f"zoo-{tier}.onnx", campaign_model(a, tier)), key=exported_step)
-    done, start = 0, []
+    done, start, ckpt_arch = 0, [], None
     if a.resume and ckpt.is_file():
-        done = checkpoint_step(ckpt)
+        done, ckpt_arch = checkpoint_progress(ckpt)
     elif a.resume and exported_step(model) > 0:
         done = exported_step(model)
         start = ["--init-from", str(model), "--continue"]
@@ -494,7 +488,7 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
             continue
         resume = (a.resume and ckpt.is_file()) or bool(out)
         args = train_args(tier, a, styles, phase, resume=resume) + ([] if out else start)
-        if not out and resume and "--arch" in args and checkpoint_arch(ckpt) != args[args.index("--arch") + 1]:
+        if not out and ckpt_arch and "--arch" in args and ckpt_arch != args[args.index("--arch") + 1]:
             # the schedule moved to a bigger design: it grows from the checkpoint (same output at first; the
             # optimizer restarts), which its own checkpoints then replace
             args = [x for x in args if x != "--resume"] + ["--init-from", str(ckpt), "--continue"]

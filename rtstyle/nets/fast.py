@@ -329,7 +329,9 @@ def grow_fast(src: FastNet, dst: FastNet) -> FastNet:
       zero, so the old channels never see it (their gradients through those zero weights are not zero: it learns);
     - a new residual block starts as the identity: its second norm's scale and shift are zero.
 
-    Returns ``dst``; raises ``ValueError`` when ``dst`` cannot hold ``src``."""
+    Returns ``dst``; raises ``ValueError`` when ``dst`` cannot hold ``src`` (or either is not a ``FastNet``)."""
+    if not isinstance(src, FastNet) or not isinstance(dst, FastNet):
+        raise ValueError("cannot grow into this design: only a fast design grows into another")
     have, want = src.state_dict(), dst.state_dict()
     missing = [k for k in have if k not in want]
     small = [

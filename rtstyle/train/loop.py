@@ -320,7 +320,7 @@ def init_weights(
     if src_arch != arch:
         try:  # a fast design that holds the source's (more blocks, wider) grows from it, same output at first
             src = grow_fast(src, build_net(arch, int(getattr(src, "num_styles", 1))))  # type: ignore[arg-type]
-        except (ValueError, TypeError, AttributeError):
+        except ValueError:
             raise InputError(f"--init-from {spec}: it is a {src_arch} network, this run trains {arch}") from None
         grown = f", grown from {src_arch}"
     target = net.state_dict()

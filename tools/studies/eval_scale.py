@@ -34,11 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     scene = ev.eval_photos(assets / "photos", zr.HOLDOUT, a.limit)
     zoo, vgg = zr._zoo_styles(), str(assets / zr.VGG_FILE)
     for side in [int(x) for x in a.sides.split(",")]:
-        ev.PHOTO_SHORT_SIDE = side  # evaluate() reads it per photo
         for name in a.styles.split(","):
             painting = assets / "styles" / zoo[name]
-            f = ev.evaluate(a.model, painting, scene, vgg_weights=vgg, style=name)
-            t = ev.evaluate(a.full, painting, scene, vgg_weights=vgg, style=name)
+            f = ev.evaluate(a.model, painting, scene, vgg_weights=vgg, style=name, short_side=side)
+            t = ev.evaluate(a.full, painting, scene, vgg_weights=vgg, style=name, short_side=side)
             print(
                 f"{side:4d} px {name:12s} style {f.style_distance:.3f} / {t.style_distance:.3f} = "
                 f"{f.style_distance / t.style_distance:.2f}x  content {f.content_distance / t.content_distance:.2f}x",
