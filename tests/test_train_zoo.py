@@ -25,6 +25,15 @@ def _zoo_module():
     return mod
 
 
+def _grey_paintings(zoo, tmp_path: Path) -> Path:
+    """An assets folder whose nine paintings are grey squares: a fresh clone has no ../shared to read them from."""
+    assets = tmp_path / "assets"
+    (assets / "styles").mkdir(parents=True)
+    for s in zoo.ZOO:
+        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
+    return assets
+
+
 def test_zoo_lists_the_nine_styles_with_their_cli_names():
     zoo = _zoo_module()
     assert [s.name for s in zoo.ZOO] == [
@@ -135,10 +144,7 @@ def test_cpu_campaign_resumes_from_the_committed_model_on_a_new_machine(tmp_path
         {"steps_done": 300, "lr": 1e-3},
         32,
     )
-    assets = tmp_path / "assets"  # a fresh clone has no ../shared: generated paintings stand in
-    (assets / "styles").mkdir(parents=True)
-    for s in zoo.ZOO:
-        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
+    assets = _grey_paintings(zoo, tmp_path)
     base = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "full", "--device", "cpu", "--print"]
     base += ["--assets", str(assets), "--models-dir", str(models), "--out-dir", str(tmp_path / "runs")]
     r = subprocess.run([*base, "--resume"], capture_output=True, text=True, timeout=120)
@@ -170,10 +176,7 @@ def test_cpu_campaign_resumes_from_the_committed_model_on_a_new_machine(tmp_path
 def test_cpu_fast_tier_is_distilled_from_the_committed_full_tier(tmp_path):
     """The fast zoo on the CPU: the pilot's recipe, taught by models/zoo-full.onnx (what ships, on any machine)."""
     zoo = _zoo_module()
-    assets = tmp_path / "assets"
-    (assets / "styles").mkdir(parents=True)
-    for s in zoo.ZOO:
-        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
+    assets = _grey_paintings(zoo, tmp_path)
     models = tmp_path / "models"
     cmd = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "fast", "--device", "cpu", "--print"]
     cmd += ["--assets", str(assets), "--models-dir", str(models), "--out-dir", str(tmp_path / "runs")]
@@ -200,10 +203,7 @@ def test_cpu_fast_tier_takes_each_style_at_its_teachers_balance(tmp_path):
     teacher_w = [1e9 * (i + 1) for i in range(len(names))]
     export_onnx(build_net("tiny", len(names)), models / "zoo-full.onnx", [StyleEntry(n, n) for n in names], "tiny",
                 "full", {"steps_done": 300, "content_weight": 5e5, "style_weight": teacher_w}, 32)  # fmt: skip
-    assets = tmp_path / "assets"
-    (assets / "styles").mkdir(parents=True)
-    for s in zoo.ZOO:
-        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
+    assets = _grey_paintings(zoo, tmp_path)
     cmd = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "fast", "--device", "cpu", "--print"]
     cmd += ["--assets", str(assets), "--models-dir", str(models), "--out-dir", str(tmp_path / "runs")]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -231,10 +231,7 @@ def test_cpu_fast_tier_resumes_from_its_campaign_model_on_a_new_machine(tmp_path
         entries = [StyleEntry(n, n) for n in names]
         export_onnx(build_net("tiny", len(names)), path, entries, "tiny", "fast", {"steps_done": steps}, 32)
 
-    assets = tmp_path / "assets"
-    (assets / "styles").mkdir(parents=True)
-    for s in zoo.ZOO:
-        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
+    assets = _grey_paintings(zoo, tmp_path)
     cmd = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "fast", "--device", "cpu", "--print"]
     cmd += ["--assets", str(assets), "--models-dir", str(models), "--out-dir", str(tmp_path / "runs"), "--resume"]
     student(models / "campaign" / "zoo-fast.onnx", 2000)
@@ -252,10 +249,7 @@ def test_cpu_fast_tier_grows_its_checkpoint_when_the_schedule_moves_to_another_d
     import torch
 
     zoo = _zoo_module()
-    assets = tmp_path / "assets"
-    (assets / "styles").mkdir(parents=True)
-    for s in zoo.ZOO:
-        cv2.imwrite(str(assets / "styles" / s.file), np.full((16, 16, 3), 128, np.uint8))
+    assets = _grey_paintings(zoo, tmp_path)
     ckpt = tmp_path / "runs" / "fast" / "checkpoint.pt"
     ckpt.parent.mkdir(parents=True)
     cmd = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "fast", "--device", "cpu", "--print"]
