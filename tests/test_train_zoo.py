@@ -216,6 +216,34 @@ def test_cpu_fast_tier_takes_each_style_at_its_teachers_balance(tmp_path):
     assert zoo.teacher_balance(tmp_path / "none.onnx", zoo.ZOO, cw) is None
 
 
+def test_a_fast_phase_style_scale_moves_a_style_off_its_teachers_balance(tmp_path):
+    """The stopping rule's per-style factors (style_scale) apply on top of the teacher's balance, as they apply on
+    top of the full tier's own weights: a style with content to spare paints harder, one over its content bar less."""
+    import argparse
+
+    from rtstyle.contract import StyleEntry
+    from rtstyle.export import export_onnx
+    from rtstyle.nets import build_net
+
+    zoo = _zoo_module()
+    models = tmp_path / "models"
+    names = [s.name for s in zoo.ZOO]
+    export_onnx(build_net("tiny", len(names)), models / "zoo-full.onnx", [StyleEntry(n, n) for n in names], "tiny",
+                "full", {"steps_done": 300, "content_weight": 5e5, "style_weight": 1e10}, 32)  # fmt: skip
+    a = argparse.Namespace(
+        assets=str(tmp_path / "assets"), device="cpu", out_dir=str(tmp_path / "runs"), models_dir=str(models),
+        checkpoint_every=200, preview_every=1000, vgg_weights=None, resume=False, steps=None, batch=None,
+        size=None, style_size=None, arch=None, fast_arch=None,
+    )  # fmt: skip
+    phase = {**zoo.CPU_SCHEDULE["fast"][-1], "style_scale": {"mosaic": 2.0, "shipwreck": 0.5}}
+    args = zoo.train_args("fast", a, zoo.ZOO, phase)
+    got = [float(args[i + 1]) for i, x in enumerate(args) if x == "--style-weight"]
+    base = 1e10 * float(args[args.index("--content-weight") + 1]) / 5e5
+    want = {"mosaic": 2 * base, "shipwreck": base / 2}
+    assert got == pytest.approx([want.get(s.name, base) for s in zoo.ZOO])
+    assert "--style-scale" not in args
+
+
 def test_cpu_fast_tier_resumes_from_its_campaign_model_on_a_new_machine(tmp_path):
     """A progress model not yet fit to ship waits in models/campaign/ (outside the catalogue); a new machine's
     --resume continues from it, or from the shipped one where that went further."""

@@ -404,14 +404,17 @@ def train_args(
     # weights were tuned per painting over its campaign): the perceptual terms then pull towards the teacher's
     # output, not away
     balance = teacher_balance(teacher, styles, float(r["content_weight"])) if teacher and phase is not None else None
-    if balance is not None:
+
+    def factor(s: ZooStyle) -> float:
+        return scale.get(s.name, 1.0) if isinstance(scale, dict) else scale
+
+    if balance is not None:  # a phase's style_scale moves a style off its teacher's balance (the stopping rule)
         r.pop("style_weight", None)
-        for w in balance:
-            args += ["--style-weight", str(w)]
+        for s, w in zip(styles, balance, strict=True):
+            args += ["--style-weight", str(w * factor(s))]
     elif phase is not None and "style_weight" not in r:
         for s in styles:
-            factor = scale.get(s.name, 1.0) if isinstance(scale, dict) else scale
-            args += ["--style-weight", str(s.cpu_style_weight * factor)]
+            args += ["--style-weight", str(s.cpu_style_weight * factor(s))]
     if turns:
         for s in styles:
             args += ["--style-turns", str(turns.get(s.name, 1))]
