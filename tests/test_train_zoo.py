@@ -288,7 +288,13 @@ def test_cpu_fast_tier_grows_its_checkpoint_when_the_schedule_moves_to_another_d
         r = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr[-2000:]
         lines[arch] = r.stdout.splitlines()
-    first, *later = lines["fast-slim"]
-    assert first.endswith(f"--init-from {ckpt} --continue") and "--resume" not in first.split()
-    assert later and all("--resume" in line.split() and "--init-from" not in line for line in later)
-    assert all("--init-from" not in line for line in lines[zoo.CPU_SCHEDULE["fast"][0]["arch"]])  # same design
+    archs = [phase.get("arch", zoo.CPU_SCHEDULE["fast"][0]["arch"]) for phase in zoo.CPU_SCHEDULE["fast"]]
+    for start, got in lines.items():
+        before = [start, *archs[:-1]]  # the design the checkpoint holds when each phase starts
+        for line, arch, held in zip(got, archs, before, strict=True):
+            assert f"--arch {arch} " in line
+            if arch == held:  # same design: it resumes the run
+                assert "--resume" in line.split() and "--init-from" not in line
+            else:
+                assert line.endswith(f"--init-from {ckpt} --continue") and "--resume" not in line.split()
+    assert lines["fast-slim"][0].endswith("--continue")  # the test's checkpoint is of another design

@@ -303,6 +303,7 @@ CPU_SCHEDULE = {
         # photos scaled to 128 px it is within 1.43x of its teacher (0.52x on shipwreck), at their own 256 px 2.53x.
         # From 12,000 (session 17 A/B, docs/styles/README.md): 270 steps at 192 px took the mean style ratio from
         # 1.62x to 1.52x; 600 steps of lr 5e-4, of fast-deep or of fast-broad each under 1.5 %
+        # ... then 1.48x at 14,000 (1.50x at 12,800; session 18)
         {
             **_CPU_FAST_PHASE,
             "until": 14000,
@@ -310,6 +311,24 @@ CPU_SCHEDULE = {
             "seam_weight": 1e9,
             "tile_weight": 1e10,
             "teacher_weight": 1e8,
+        },
+        # Arms from 14,000 (session 18, docs/styles/README.md), each resumed with its optimizer state: 300 more steps
+        # as before 1.478x (the plateau); 256 px crops for the same time 1.470x, content 1.12x -> 1.17x; per-style
+        # weights 1.497x: mosaic and candy x2 (content 0.86x, 0.87x) fell 2.19x -> 1.96x and 1.77x -> 1.71x, while
+        # halving or x0.7 for the styles over their content bar cost far more style than it gave content (shipwreck
+        # 1.04x -> 1.28x for 1.51x -> 1.43x). The student's gap to its teacher is largest at the fine layers
+        # (relu1_2 / relu2_2 / relu3_3 at 2-5x the teacher's error, relu4_3 at 0.8-1.7x: tools/studies/
+        # style_layers.py), which the 1/4-resolution output end makes: fast-broad (48 channels there, ~1.2x the
+        # time per frame, grown from the model) with mosaic and candy at x2
+        {
+            **_CPU_FAST_PHASE,
+            "until": 16000,
+            "arch": "fast-broad",
+            "size": 192,
+            "seam_weight": 1e9,
+            "tile_weight": 1e10,
+            "teacher_weight": 1e8,
+            "style_scale": {"mosaic": 2.0, "candy": 2.0},
         },
     ],
 }
@@ -491,10 +510,12 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
             continue
         resume = (a.resume and ckpt.is_file()) or bool(out)
         args = train_args(tier, a, styles, phase, resume=resume) + ([] if out else start)
-        if not out and ckpt_arch and "--arch" in args and ckpt_arch != args[args.index("--arch") + 1]:
+        arch = args[args.index("--arch") + 1] if "--arch" in args else None
+        if ckpt_arch and arch and ckpt_arch != arch and "--resume" in args:
             # the schedule moved to a bigger design: it grows from the checkpoint (same output at first; the
             # optimizer restarts), which its own checkpoints then replace
             args = [x for x in args if x != "--resume"] + ["--init-from", str(ckpt), "--continue"]
+        ckpt_arch = arch or ckpt_arch  # what the checkpoint holds once this phase has run
         out.append(args)
     return out
 
