@@ -123,6 +123,10 @@ _CPU_FAST_PHASE = {
     "precision": "auto",
 }
 
+# The fast tier's settings from step 12,000 on: 192 px crops, both block losses, the teacher MSE at 1e8 (the phases
+# below say why each came)
+_CPU_FAST_192 = {**_CPU_FAST_PHASE, "size": 192, "seam_weight": 1e9, "tile_weight": 1e10, "teacher_weight": 1e8}
+
 # Phase 5's style scales (set by the rule at the step-12,000 report, below); phase 6 changes only udnie's.
 _PHASE5_SCALE = {
     "mosaic": 2.0,
@@ -304,14 +308,7 @@ CPU_SCHEDULE = {
         # From 12,000 (session 17 A/B, docs/styles/README.md): 270 steps at 192 px took the mean style ratio from
         # 1.62x to 1.52x; 600 steps of lr 5e-4, of fast-deep or of fast-broad each under 1.5 %
         # ... then 1.48x at 14,000 (1.50x at 12,800; session 18)
-        {
-            **_CPU_FAST_PHASE,
-            "until": 14000,
-            "size": 192,
-            "seam_weight": 1e9,
-            "tile_weight": 1e10,
-            "teacher_weight": 1e8,
-        },
+        {**_CPU_FAST_192, "until": 14000},
         # Arms from 14,000 (session 18, docs/styles/README.md), each resumed with its optimizer state: 300 more steps
         # as before 1.478x (the plateau); 256 px crops for the same time 1.470x, content 1.12x -> 1.17x; per-style
         # weights 1.497x: mosaic and candy x2 (content 0.86x, 0.87x) fell 2.19x -> 1.96x and 1.77x -> 1.71x, while
@@ -320,16 +317,7 @@ CPU_SCHEDULE = {
         # (relu1_2 / relu2_2 / relu3_3 at 2-5x the teacher's error, relu4_3 at 0.8-1.7x: tools/studies/
         # style_layers.py), which the 1/4-resolution output end makes: fast-broad (48 channels there, ~1.2x the
         # time per frame, grown from the model) with mosaic and candy at x2
-        {
-            **_CPU_FAST_PHASE,
-            "until": 16000,
-            "arch": "fast-broad",
-            "size": 192,
-            "seam_weight": 1e9,
-            "tile_weight": 1e10,
-            "teacher_weight": 1e8,
-            "style_scale": {"mosaic": 2.0, "candy": 2.0},
-        },
+        {**_CPU_FAST_192, "until": 16000, "arch": "fast-broad", "style_scale": {"mosaic": 2.0, "candy": 2.0}},
     ],
 }
 
