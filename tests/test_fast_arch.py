@@ -179,7 +179,7 @@ def test_folding_refuses_a_last_layer_of_the_wrong_width() -> None:
         fold_frame_format(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 5, 3), shuffle=1)
 
 
-@pytest.mark.parametrize("name", ["fast-lean", "fast-slim"])
+@pytest.mark.parametrize("name", ["fast-lean", "fast-slim", "fast-bridge"])
 def test_nhwc_head_gives_the_depth_to_space_wrappers_frames(name: str) -> None:
     net = perturbed_net(name, 3).eval()
     head, plain = ContractModule(net).eval(), ContractModule(net, nhwc_head=False).eval()
@@ -213,13 +213,14 @@ def test_designs_with_a_dense_output_keep_the_depth_to_space_head() -> None:
     assert ContractModule(build_net("johnson", 1)).features is None
 
 
-def test_nhwc_head_export_has_no_output_depth_to_space_and_imports_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["fast-lean", "fast-bridge"])
+def test_nhwc_head_export_has_no_output_depth_to_space_and_imports_back(tmp_path: Path, name: str) -> None:
     import onnx
 
     from rtstyle.export import import_onnx
 
-    net = perturbed_net("fast-lean", 3, seed=1).eval()
-    path = export_onnx(net, tmp_path / "lean.onnx", _styles(3), "fast-lean", "fast", {}, 256)  # parity checked
+    net = perturbed_net(name, 3, seed=1).eval()
+    path = export_onnx(net, tmp_path / "lean.onnx", _styles(3), name, "fast", {}, 256)  # parity checked
     model = onnx.load(str(path))
     ops = [n.op_type for n in model.graph.node]
     assert "DepthToSpace" not in ops and ops.count("ConvTranspose") == 1  # the body's 2x2 upsampling
@@ -239,12 +240,14 @@ def test_a_trained_lean_net_grows_into_a_deeper_or_wider_one_with_the_same_outpu
     src = perturbed_net("fast-lean", 3).eval()
     x, style = torch.rand(2, 3, 48, 64), torch.softmax(torch.randn(2, 3), 1)
     want = src(x, style)
-    for kw in ({"blocks": 5}, {"channels": (16, 48, 96)}):
+    for kw in ({"blocks": 5}, {"channels": (16, 48, 96)}, {"channels": (16, 48, 64), "bridge": True}):
         grown = grow_fast(src, build_fast("fast-lean", 3, **kw))
         assert torch.equal(grown(x, style), want)
         grown(x, style).square().mean().backward()
         if "blocks" in kw:
             assert grown.res[4].b.norm.weight.grad.abs().sum() > 0  # the identity block starts to learn
+        elif "bridge" in kw:
+            assert not grown.bridge.any() and grown.bridge.grad.abs().sum() > 0  # closed at first, and it opens
         else:
             assert grown.res[0].a.pw.weight.grad[:64, 64:].abs().sum() > 0  # old channels reading new ones
     with pytest.raises(ValueError, match="cannot grow"):

@@ -183,6 +183,8 @@ class FastNet(nn.Module):
     depthwise-separable layers (``up`` ``"nearest"`` or ``"shuffle"``), then a 3x3 conv (``out`` ``"dense"``, or
     ``"sep"``: depthwise 3x3 + pointwise) into 3 * out_from^2 channels and depth-to-space gives full-resolution RGB. ``internal_scale`` > 1 runs all this on the frame
     average-pooled by that factor and upsamples the result with the fast guided filter (``guided``) or bilinearly.
+    ``bridge`` (``out_from`` 4) adds the stem's 1/4-resolution features to the decoder's before the output conv,
+    scaled per channel by the style's gains (zero at first: see :func:`grow_fast`).
     """
 
     def __init__(
@@ -199,6 +201,7 @@ class FastNet(nn.Module):
         out: str = "dense",
         skip: bool = False,
         down: str = "conv",
+        bridge: bool = False,
     ) -> None:
         super().__init__()
         c1, c2, c3 = channels
@@ -236,6 +239,13 @@ class FastNet(nn.Module):
         else:
             self.out = Conv(cl, co, 3, norm=False, relu=False, pad=pad)
         self.skip = nn.Conv2d(3, 3, 1) if skip else None  # a per-pixel colour map of the frame, added at the end
+        self.bridge: nn.Parameter | None = None
+        if bridge:
+            if out_from != 4:
+                raise ValueError("a bridge joins the encoder's and the decoder's 1/4 features: it needs out_from 4")
+            # per style, a gain for each of the stem's channels added to the decoder's last features; zero at first,
+            # so a net grown into a bridged design computes what it did before
+            self.bridge = nn.Parameter(torch.zeros(num_styles, c2))
 
     def io_layers(self) -> IOLayers | None:
         """The convolutions that touch the image, or None where the frame's values are used elsewhere (the
@@ -252,7 +262,17 @@ class FastNet(nn.Module):
         frame's layout (``rtstyle.export.ContractModule``)."""
         if not isinstance(self.out, nn.Sequential):
             raise ValueError("features(): the output is a dense convolution, not a pointwise one")
-        return self.out[0](run_stages(x, style, self.down, self.res, self.up))
+        return self.out[0](self._body(x, style))
+
+    def _body(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Encoder, residual blocks and decoder; with a bridge, the stem's 1/4-resolution features (the last
+        layer before 1/8) come back into the decoder's, scaled per channel by the style's gains."""
+        if self.bridge is None:
+            return run_stages(x, style, self.down, self.res, self.up)
+        stem = run_stages(x, style, self.down[:-1])
+        y = run_stages(stem, style, self.down[-1:], self.res, self.up)
+        gain = style.to(self.bridge.dtype) @ self.bridge
+        return y + stem * gain.to(stem.dtype)[:, :, None, None]
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         if style is None:
@@ -261,7 +281,7 @@ class FastNet(nn.Module):
         if self.internal_scale > 1:
             x = F.avg_pool2d(x, self.internal_scale)
         x0 = x
-        x = run_stages(x, style, self.down, self.res, self.up)
+        x = self._body(x, style)
         y = self.out(x) if isinstance(self.out, nn.Sequential) else self.out(x, style)
         y = F.pixel_shuffle(y, self.out_from)
         if self.skip is not None:
@@ -300,6 +320,9 @@ DESIGNS: dict[str, dict] = {
     "fast-deep": {**_LEAN, "blocks": 5},
     # fast-lean with 48 channels at 1/4 (the output end, where each 4x4 block of pixels is made): ~1.2x its time
     "fast-broad": {**_LEAN, "channels": (16, 48, 64)},
+    # fast-broad with a bridge: the stem's 1/4 features (from the frame's own 4x4 blocks) added into the
+    # decoder's, gated per style, so each output block sees where the frame's edges fall inside it
+    "fast-bridge": {**_LEAN, "channels": (16, 48, 64), "bridge": True},
 }
 
 FAST_ARCHS = {
@@ -314,6 +337,8 @@ FAST_ARCHS = {
     "fast-lean by 1.30x in style distance)",
     "fast-broad": "fast-lean with 48 channels at 1/4 (52k parameters, ~1.2x its time); grows from a trained "
     "fast-lean (--init-from) without changing its output",
+    "fast-bridge": "fast-broad with the stem's 1/4-resolution features bridged into the decoder's, gated per "
+    "style (one multiply-add at 1/4); grows from a trained fast-lean or fast-broad without changing its output",
     "fast-deep": "fast-lean with 5 residual blocks at 1/8 (64k parameters, ~1.2x its time); grows from a trained "
     "fast-lean (--init-from) without changing its output",
 }
