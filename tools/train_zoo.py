@@ -318,6 +318,10 @@ CPU_SCHEDULE = {
         # style_layers.py), which the 1/4-resolution output end makes: fast-broad (48 channels there, ~1.2x the
         # time per frame, grown from the model) with mosaic and candy at x2
         {**_CPU_FAST_192, "until": 16000, "arch": "fast-broad", "style_scale": {"mosaic": 2.0, "candy": 2.0}},
+        # 1.40x at 16,000 (session 19): fast-broad's step came in its first 1,000 steps, then a plateau (+0.3 % on
+        # the seven styles at their teacher's balance). 500-step arms from 16,000: fast-broad 1.399x, fast-bridge
+        # (the stem's 1/4 features into the decoder) 1.399x; mosaic trained alone (one-style net and teacher,
+        # 400 steps) 1.83x -> 1.58x. The next phase waits for one-style arms of every style (docs/styles/README.md).
     ],
 }
 
