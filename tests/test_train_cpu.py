@@ -462,6 +462,13 @@ def test_an_onnx_teacher_is_read_into_torch_and_gives_the_file_s_frames(tmp_path
         assert np.abs(got[i].permute(1, 2, 0).numpy() - want).max() <= 1.01 / 255  # the output's rounding
     with pytest.raises(RtstyleError, match="teacher holds 2 style"):
         _Teacher(str(path), torch.device("cpu"), 3)
+    # a student of fewer (or reordered) styles is taught each style's own row, picked by name
+    one = _Teacher(str(path), torch.device("cpu"), 1, ["b"])
+    assert torch.equal(one(x, torch.ones(2, 1)), teacher(x, torch.tensor([[0.0, 1.0]] * 2)))
+    swapped = _Teacher(str(path), torch.device("cpu"), 2, ["b", "a"])
+    assert torch.equal(swapped(x, style), teacher(x, style.flip(1)))
+    with pytest.raises(RtstyleError, match="it has no c"):
+        _Teacher(str(path), torch.device("cpu"), 1, ["c"])
     result = train(
         _cfg(tmp_path, list(two_folders), styles[:1] * 2, style_names=["a", "b"], teacher=str(path), steps=2)
     )

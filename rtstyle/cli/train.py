@@ -109,7 +109,9 @@ def train_command(
         help="After the warm start, grow the style weight from 0 to full over N steps (the content is kept first).",
     ),
     teacher: str | None = typer.Option(
-        None, "--teacher", help="Distil from this model (style name, .onnx or .pt checkpoint)."
+        None,
+        "--teacher",
+        help="Distil from this model (style name, .onnx or .pt checkpoint); where it holds other or more styles, each style is taught by its row of the same name.",
     ),
     teacher_weight: float = typer.Option(
         1e9, "--teacher-weight", help="Weight of the MSE to the teacher's output (its MSE starts near 0.1)."

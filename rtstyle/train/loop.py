@@ -376,22 +376,41 @@ class _Teacher:
     :func:`import_onnx`, so it runs batched and under the run's precision), or any other contract model file
     (onnxruntime, one frame at a time)."""
 
-    def __init__(self, spec: str, device: torch.device, num_styles: int) -> None:
+    def __init__(self, spec: str, device: torch.device, num_styles: int, names: list[str] | None = None) -> None:
         path = Path(spec)
         self.torch_net: nn.Module | None = None
         self.session = None
+        held_names: list[str] = []
         if path.suffix == ".pt":
-            self.torch_net = net_from_checkpoint(load_checkpoint(path)).to(device).requires_grad_(False)
+            ckpt = load_checkpoint(path)
+            self.torch_net = net_from_checkpoint(ckpt).to(device).requires_grad_(False)
+            held_names = [str(e["name"]) if isinstance(e, dict) else str(e) for e in ckpt.get("styles", [])]
         else:
             if not path.is_file():
                 path = Path(resolve(spec, tier="full").file)
             try:
-                self.torch_net = import_onnx(path)[1].to(device).requires_grad_(False)
+                info, net = import_onnx(path)
+                self.torch_net = net.to(device).requires_grad_(False)
+                held_names = [e.name for e in info["styles"]]
             except InputError:  # not an export the importer reads: run the file itself
                 self._open_session(path, device)
         held = int(getattr(self.torch_net, "num_styles", num_styles))
-        if held != num_styles:
-            raise RtstyleError(f"the teacher holds {held} style(s) and the network being trained {num_styles}")
+        # The student's style weights as the teacher's: the same rows, or, where the teacher holds other or more
+        # styles, each student style's row picked by name (a one-style student taught by a zoo file).
+        self.rows: torch.Tensor | None = None
+        names = list(names or [])
+        reordered = held == num_styles and sorted(names) == sorted(held_names) and names != held_names
+        if held != num_styles or reordered:
+            missing = [n for n in names if n not in held_names]
+            if not names or not held_names or missing:
+                have = f" ({', '.join(held_names)})" if held_names else ""
+                lacks = f"; it has no {', '.join(missing)}" if missing and held_names else ""
+                raise RtstyleError(
+                    f"the teacher holds {held} style(s){have} and the network being trained {num_styles}{lacks}"
+                )
+            self.rows = torch.zeros(num_styles, held, device=device)
+            for i, n in enumerate(names):
+                self.rows[i, held_names.index(n)] = 1.0
         self.num_styles = num_styles
 
     def _open_session(self, path: Path, device: torch.device) -> None:
@@ -401,6 +420,8 @@ class _Teacher:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.rows is not None:
+            style = style.float() @ self.rows
         if self.torch_net is not None:
             return self.torch_net(x, style).clamp(0, 1)
         out = []
@@ -579,7 +600,7 @@ def train(
         init_note, src_recipe = init_weights(net, cfg.init_from, cfg.arch, [s.name for s in styles], pick)
     trained_values = set_trainable(net, cfg.train_only)
     net = net.to(device)
-    teacher = _Teacher(cfg.teacher, device, num_styles) if cfg.teacher else None
+    teacher = _Teacher(cfg.teacher, device, num_styles, [s.name for s in styles]) if cfg.teacher else None
     precision = resolve_precision(cfg.precision, device)
     # channels-last measured no faster on the CPU, bf16 or not (docs/training.md): CUDA only by default
     channels_last = cfg.channels_last if cfg.channels_last is not None else device.type == "cuda"
