@@ -384,7 +384,7 @@ class _Teacher:
         if path.suffix == ".pt":
             ckpt = load_checkpoint(path)
             self.torch_net = net_from_checkpoint(ckpt).to(device).requires_grad_(False)
-            held_names = [str(e["name"]) if isinstance(e, dict) else str(e) for e in ckpt.get("styles", [])]
+            held_names = [e["name"] for e in ckpt.get("styles", [])]
         else:
             if not path.is_file():
                 path = Path(resolve(spec, tier="full").file)

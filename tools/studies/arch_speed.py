@@ -120,9 +120,8 @@ DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "lean-5blocks": (_fast("fast-lean", blocks=5), "fast-lean with 5 residual blocks"),
     "lean-c96-4blocks": (_fast("fast-lean", channels=(16, 32, 96), blocks=4), "fast-lean, 96 at 1/8, 4 blocks"),
     "lean-c128": (_fast("fast-lean", channels=(16, 32, 128)), "fast-lean with 128 channels at 1/8"),
-    "lean-c48at4": (_fast("fast-lean", channels=(16, 48, 64)), "fast-lean with 48 channels at 1/4"),
+    "lean-c48at4": (_fast("fast-lean", channels=(16, 48, 64)), "fast-lean with 48 channels at 1/4 (fast-broad)"),
     "lean-c48-96": (_fast("fast-lean", channels=(16, 48, 96)), "fast-lean with 48 channels at 1/4, 96 at 1/8"),
-    "fast-broad": (lambda: build_net("fast-broad"), "registered: fast-lean with 48 channels at 1/4"),
     "fast-bridge": (lambda: build_net("fast-bridge"), "registered: fast-broad + the stem's features into the decoder"),
 }
 DEFAULT_DESIGNS = "wrapper-only,johnson,fast,fast-lean,fast-sepout,fast-3blocks,fast-hq,fast-guided"
