@@ -111,8 +111,13 @@ def test_zoo_smoke_run_trains_both_tiers_into_one_multistyle_file_each(tmp_path)
             text=True,
             env={**__import__("os").environ, "RTSTYLE_MODELS": str(models)},
         )
-        names = {(s["name"], Path(s["file"]).name) for s in json.loads(r.stdout)["styles"]}
-        assert ("starry-night", f"zoo-{tier}.onnx") in names
+        styles = json.loads(r.stdout)["styles"]
+        names = {(s["name"], Path(s["file"]).name) for s in styles if s["tier"] == tier}
+        if tier == "full":
+            assert ("starry-night", "zoo-full.onnx") in names
+        else:  # the CPU schedule ends with each style alone: one file per style, the shared run's kept aside
+            assert names == {(n, f"{n}-fast.onnx") for n in ("mosaic", "candy", "starry-night")}
+            assert (models / "campaign" / "zoo-fast.onnx").is_file()
     # mid-phase: the campaign's checkpoint exported with its card, to commit it
     mid = tmp_path / "mid"
     ex = [*cmd[:2], "--out-dir", str(tmp_path / "runs"), "--models-dir", str(mid), "--tier", "full", "--export-now"]
@@ -120,6 +125,12 @@ def test_zoo_smoke_run_trains_both_tiers_into_one_multistyle_file_each(tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     card = (mid / "zoo-full.md").read_text()
     assert (mid / "zoo-full.onnx").is_file() and "- steps: 2 at batch 2" in card and "unreadable skipped" in card
+    ex[ex.index("full")] = "fast"
+    r = subprocess.run(ex, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(f.name for f in mid.glob("*fast.onnx")) == ["candy-fast.onnx", "mosaic-fast.onnx",
+                                                            "starry-night-fast.onnx", "zoo-fast.onnx"]  # fmt: skip
+    assert "# candy-fast" in (mid / "candy-fast.md").read_text()
     bad = subprocess.run(
         [*cmd[:2], "--assets", str(assets), "--styles", "picasso", "--print"], capture_output=True, text=True
     )
@@ -183,7 +194,8 @@ def test_cpu_fast_tier_is_distilled_from_the_committed_full_tier(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.splitlines()
-    assert len(lines) == len(zoo.CPU_SCHEDULE["fast"])
+    solo = sum(1 for phase in zoo.CPU_SCHEDULE["fast"] if phase.get("solo"))
+    assert len(lines) == len(zoo.CPU_SCHEDULE["fast"]) - solo + solo * len(zoo.ZOO)
     first = lines[0]
     assert f"--teacher {models / 'zoo-full.onnx'}" in first and "--arch fast-lean" in first
     assert "--stability-weight 3000000.0" in first and "--teacher-weight 1000000000.0" in first
@@ -287,8 +299,9 @@ def test_cpu_fast_tier_grows_its_checkpoint_when_the_schedule_moves_to_another_d
         torch.save({"arch": arch, "step": 100, "net": {}}, ckpt)
         r = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr[-2000:]
-        lines[arch] = r.stdout.splitlines()
-    archs = [phase.get("arch", zoo.CPU_SCHEDULE["fast"][0]["arch"]) for phase in zoo.CPU_SCHEDULE["fast"]]
+        lines[arch] = [line for line in r.stdout.splitlines() if "--name zoo-fast " in line]  # the shared run's
+    shared = [phase for phase in zoo.CPU_SCHEDULE["fast"] if not phase.get("solo")]
+    archs = [phase.get("arch", zoo.CPU_SCHEDULE["fast"][0]["arch"]) for phase in shared]
     for start, got in lines.items():
         before = [start, *archs[:-1]]  # the design the checkpoint holds when each phase starts
         for line, arch, held in zip(got, archs, before, strict=True):
@@ -298,3 +311,59 @@ def test_cpu_fast_tier_grows_its_checkpoint_when_the_schedule_moves_to_another_d
             else:
                 assert line.endswith(f"--init-from {ckpt} --continue") and "--resume" not in line.split()
     assert lines["fast-slim"][0].endswith("--continue")  # the test's checkpoint is of another design
+
+
+def test_cpu_fast_tier_ends_with_each_style_alone(tmp_path):
+    """The solo phases: one run per style (its own folder, name and file), started from the shared run where it
+    stopped, resumed from the style's own checkpoint or committed model; an older one-style file of the same name
+    (another lineage, fewer steps than the shared run) is not a starting point. The shared run exports aside."""
+    import torch
+
+    from rtstyle.contract import StyleEntry
+    from rtstyle.export import export_onnx
+    from rtstyle.nets import build_net
+
+    zoo = _zoo_module()
+    solo = [phase for phase in zoo.CPU_SCHEDULE["fast"] if phase.get("solo")]
+    if not solo:
+        pytest.skip("the schedule has no solo phase")
+    shared_end = max(phase["until"] for phase in zoo.CPU_SCHEDULE["fast"] if not phase.get("solo"))
+    assets = _grey_paintings(zoo, tmp_path)
+    runs, models = tmp_path / "runs", tmp_path / "models"
+    cmd = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "fast", "--device", "cpu", "--print"]
+    cmd += ["--assets", str(assets), "--models-dir", str(models), "--out-dir", str(runs)]
+
+    def plan(*extra: str) -> list[str]:
+        r = subprocess.run([*cmd, *extra], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return r.stdout.splitlines()
+
+    fresh = plan()
+    shared_lines = [line for line in fresh if "--name zoo-fast " in line]
+    assert all(f"--export-dir {models / 'campaign'} " in line for line in shared_lines)
+    by_name = {line.split("--name ")[1].split()[0]: line for line in fresh if line not in shared_lines}
+    assert set(by_name) == {f"{s.name}-fast" for s in zoo.ZOO} and len(by_name) == len(solo) * len(zoo.ZOO)
+    for s in zoo.ZOO:
+        line = by_name[f"{s.name}-fast"]
+        assert line.count("--style-name") == 1 and f"--style-name {s.name} " in line
+        assert f"--out-dir {runs / f'fast-{s.name}'} " in line and f"--export-dir {models} " in line
+        assert line.endswith(f"--init-from {runs / 'fast' / 'checkpoint.pt'} --continue")
+
+    # a new machine: the shared run's committed model, a solo run's checkpoint, a solo campaign model, an old file
+    def student(path: Path, steps: int, names: list[str]) -> None:
+        entries = [StyleEntry(n, n) for n in names]
+        export_onnx(build_net("tiny", len(names)), path, entries, "tiny", "fast", {"steps_done": steps}, 32)
+
+    student(models / "campaign" / "zoo-fast.onnx", shared_end, [s.name for s in zoo.ZOO])
+    student(models / "campaign" / "wave-fast.onnx", shared_end + 1, ["wave"])
+    student(models / "mosaic-fast.onnx", shared_end - 1, ["mosaic"])
+    (runs / "fast-candy").mkdir(parents=True)
+    torch.save({"arch": "fast-broad", "step": shared_end + 1, "net": {}}, runs / "fast-candy" / "checkpoint.pt")
+    resumed = plan("--resume")
+    assert not any("--name zoo-fast " in line for line in resumed)  # the shared run is done
+    got = {line.split("--name ")[1].split()[0]: line for line in resumed}
+    assert got["candy-fast"].endswith("--resume") and got["candy-fast"].count("--resume") == 1
+    assert got["wave-fast"].endswith(f"--init-from {models / 'campaign' / 'wave-fast.onnx'} --continue")
+    assert got["mosaic-fast"].endswith(f"--init-from {models / 'campaign' / 'zoo-fast.onnx'} --continue")
+    torch.save({"arch": "fast-broad", "step": solo[-1]["until"], "net": {}}, runs / "fast-candy" / "checkpoint.pt")
+    assert not any("--name candy-fast " in line for line in plan("--resume"))  # candy is done

@@ -16,7 +16,9 @@ is one ``rtstyle train --resume`` up to its step count, so an interrupted campai
     nohup python tools/train_zoo.py --tier full --device cpu --resume > runs/zoo/full.log 2>&1 &
 
 On the CPU the fast tier follows ``CPU_SCHEDULE["fast"]`` too, taught by the committed full tier
-(``models/zoo-full.onnx``), so it starts once the full tier's campaign has shipped its final model:
+(``models/zoo-full.onnx``), so it starts once the full tier's campaign has shipped its final model. Its phases
+train one multi-style network, then (phases marked ``solo``) each style alone from it: the CPU fast tier ships as
+one small file per style (``STYLE-fast.onnx``), the shared network kept in ``MODELS_DIR/campaign/`` to resume from:
 
     nohup python tools/train_zoo.py --tier fast --device cpu --resume > runs/zoo/fast.log 2>&1 &
 
@@ -322,6 +324,16 @@ CPU_SCHEDULE = {
         # the seven styles at their teacher's balance). 500-step arms from 16,000: fast-broad 1.399x, fast-bridge
         # (the stem's 1/4 features into the decoder) 1.399x; mosaic trained alone (one-style net and teacher,
         # 400 steps) 1.83x -> 1.58x. The next phase waits for one-style arms of every style (docs/styles/README.md).
+        # Each style alone from 16,000 (session 20): one small file per style (STYLE-fast.onnx, ~0.3 MB), its run in
+        # OUT_DIR/fast-STYLE, the same recipe and weights as the shared phase before it. Arms: mosaic 1.83x -> 1.58x
+        # in 400 steps, 1.52x in 800; candy 1.62x -> 1.48x in 400 (docs/styles/README.md)
+        {
+            **_CPU_FAST_192,
+            "until": 16800,
+            "arch": "fast-broad",
+            "style_scale": {"mosaic": 2.0, "candy": 2.0},
+            "solo": True,
+        },
     ],
 }
 
@@ -355,9 +367,17 @@ def checkpoint_progress(path: Path) -> tuple[int, str | None]:
 
 
 def train_args(
-    tier: str, a: argparse.Namespace, styles: list[ZooStyle], phase: dict | None = None, resume: bool = False
+    tier: str,
+    a: argparse.Namespace,
+    styles: list[ZooStyle],
+    phase: dict | None = None,
+    resume: bool = False,
+    name: str | None = None,
+    out_dir: Path | None = None,
 ) -> list[str]:
-    r = dict(RECIPES[tier]) if phase is None else {k: v for k, v in phase.items() if k != "until"}
+    """One ``rtstyle train`` command line: the tier's recipe (or a CPU phase of it) for ``styles``; ``name`` and
+    ``out_dir`` default to the tier's shared run (``zoo-TIER``, ``OUT_DIR/TIER``)."""
+    r = dict(RECIPES[tier]) if phase is None else {k: v for k, v in phase.items() if k not in ("until", "solo")}
     scale = r.pop("style_scale", 1.0)
     turns = r.pop("style_turns", None)  # {name: batches per cycle}; a style not named takes one
     if phase is not None:
@@ -369,14 +389,14 @@ def train_args(
         r["arch"] = a.arch
     if a.fast_arch and tier == "fast":
         r["arch"] = a.fast_arch
-    out_dir = Path(a.out_dir) / tier
+    out_dir = out_dir or Path(a.out_dir) / tier
     data = ["--data", str(Path(a.assets) / "photos")]
     if (Path(a.assets) / "photos_more").is_dir():
         data += ["--data", str(Path(a.assets) / "photos_more")]
     args = [
         "train",
         "--name",
-        f"zoo-{tier}",
+        name or f"zoo-{tier}",
         *data,
         "--card-note",
         DATA_TERMS,
@@ -471,11 +491,22 @@ def exported_step(model: Path) -> int:
     return int(read_model_info(model).recipe.get("steps_done") or 0)
 
 
-def campaign_model(a: argparse.Namespace, tier: str) -> Path:
+def campaign_model(a: argparse.Namespace, tier: str, name: str | None = None) -> Path:
     """Where a tier's progress model waits while it is not shipped: ``MODELS_DIR/campaign/zoo-TIER.onnx`` (a
     subfolder the catalogue does not scan and the package does not install), written by ``--export-now
-    --models-dir MODELS_DIR/campaign``."""
-    return Path(a.models_dir) / "campaign" / f"zoo-{tier}.onnx"
+    --models-dir MODELS_DIR/campaign``; ``name``: a one-style run's (``STYLE-fast``)."""
+    return Path(a.models_dir) / "campaign" / f"{name or f'zoo-{tier}'}.onnx"
+
+
+def committed_model(a: argparse.Namespace, tier: str, name: str | None = None) -> Path:
+    """The shipped model (``MODELS_DIR/NAME.onnx``) or the campaign's progress model, whichever went further."""
+    shipped = Path(a.models_dir) / f"{name or f'zoo-{tier}'}.onnx"
+    return max((shipped, campaign_model(a, tier, name)), key=exported_step)
+
+
+def solo_name(style: ZooStyle, tier: str) -> str:
+    """A one-style run's model name (``STYLE-TIER.onnx``); its run folder is ``OUT_DIR/TIER-STYLE``."""
+    return f"{style.name}-{tier}"
 
 
 def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[list[str]]:
@@ -483,25 +514,40 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
 
     ``--resume`` continues from the checkpoint in ``--out-dir``; where there is none (a new machine), from the
     committed model in ``--models-dir`` or its ``campaign/`` subfolder, whichever went further (``--init-from ...
-    --continue``: its weights, step count and phases)."""
+    --continue``: its weights, step count and phases).
+
+    A phase marked ``solo`` trains each style alone, one run per style (``OUT_DIR/fast-STYLE``, exported as
+    ``STYLE-fast.onnx``): the first such phase starts every style from the shared run where it stopped (its
+    checkpoint, or the committed model on a new machine), which keeps each style's own norm rows; later solo phases
+    continue each style's run. The solo phases run breadth first: every style to a phase's step, then the next."""
     if tier not in CPU_SCHEDULE or not use_cpu_schedule(a.device) or a.smoke:
         return [train_args(tier, a, styles)]
     ckpt = Path(a.out_dir) / tier / "checkpoint.pt"
     # the shipped model, or a campaign's progress model kept out of the catalogue until it is good enough to ship
     # (models/campaign/, not packaged): whichever went further
-    model = max((Path(a.models_dir) / f"zoo-{tier}.onnx", campaign_model(a, tier)), key=exported_step)
+    model = committed_model(a, tier)
     done, start, ckpt_arch = 0, [], None
     if a.resume and ckpt.is_file():
         done, ckpt_arch = checkpoint_progress(ckpt)
     elif a.resume and exported_step(model) > 0:
         done = exported_step(model)
         start = ["--init-from", str(model), "--continue"]
-    out = []
+    out: list[list[str]] = []
+    solo_started: set[str] = set()
+    shared_end = 0  # the step where the shared run hands over to the solo phases
     for phase in CPU_SCHEDULE[tier]:
+        if phase.get("solo"):
+            out += _solo_commands(tier, a, styles, phase, (ckpt, model, shared_end), solo_started, bool(out))
+            continue
+        shared_end = phase["until"]
         if done >= phase["until"] and a.steps is None:
             continue
         resume = (a.resume and ckpt.is_file()) or bool(out)
         args = train_args(tier, a, styles, phase, resume=resume) + ([] if out else start)
+        if any(p.get("solo") for p in CPU_SCHEDULE[tier]):
+            # the shared run ends in the one-style files: its own model is the campaign's resume point, not a
+            # file to ship beside them (the catalogue would hold each style twice)
+            args[args.index("--export-dir") + 1] = str(campaign_model(a, tier).parent)
         arch = args[args.index("--arch") + 1] if "--arch" in args else None
         if ckpt_arch and arch and ckpt_arch != arch and "--resume" in args:
             # the schedule moved to a bigger design: it grows from the checkpoint (same output at first; the
@@ -512,21 +558,68 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
     return out
 
 
+def _solo_commands(
+    tier: str,
+    a: argparse.Namespace,
+    styles: list[ZooStyle],
+    phase: dict,
+    shared: tuple[Path, Path, int],
+    started: set[str],
+    shared_ran: bool,
+) -> list[list[str]]:
+    """One command per style for a solo phase (``commands``): resumed from the style's own checkpoint or committed
+    model (one that went past the shared run's end: an older one-style file of that name is another lineage), else
+    started from the shared run's checkpoint (or its committed model). ``shared``: the shared run's checkpoint,
+    committed model and last step. ``started``: the styles an earlier solo phase of this plan already runs (their
+    checkpoint exists by the time this phase starts); ``shared_ran``: the plan runs shared phases first."""
+    shared_ckpt, shared_model, shared_end = shared
+    out = []
+    for s in styles:
+        name = solo_name(s, tier)
+        run = Path(a.out_dir) / f"{tier}-{s.name}"
+        own_ckpt, own_model = run / "checkpoint.pt", committed_model(a, tier, name)
+        if s.name in started:
+            start, done = ["--resume"], 0
+        elif a.resume and own_ckpt.is_file():
+            start, done = ["--resume"], checkpoint_progress(own_ckpt)[0]
+        elif a.resume and exported_step(own_model) > shared_end:
+            start, done = ["--init-from", str(own_model), "--continue"], exported_step(own_model)
+        else:  # the style's first solo phase: from the shared run where it stopped
+            source = (
+                shared_ckpt if shared_ran or shared_ckpt.is_file() or exported_step(shared_model) == 0 else shared_model
+            )
+            start, done = ["--init-from", str(source), "--continue"], 0
+        if done >= phase["until"] and a.steps is None:
+            continue
+        started.add(s.name)
+        args = [x for x in train_args(tier, a, [s], phase, name=name, out_dir=run) if x != "--resume"]
+        out.append(args + start)
+    return out
+
+
 def export_now(a: argparse.Namespace, tiers: list[str]) -> int:
-    """Export each tier's checkpoint (``runs/zoo/TIER/checkpoint.pt``) with its model card, as the run's end would."""
+    """Export each tier's checkpoint (``runs/zoo/TIER/checkpoint.pt``) with its model card, as the run's end would,
+    and each one-style run's (``runs/zoo/TIER-STYLE/``) as ``STYLE-TIER.onnx``."""
     from rtstyle.contract import StyleEntry
     from rtstyle.export import load_checkpoint
     from rtstyle.nets import get_arch
     from rtstyle.train.loop import TrainConfig, export_run
 
+    runs = []
     for tier in tiers:
         ckpt_path = Path(a.out_dir) / tier / "checkpoint.pt"
         if not ckpt_path.is_file():
             print(f"train_zoo: no checkpoint at {ckpt_path}", file=sys.stderr)
             return 2
+        runs.append((ckpt_path, None))
+        # the one-style runs of the solo phases (commands), each as its own STYLE-fast.onnx
+        solo = [(s, Path(a.out_dir) / f"{tier}-{s.name}" / "checkpoint.pt") for s in ZOO]
+        runs += [(path, solo_name(s, tier)) for s, path in solo if path.is_file()]
+    for ckpt_path, name in runs:
         ckpt = load_checkpoint(ckpt_path)
         cfg = TrainConfig.from_record(ckpt["config"])
         cfg.export_dir = str(a.models_dir)
+        cfg.name = name or cfg.name
         styles = [StyleEntry(**s) for s in ckpt["styles"]]
         onnx_path, card = export_run(
             ckpt_path, cfg, styles, get_arch(cfg.arch).tier, int(ckpt.get("data_images", 0)), ckpt.get("data_skipped")
