@@ -68,6 +68,7 @@ class ContractModule(nn.Module):
         self.rounded = io is not None and io.last.bias is not None  # the +0.5 is in the weights
         self.net = net
         self.features = None
+        self.margin = 0  # the net's own margin, added and cropped here where the wrapper runs the net's features
         if nhwc_head and io is not None and io.features is not None and self.rounded and io.shuffle > 1:
             if tuple(io.last.kernel_size) != (1, 1):
                 raise ValueError("IOLayers.features needs a pointwise last convolution")
@@ -75,16 +76,17 @@ class ContractModule(nn.Module):
             w, b = _head_from_conv(io.last.weight.detach().float(), io.last.bias.detach().float(), io.shuffle)
             self.register_buffer("head_weight", w)
             self.register_buffer("head_bias", b)
+            self.margin = int(getattr(net, "margin", 0))
 
     def forward(self, frame: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         h, w = frame.shape[1], frame.shape[2]
-        m = self.multiple
-        th = torch.sym_max(((h + m - 1) // m) * m, self.min_size)
-        tw = torch.sym_max(((w + m - 1) // m) * m, self.min_size)
+        m, g = self.multiple, self.margin
+        th = torch.sym_max(((h + 2 * g + m - 1) // m) * m, self.min_size)
+        tw = torch.sym_max(((w + 2 * g + m - 1) // m) * m, self.min_size)
         x = frame.permute(0, 3, 1, 2).float()
         if not self.folded:
             x = x.flip(1) / 255.0
-        x = F.pad(x, (0, tw - w, 0, th - h), mode="replicate")
+        x = F.pad(x, (g, tw - w - g, g, th - h - g), mode="replicate")
         if style is None:
             weights = torch.ones(1, self.num_styles) / self.num_styles
         else:
@@ -96,7 +98,7 @@ class ContractModule(nn.Module):
             r, fh, fw = self.shuffle, f.shape[1], f.shape[2]
             z = (f @ self.head_weight + self.head_bias).clamp(0.0, 255.0).to(torch.uint8)
             z = z.reshape(fh, fw, r, 3 * r).permute(0, 2, 1, 3).reshape(1, fh * r, fw * r, 3)
-            return z[:, :h, :w]
+            return z[:, g : g + h, g : g + w]
         y = self.net(x, weights)[:, :, :h, :w].float()
         if not self.folded:
             y = y.flip(1) * 255.0

@@ -367,3 +367,43 @@ def test_cpu_fast_tier_ends_with_each_style_alone(tmp_path):
     assert got["mosaic-fast"].endswith(f"--init-from {models / 'campaign' / 'zoo-fast.onnx'} --continue")
     torch.save({"arch": "fast-broad", "step": solo[-1]["until"], "net": {}}, runs / "fast-candy" / "checkpoint.pt")
     assert not any("--name candy-fast " in line for line in plan("--resume"))  # candy is done
+
+
+def test_a_solo_phase_of_another_design_grows_each_styles_run(tmp_path, monkeypatch):
+    """Solo phases of two designs: a style whose run holds the first grows into the second (--init-from its own
+    checkpoint --continue, not a --resume that would refuse it); one already past the first phase grows at once."""
+    import argparse
+
+    import torch
+
+    zoo = _zoo_module()
+    base = {k: v for k, v in zoo.CPU_SCHEDULE["fast"][-1].items() if k not in ("until", "solo", "arch")}
+    schedule = [
+        {**base, "until": 100, "arch": "fast-broad"},
+        {**base, "until": 200, "arch": "fast-broad", "solo": True},
+        {**base, "until": 300, "arch": "fast-margin", "solo": True},
+    ]
+    monkeypatch.setitem(zoo.CPU_SCHEDULE, "fast", schedule)
+    runs = tmp_path / "runs"
+    a = argparse.Namespace(
+        assets=str(tmp_path / "assets"), device="cpu", out_dir=str(runs), models_dir=str(tmp_path / "models"),
+        checkpoint_every=200, preview_every=1000, vgg_weights=None, resume=True, steps=None, batch=None,
+        size=None, style_size=None, arch=None, fast_arch=None, smoke=False,
+    )  # fmt: skip
+    for sub, step in (("fast", 100), ("fast-mosaic", 250), ("fast-candy", 150)):
+        (runs / sub).mkdir(parents=True)
+        torch.save({"arch": "fast-broad", "step": step, "net": {}}, runs / sub / "checkpoint.pt")
+    plan = [" ".join(c) for c in zoo.commands("fast", a, zoo.ZOO[:3])]  # mosaic, candy, starry-night
+
+    def lines(name: str) -> list[str]:
+        return [c for c in plan if f"--name {name}-fast " in c]
+
+    assert not any("--name zoo-fast " in c for c in plan)  # the shared run is done
+    mosaic, candy, starry = lines("mosaic"), lines("candy"), lines("starry-night")
+    assert len(mosaic) == 1 and "--arch fast-margin" in mosaic[0]  # past phase 1: grows at once
+    assert mosaic[0].endswith(f"--init-from {runs / 'fast-mosaic' / 'checkpoint.pt'} --continue")
+    assert [c.split("--arch ")[1].split()[0] for c in candy] == ["fast-broad", "fast-margin"]
+    assert candy[0].endswith("--resume") and candy[1].endswith(f"{runs / 'fast-candy' / 'checkpoint.pt'} --continue")
+    assert starry[0].endswith(f"--init-from {runs / 'fast' / 'checkpoint.pt'} --continue")
+    assert starry[1].endswith(f"--init-from {runs / 'fast-starry-night' / 'checkpoint.pt'} --continue")
+    assert plan.index(candy[1]) > plan.index(starry[0])  # breadth first: every style's phase 1, then phase 2

@@ -533,11 +533,11 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
         done = exported_step(model)
         start = ["--init-from", str(model), "--continue"]
     out: list[list[str]] = []
-    solo_started: set[str] = set()
+    solo_held: dict[str, str | None] = {}
     shared_end = 0  # the step where the shared run hands over to the solo phases
     for phase in CPU_SCHEDULE[tier]:
         if phase.get("solo"):
-            out += _solo_commands(tier, a, styles, phase, (ckpt, model, shared_end), solo_started, bool(out))
+            out += _solo_commands(tier, a, styles, phase, (ckpt, model, shared_end), solo_held, bool(out))
             continue
         shared_end = phase["until"]
         if done >= phase["until"] and a.steps is None:
@@ -564,24 +564,26 @@ def _solo_commands(
     styles: list[ZooStyle],
     phase: dict,
     shared: tuple[Path, Path, int],
-    started: set[str],
+    held: dict[str, str | None],
     shared_ran: bool,
 ) -> list[list[str]]:
     """One command per style for a solo phase (``commands``): resumed from the style's own checkpoint or committed
     model (one that went past the shared run's end: an older one-style file of that name is another lineage), else
-    started from the shared run's checkpoint (or its committed model). ``shared``: the shared run's checkpoint,
-    committed model and last step. ``started``: the styles an earlier solo phase of this plan already runs (their
-    checkpoint exists by the time this phase starts); ``shared_ran``: the plan runs shared phases first."""
+    started from the shared run's checkpoint (or its committed model). A phase of another design grows the style's
+    checkpoint into it, as the shared run does. ``shared``: the shared run's checkpoint, committed model and last
+    step. ``held``: per style an earlier solo phase of this plan runs, the design its checkpoint then holds (updated
+    here); ``shared_ran``: the plan runs shared phases first."""
     shared_ckpt, shared_model, shared_end = shared
     out = []
     for s in styles:
         name = solo_name(s, tier)
         run = Path(a.out_dir) / f"{tier}-{s.name}"
         own_ckpt, own_model = run / "checkpoint.pt", committed_model(a, tier, name)
-        if s.name in started:
-            start, done = ["--resume"], 0
+        arch: str | None = None  # the design a --resume would continue (--init-from grows by itself)
+        if s.name in held:
+            start, done, arch = ["--resume"], 0, held[s.name]
         elif a.resume and own_ckpt.is_file():
-            start, done = ["--resume"], checkpoint_progress(own_ckpt)[0]
+            (done, arch), start = checkpoint_progress(own_ckpt), ["--resume"]
         elif a.resume and exported_step(own_model) > shared_end:
             start, done = ["--init-from", str(own_model), "--continue"], exported_step(own_model)
         else:  # the style's first solo phase: from the shared run where it stopped
@@ -591,8 +593,11 @@ def _solo_commands(
             start, done = ["--init-from", str(source), "--continue"], 0
         if done >= phase["until"] and a.steps is None:
             continue
-        started.add(s.name)
         args = [x for x in train_args(tier, a, [s], phase, name=name, out_dir=run) if x != "--resume"]
+        want = args[args.index("--arch") + 1] if "--arch" in args else None
+        if start == ["--resume"] and arch and want and arch != want:
+            start = ["--init-from", str(own_ckpt), "--continue"]  # grown into the phase's design
+        held[s.name] = want or arch
         out.append(args + start)
     return out
 
