@@ -265,31 +265,33 @@ def test_a_trained_lean_net_grows_into_a_deeper_or_wider_one_with_the_same_outpu
         init_weights(build_net("johnson", 3), str(ckpt), "johnson", ["a"])
 
 
-def test_a_margin_runs_the_net_on_the_frame_with_its_edges_repeated_and_crops_them_off(tmp_path: Path) -> None:
+def test_a_margin_runs_the_net_on_the_frame_with_its_edges_mirrored_and_crops_them_off(tmp_path: Path) -> None:
     """fast-margin: fast-broad's weights (it grows from one unchanged) run on the frame with 16 px of its edges
-    repeated around it, cropped off again, in training (forward) and in the exported graph (which runs the
-    features itself) alike, so that what the zero padding makes at the borders never reaches the frame."""
+    mirrored around it, cropped off again, in training (forward) and in the exported graph alike (the wrapper adds
+    the margin itself on both of its paths), so that what the zero padding makes at the borders never reaches the
+    frame; frames of 16 px or less work too."""
     import torch.nn.functional as F
 
-    from rtstyle.nets.fast import grow_fast
+    from rtstyle.nets.fast import add_margin, grow_fast
 
     broad = perturbed_net("fast-broad", 2).eval()
     framed = grow_fast(broad, build_net("fast-margin", 2)).eval()
     assert framed.margin == 16 and broad.margin == 0
     x, style = torch.rand(2, 3, 40, 56), torch.softmax(torch.randn(2, 2), 1)
+    padded = add_margin(x, 16)
+    assert torch.equal(padded, F.pad(x, (16, 16, 16, 16), mode="reflect"))
+    assert add_margin(torch.rand(1, 3, 3, 5), 16).shape == (1, 3, 49, 49)  # lengthened first, then mirrored
     with torch.no_grad():
-        want = broad(F.pad(x, (16, 16, 16, 16), mode="replicate"), style)[:, :, 16:-16, 16:-16]
+        want = broad(padded, style)[:, :, 16:56, 16:72]
         assert torch.equal(framed(x, style), want)
         assert not torch.allclose(broad(x, style), want, atol=1e-3)  # the border changes what the net paints
     head, plain = ContractModule(framed).eval(), ContractModule(framed, nhwc_head=False).eval()
-    assert head.features is not None and head.margin == 16 and plain.margin == 0  # the net adds it there
+    assert head.features is not None and head.margin == plain.margin == 16
     for h, w in [(1, 1), (17, 31), (45, 80)]:
         frame = torch.randint(0, 256, (1, h, w, 3), dtype=torch.uint8)
         with torch.no_grad():
             got, ref = head(frame, torch.tensor([0.0, 1.0])), plain(frame, torch.tensor([0.0, 1.0]))
-        assert got.shape == (1, h, w, 3)
-        if h >= framed.min_size:  # below it the two pad to different sizes (min_size before or after the margin)
-            assert (got.int() - ref.int()).abs().max() <= 1
+        assert got.shape == (1, h, w, 3) and (got.int() - ref.int()).abs().max() <= 1
     path = export_onnx(framed, tmp_path / "m.onnx", _styles(2), "fast-margin", "fast", {"t": 1}, 192)
     assert path.is_file()  # parity at odd and tiny sizes checked by the export
     with pytest.raises(ValueError, match="multiple of 8"):

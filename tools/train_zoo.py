@@ -325,12 +325,23 @@ CPU_SCHEDULE = {
         # (the stem's 1/4 features into the decoder) 1.399x; mosaic trained alone (one-style net and teacher,
         # 400 steps) 1.83x -> 1.58x. The next phase waits for one-style arms of every style (docs/styles/README.md).
         # Each style alone from 16,000 (session 20): one small file per style (STYLE-fast.onnx, ~0.3 MB), its run in
-        # OUT_DIR/fast-STYLE, the same recipe and weights as the shared phase before it. Arms: mosaic 1.83x -> 1.58x
-        # in 400 steps, 1.52x in 800; candy 1.62x -> 1.48x in 400 (docs/styles/README.md)
+        # OUT_DIR/fast-STYLE, the same recipe and weights as the shared phase before it. One-style arms of fast-broad
+        # (their runs went on in these phases): mosaic 1.83x -> 1.58x in 400 steps, 1.52x in 800; candy 1.62x ->
+        # 1.48x in 400; wave 1.66x -> 1.45x in 400. Then fast-margin: the zero-padded student, trained on 192-px
+        # crops, painted a ~12-px frame of texture along every edge, which the look counted as style (mosaic's
+        # 1.52x was 1.70x after 300 steps with the margin, its frame gone; docs/styles/README.md). A look per style
+        # at each phase's end
         {
             **_CPU_FAST_192,
-            "until": 16800,
-            "arch": "fast-broad",
+            "until": 16400,
+            "arch": "fast-margin",
+            "style_scale": {"mosaic": 2.0, "candy": 2.0},
+            "solo": True,
+        },
+        {
+            **_CPU_FAST_192,
+            "until": 17200,
+            "arch": "fast-margin",
             "style_scale": {"mosaic": 2.0, "candy": 2.0},
             "solo": True,
         },

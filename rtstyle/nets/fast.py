@@ -148,6 +148,15 @@ class _ReflectDW(nn.Module):
         return self.conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
 
 
+def add_margin(x: torch.Tensor, margin: int) -> torch.Tensor:
+    """``x`` with ``margin`` pixels of its edges mirrored around it (reflection: repeated edges would meet the
+    frame in a seam the net paints as an edge). A side of ``margin`` pixels or fewer is first lengthened by repeating
+    its last row or column, so any size works; the frame sits at ``[margin : margin + H, margin : margin + W]``."""
+    h, w = x.shape[2], x.shape[3]
+    x = F.pad(x, (0, torch.sym_max(w, margin + 1) - w, 0, torch.sym_max(h, margin + 1) - h), mode="replicate")
+    return F.pad(x, (margin, margin, margin, margin), mode="reflect")
+
+
 def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over a (2r+1)^2 window, windows clipped at the border (exports as one ONNX AveragePool)."""
     k = 2 * radius + 1
@@ -185,9 +194,9 @@ class FastNet(nn.Module):
     average-pooled by that factor and upsamples the result with the fast guided filter (``guided``) or bilinearly.
     ``bridge`` (``out_from`` 4) adds the stem's 1/4-resolution features to the decoder's before the output conv,
     scaled per channel by the style's gains (zero at first: see :func:`grow_fast`). ``margin`` (a multiple of
-    ``pad_multiple``) runs the net on the frame with that many pixels of its own edges repeated around it and crops
+    ``pad_multiple``) runs the net on the frame with that many pixels of its own edges mirrored around it and crops
     them off: what zero padding makes at the borders (a net trained on small crops learns to paint a frame of
-    texture there) falls in the margin, and training sees only what the user sees.
+    texture there) falls in the margin, and training sees only what the user sees (:func:`add_margin`).
     """
 
     def __init__(
@@ -282,12 +291,14 @@ class FastNet(nn.Module):
         gain = style.to(self.bridge.dtype) @ self.bridge
         return y + stem * gain.to(stem.dtype)[:, :, None, None]
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None, framed: bool = False) -> torch.Tensor:
+        """``framed``: ``x`` already has the ``margin`` around it (the contract wrapper adds it and crops it)."""
         if style is None:
             style = x.new_ones(x.shape[0], self.num_styles) / self.num_styles
         m = self.margin
-        if m:
-            return self._frame(F.pad(x, (m, m, m, m), mode="replicate"), style)[:, :, m:-m, m:-m]
+        if m and not framed:
+            h, w = x.shape[2], x.shape[3]
+            return self._frame(add_margin(x, m), style)[:, :, m : m + h, m : m + w]
         return self._frame(x, style)
 
     def _frame(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -337,7 +348,7 @@ DESIGNS: dict[str, dict] = {
     # fast-broad with a bridge: the stem's 1/4 features (from the frame's own 4x4 blocks) added into the
     # decoder's, gated per style, so each output block sees where the frame's edges fall inside it
     "fast-bridge": {**_LEAN, "channels": (16, 48, 64), "bridge": True},
-    # fast-broad run on the frame with a 16-px margin of its own edges (cropped off): the zero-padded nets trained
+    # fast-broad run on the frame with a 16-px margin of its mirrored edges (cropped off): the zero-padded nets trained
     # on 192-px crops paint a ~12-px frame of texture along every edge (session 20); ~1.07x the time at 720p
     "fast-margin": {**_LEAN, "channels": (16, 48, 64), "margin": 16},
 }
@@ -357,7 +368,7 @@ FAST_ARCHS = {
     "fast-bridge": "fast-broad with the stem's 1/4-resolution features bridged into the decoder's, gated per "
     "style (one multiply-add at 1/4, ~1.04x fast-broad's time); grows from a trained fast-lean or fast-broad "
     "without changing its output; 500 steps from the step-16,000 fast zoo matched fast-broad's",
-    "fast-margin": "fast-broad run on the frame with a 16-px margin of its repeated edges, cropped off, so that "
+    "fast-margin": "fast-broad run on the frame with a 16-px margin of its mirrored edges, cropped off, so that "
     "no frame of texture is painted along the borders (~7 % more pixels at 720p); grows from a trained fast-broad",
     "fast-deep": "fast-lean with 5 residual blocks at 1/8 (64k parameters, ~1.2x its time); grows from a trained "
     "fast-lean (--init-from) without changing its output",

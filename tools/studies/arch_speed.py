@@ -123,6 +123,7 @@ DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "lean-c48at4": (_fast("fast-lean", channels=(16, 48, 64)), "fast-lean with 48 channels at 1/4 (fast-broad)"),
     "lean-c48-96": (_fast("fast-lean", channels=(16, 48, 96)), "fast-lean with 48 channels at 1/4, 96 at 1/8"),
     "fast-bridge": (lambda: build_net("fast-bridge"), "registered: fast-broad + the stem's features into the decoder"),
+    "fast-margin": (lambda: build_net("fast-margin"), "registered: fast-broad on the frame with a 16-px margin"),
 }
 DEFAULT_DESIGNS = "wrapper-only,johnson,fast,fast-lean,fast-sepout,fast-3blocks,fast-hq,fast-guided"
 
