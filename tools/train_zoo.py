@@ -18,7 +18,8 @@ is one ``rtstyle train --resume`` up to its step count, so an interrupted campai
 On the CPU the fast tier follows ``CPU_SCHEDULE["fast"]`` too, taught by the committed full tier
 (``models/zoo-full.onnx``), so it starts once the full tier's campaign has shipped its final model. Its phases
 train one multi-style network, then (phases marked ``solo``) each style alone from it: the CPU fast tier ships as
-one small file per style (``STYLE-fast.onnx``), the shared network kept in ``MODELS_DIR/campaign/`` to resume from:
+one small file per style (``STYLE-fast.onnx``; each waits in ``MODELS_DIR/campaign/`` with the shared network,
+which the runs resume from, until the tier ships):
 
     nohup python tools/train_zoo.py --tier fast --device cpu --resume > runs/zoo/fast.log 2>&1 &
 
@@ -528,7 +529,7 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
     --continue``: its weights, step count and phases).
 
     A phase marked ``solo`` trains each style alone, one run per style (``OUT_DIR/fast-STYLE``, exported as
-    ``STYLE-fast.onnx``): the first such phase starts every style from the shared run where it stopped (its
+    ``MODELS_DIR/campaign/STYLE-fast.onnx``): the first such phase starts every style from the shared run where it stopped (its
     checkpoint, or the committed model on a new machine), which keeps each style's own norm rows; later solo phases
     continue each style's run. The solo phases run breadth first: every style to a phase's step, then the next."""
     if tier not in CPU_SCHEDULE or not use_cpu_schedule(a.device) or a.smoke:
@@ -605,6 +606,8 @@ def _solo_commands(
         if done >= phase["until"] and a.steps is None:
             continue
         args = [x for x in train_args(tier, a, [s], phase, name=name, out_dir=run) if x != "--resume"]
+        # each style's file waits beside the shared run's in MODELS_DIR/campaign/ until the tier ships
+        args[args.index("--export-dir") + 1] = str(campaign_model(a, tier, name).parent)
         want = args[args.index("--arch") + 1] if "--arch" in args else None
         if start == ["--resume"] and arch and want and arch != want:
             start = ["--init-from", str(own_ckpt), "--continue"]  # grown into the phase's design
