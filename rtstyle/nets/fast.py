@@ -349,7 +349,7 @@ DESIGNS: dict[str, dict] = {
     # decoder's, gated per style, so each output block sees where the frame's edges fall inside it
     "fast-bridge": {**_LEAN, "channels": (16, 48, 64), "bridge": True},
     # fast-broad run on the frame with a 16-px margin of its mirrored edges (cropped off): the zero-padded nets trained
-    # on 192-px crops paint a ~12-px frame of texture along every edge (session 20); ~1.07x the time at 720p
+    # on 192-px crops paint a ~12-px frame of texture along every edge (session 20); ~1.10x the time at 720p
     "fast-margin": {**_LEAN, "channels": (16, 48, 64), "margin": 16},
 }
 
