@@ -339,6 +339,9 @@ CPU_SCHEDULE = {
             "style_scale": {"mosaic": 2.0, "candy": 2.0},
             "solo": True,
         },
+        # looks at 16,400 (session 20), alone with the margin against the shared net with its band at 16,000:
+        # starry-night 1.20x / 1.16x (1.28x / 1.26x), scream 1.11x / 1.08x (1.18x / 1.16x), kandinsky 1.29x / 1.04x
+        # (1.32x / 1.08x): both distances fell at once
         {
             **_CPU_FAST_192,
             "until": 17200,
