@@ -520,8 +520,18 @@ def committed_model(a: argparse.Namespace, tier: str, name: str | None = None) -
 
 
 def solo_name(style: ZooStyle, tier: str) -> str:
-    """A one-style run's model name (``STYLE-TIER.onnx``); its run folder is ``OUT_DIR/TIER-STYLE``."""
+    """A one-style run's model name (``STYLE-TIER.onnx``); its run folder is :func:`solo_run`'s."""
     return f"{style.name}-{tier}"
+
+
+def solo_run(a: argparse.Namespace, style: ZooStyle, tier: str) -> Path:
+    """A one-style run's folder: ``OUT_DIR/TIER-STYLE`` (its checkpoint.pt there)."""
+    return Path(a.out_dir) / f"{tier}-{style.name}"
+
+
+def _flag(args: list[str], flag: str) -> str | None:
+    """The value given to ``flag`` in a command line, or None."""
+    return args[args.index(flag) + 1] if flag in args else None
 
 
 def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[list[str]]:
@@ -550,6 +560,9 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
     out: list[list[str]] = []
     solo_held: dict[str, str | None] = {}
     shared_end = 0  # the step where the shared run hands over to the solo phases
+    # a schedule that ends in one-style files keeps the shared run's own model as the campaign's resume point, not
+    # a file to ship beside them (the catalogue would hold each style twice)
+    has_solo = any(p.get("solo") for p in CPU_SCHEDULE[tier])
     for phase in CPU_SCHEDULE[tier]:
         if phase.get("solo"):
             out += _solo_commands(tier, a, styles, phase, (ckpt, model, shared_end), solo_held, bool(out))
@@ -559,11 +572,9 @@ def commands(tier: str, a: argparse.Namespace, styles: list[ZooStyle]) -> list[l
             continue
         resume = (a.resume and ckpt.is_file()) or bool(out)
         args = train_args(tier, a, styles, phase, resume=resume) + ([] if out else start)
-        if any(p.get("solo") for p in CPU_SCHEDULE[tier]):
-            # the shared run ends in the one-style files: its own model is the campaign's resume point, not a
-            # file to ship beside them (the catalogue would hold each style twice)
+        if has_solo:
             args[args.index("--export-dir") + 1] = str(campaign_model(a, tier).parent)
-        arch = args[args.index("--arch") + 1] if "--arch" in args else None
+        arch = _flag(args, "--arch")
         if ckpt_arch and arch and ckpt_arch != arch and "--resume" in args:
             # the schedule moved to a bigger design: it grows from the checkpoint (same output at first; the
             # optimizer restarts), which its own checkpoints then replace
@@ -592,7 +603,7 @@ def _solo_commands(
     out = []
     for s in styles:
         name = solo_name(s, tier)
-        run = Path(a.out_dir) / f"{tier}-{s.name}"
+        run = solo_run(a, s, tier)
         own_ckpt, own_model = run / "checkpoint.pt", committed_model(a, tier, name)
         arch: str | None = None  # the design a --resume would continue (--init-from grows by itself)
         if s.name in held:
@@ -611,7 +622,7 @@ def _solo_commands(
         args = [x for x in train_args(tier, a, [s], phase, name=name, out_dir=run) if x != "--resume"]
         # each style's file waits beside the shared run's in MODELS_DIR/campaign/ until the tier ships
         args[args.index("--export-dir") + 1] = str(campaign_model(a, tier, name).parent)
-        want = args[args.index("--arch") + 1] if "--arch" in args else None
+        want = _flag(args, "--arch")
         if start == ["--resume"] and arch and want and arch != want:
             start = ["--init-from", str(own_ckpt), "--continue"]  # grown into the phase's design
         held[s.name] = want or arch
@@ -635,7 +646,7 @@ def export_now(a: argparse.Namespace, tiers: list[str]) -> int:
             return 2
         runs.append((ckpt_path, None))
         # the one-style runs of the solo phases (commands), each as its own STYLE-fast.onnx
-        solo = [(s, Path(a.out_dir) / f"{tier}-{s.name}" / "checkpoint.pt") for s in ZOO]
+        solo = [(s, solo_run(a, s, tier) / "checkpoint.pt") for s in ZOO]
         runs += [(path, solo_name(s, tier)) for s, path in solo if path.is_file()]
     for ckpt_path, name in runs:
         ckpt = load_checkpoint(ckpt_path)
