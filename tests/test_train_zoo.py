@@ -419,3 +419,41 @@ def test_a_solo_phase_of_another_design_grows_each_styles_run(tmp_path, monkeypa
     assert starry[0].endswith(f"--init-from {runs / 'fast' / 'checkpoint.pt'} --continue")
     assert starry[1].endswith(f"--init-from {runs / 'fast-starry-night' / 'checkpoint.pt'} --continue")
     assert plan.index(candy[1]) > plan.index(starry[0])  # breadth first: every style's phase 1, then phase 2
+
+
+def test_a_solo_phase_runs_the_styles_still_in_an_older_design_first(tmp_path, monkeypatch):
+    """Within a solo phase, a style whose run or committed file holds an older design goes before those already in
+    the phase's: every style reaches the new design the soonest (here candy's checkpoint and wave's file)."""
+    import argparse
+
+    import torch
+
+    from rtstyle.contract import StyleEntry
+    from rtstyle.export import export_onnx
+    from rtstyle.nets import build_net
+
+    zoo = _zoo_module()
+    base = {k: v for k, v in zoo.CPU_SCHEDULE["fast"][-1].items() if k not in ("until", "solo", "arch")}
+    schedule = [
+        {**base, "until": 100, "arch": "fast-broad"},
+        {**base, "until": 300, "arch": "fast-margin", "solo": True},
+    ]
+    monkeypatch.setitem(zoo.CPU_SCHEDULE, "fast", schedule)
+    runs, models = tmp_path / "runs", tmp_path / "models"
+    a = argparse.Namespace(
+        assets=str(tmp_path / "assets"), device="cpu", out_dir=str(runs), models_dir=str(models),
+        checkpoint_every=200, preview_every=1000, vgg_weights=None, resume=True, steps=None, batch=None,
+        size=None, style_size=None, arch=None, fast_arch=None, smoke=False,
+    )  # fmt: skip
+    (runs / "fast").mkdir(parents=True)
+    torch.save({"arch": "fast-broad", "step": 100, "net": {}}, runs / "fast" / "checkpoint.pt")
+    for style, arch in (("mosaic", "fast-margin"), ("candy", "fast-broad"), ("starry-night", "fast-margin")):
+        (runs / f"fast-{style}").mkdir(parents=True)
+        torch.save({"arch": arch, "step": 200, "net": {}}, runs / f"fast-{style}" / "checkpoint.pt")
+    export_onnx(build_net("tiny", 1), models / "campaign" / "wave-fast.onnx", [StyleEntry("wave", "wave")], "tiny",
+                "fast", {"steps_done": 200}, 32)  # fmt: skip
+    plan = zoo.commands("fast", a, zoo.ZOO[:5])  # mosaic, candy, starry-night, scream, wave
+    order = [c[c.index("--name") + 1] for c in plan]
+    assert order == ["candy-fast", "wave-fast", "mosaic-fast", "starry-night-fast", "scream-fast"]
+    assert plan[0][-3:] == ["--init-from", str(runs / "fast-candy" / "checkpoint.pt"), "--continue"]
+    assert plan[2][-1] == "--resume"  # mosaic already holds the phase's design

@@ -596,11 +596,11 @@ def _solo_commands(
     """One command per style for a solo phase (``commands``): resumed from the style's own checkpoint or committed
     model (one that went past the shared run's end: an older one-style file of that name is another lineage), else
     started from the shared run's checkpoint (or its committed model). A phase of another design grows the style's
-    checkpoint into it, as the shared run does. ``shared``: the shared run's checkpoint, committed model and last
+    checkpoint into it, as the shared run does, and runs those styles first. ``shared``: the shared run's checkpoint, committed model and last
     step. ``held``: per style an earlier solo phase of this plan runs, the design its checkpoint then holds (updated
     here); ``shared_ran``: the plan runs shared phases first."""
     shared_ckpt, shared_model, shared_end = shared
-    out = []
+    out, growing = [], []
     for s in styles:
         name = solo_name(s, tier)
         run = solo_run(a, s, tier)
@@ -612,6 +612,7 @@ def _solo_commands(
             (done, arch), start = checkpoint_progress(own_ckpt), ["--resume"]
         elif a.resume and exported_step(own_model) > shared_end:
             start, done = ["--init-from", str(own_model), "--continue"], exported_step(own_model)
+            arch = _model_arch(own_model)
         else:  # the style's first solo phase: from the shared run where it stopped
             source = (
                 shared_ckpt if shared_ran or shared_ckpt.is_file() or exported_step(shared_model) == 0 else shared_model
@@ -626,8 +627,16 @@ def _solo_commands(
         if start == ["--resume"] and arch and want and arch != want:
             start = ["--init-from", str(own_ckpt), "--continue"]  # grown into the phase's design
         held[s.name] = want or arch
-        out.append(args + start)
-    return out
+        # a style still in an older design goes first: every style has the phase's design the soonest
+        (growing if arch and want and arch != want else out).append(args + start)
+    return growing + out
+
+
+def _model_arch(model: Path) -> str | None:
+    """The design an exported model holds (its metadata)."""
+    from rtstyle.catalog import read_model_info
+
+    return read_model_info(model).arch or None
 
 
 def export_now(a: argparse.Namespace, tiers: list[str]) -> int:
