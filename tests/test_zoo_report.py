@@ -166,3 +166,29 @@ def test_a_fast_tier_is_measured_against_its_full_tier(tmp_path):
     assert zr.main([str(fast), *common[:-1], "udnie", "--against-json", str(out)]) == 2  # not in the record
     assert zr.main([str(fast), *common, "--limit", "2", "--against-json", str(out)]) == 2  # other photos
     assert zr.main([str(fast), *common, "--against-json", str(out), "--against", str(full)]) == 2
+
+
+def test_a_zoo_of_one_file_per_style_is_measured_style_by_style(tmp_path):
+    """Several files make one zoo (the fast tier ships one file per style): each style in the file that holds it,
+    the same figures as that file alone; a style in two files is refused."""
+    zr = _tool()
+    assets = _tiny_assets(zr, tmp_path)
+    full = _tiny_zoo(tmp_path / "full.onnx", ["mosaic", "udnie"])
+    mosaic = _tiny_zoo(tmp_path / "mosaic-fast.onnx", ["mosaic"], tier="fast", seed=1)
+    udnie = _tiny_zoo(tmp_path / "udnie-fast.onnx", ["udnie"], tier="fast", seed=2)
+    common = ["--assets", str(assets), "--vgg-weights", "random-for-tests", "--no-faces"]
+    docs, out = tmp_path / "docs", tmp_path / "rows.json"
+    rc = zr.main([str(mosaic), str(udnie), *common, "--against", str(full), "--write-docs", "--docs", str(docs),
+                  "--json", str(out)])  # fmt: skip
+    assert rc == 0
+    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"mosaic", "udnie"}
+    for name, model in (("mosaic", mosaic), ("udnie", udnie)):
+        alone = tmp_path / f"{name}.json"
+        assert zr.main([str(model), *common, "--json", str(alone)]) == 0
+        (row,) = json.loads(alone.read_text())["rows"]
+        assert (row["style"], row["content"]) == (rows[name]["style"], rows[name]["content"])
+        assert (docs / "fast" / f"{name}.jpg").is_file()
+    assert "mosaic-fast.onnx, udnie-fast.onnx` against `full.onnx" in (docs / "README.md").read_text()
+    assert zr.main([str(mosaic), str(full), *common]) == 2  # mosaic twice
+    assert zr.main([str(mosaic), str(udnie), *common, "--write-docs", "--docs", str(docs)]) == 2  # no zoo picture

@@ -3,7 +3,7 @@
     python tools/zoo_report.py models/zoo-full.onnx                      # table on stdout
     python tools/zoo_report.py runs/zoo/full/checkpoint.pt --limit 12    # a quick look at a training checkpoint
     python tools/zoo_report.py models/zoo-full.onnx --write-docs         # sheets + table in docs/styles/
-    python tools/zoo_report.py models/zoo-fast.onnx --against models/zoo-full.onnx --write-docs   # the fast tier
+    python tools/zoo_report.py models/*-fast.onnx --against models/zoo-full.onnx --write-docs   # the fast tier
 
 Distances are ``rtstyle eval``'s (rtstyle.evaluate): the scene row on the photos of ``tools/holdout_photos.txt``
 that lie in ``ASSETS/photos``, the faces row on those that lie in ``ASSETS/photos_more`` (selfies, faces, rooms).
@@ -16,6 +16,9 @@ the markers in ``docs/styles/README.md``.
 ``--against FULL`` measures a fast tier against its full tier (issue 11): the bar of each style becomes 1.10x the
 full tier's own distances on the same photos, and ``--write-docs`` writes side-by-side sheets (photo, full tier,
 fast tier) into ``docs/styles/fast/``, ``docs/styles/eval-fast.json`` and the fast table between its own markers.
+
+Several files make one zoo: each style is measured in the file that holds it (the fast tier ships one file per
+style); a style in two of them is refused.
 """
 
 from __future__ import annotations
@@ -225,7 +228,9 @@ def recorded_full(path: Path, styles: list[str], scene: list[Path]) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("model", help="a multi-style .onnx file or a training checkpoint (.pt)")
+    ap.add_argument(
+        "model", nargs="+", help="a multi-style .onnx file or a training checkpoint (.pt), or several (one zoo)"
+    )
     ap.add_argument("--assets", default=str(ROOT.parent / "shared" / "assets"))
     ap.add_argument("--styles", default=None, help="comma list (default: every zoo style the model holds)")
     ap.add_argument("--limit", type=int, default=None, help="at most N photos per row (a quick look)")
@@ -260,16 +265,26 @@ def main(argv: list[str] | None = None) -> int:
         if str(vgg) != "random-for-tests" and not vgg.is_file():
             raise RtstyleError(f"VGG-16 weights not found: {vgg} (pass --assets)")
         with tempfile.TemporaryDirectory(prefix="rtstyle-zoo-report-") as tmp:
-            model = model_file(a.model, Path(tmp))
+            owner: dict[str, Path] = {}  # style -> the file that holds it
+            for i, spec in enumerate(a.model):  # each in its own folder: a checkpoint is named after its folder
+                (Path(tmp) / str(i)).mkdir()
+                path = model_file(spec, Path(tmp) / str(i))
+                for st in read_model_info(path).styles:
+                    if st.name in owner:
+                        raise RtstyleError(f"style {st.name} is in both {owner[st.name].name} and {Path(spec).name}")
+                    owner[st.name] = path
+            label = ", ".join(Path(m).name for m in a.model)
+            if a.write_docs and not a.against and len(a.model) > 1:
+                raise RtstyleError("the zoo picture of --write-docs needs one multi-style file (or --against)")
             against = None
             if a.against:  # its own folder: a checkpoint is exported under its parent folder's name
                 (Path(tmp) / "against").mkdir()
                 against = model_file(a.against, Path(tmp) / "against")
-            held = [s.name for s in read_model_info(model).styles]
+            held = list(owner)
             want = a.styles.split(",") if a.styles else [s for s in zoo if s in held]
             missing = [s for s in want if s not in held or s not in zoo]
             if missing or not want:
-                raise RtstyleError(f"{a.model} has no zoo style {', '.join(missing) or '(none)'}; it holds {held}")
+                raise RtstyleError(f"{label} has no zoo style {', '.join(missing) or '(none)'}; it holds {held}")
             if against is not None:
                 lacking = [s for s in want if s not in [x.name for x in read_model_info(against).styles]]
                 if lacking:
@@ -280,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = []
             t0 = time.perf_counter()
             for name in want:
+                model = owner[name]
                 painting = assets / "styles" / zoo[name]
                 r = evaluate(model, painting, scene, vgg_weights=str(vgg), style=name)
                 # blockiness: the fast tier's depth-to-space and strides can print a fixed 8-px pattern
@@ -340,17 +356,21 @@ def main(argv: list[str] | None = None) -> int:
                 if against is None:
                     pics = pick(scene, 2) + pick(faces, 1)
                     styles_files = {n: assets / "styles" / zoo[n] for n in want}
-                    zoo_picture(model, want, styles_files, pics, Path(a.docs) / "zoo.jpg")
-                    write_table(Path(a.docs) / "README.md", markdown(rows, Path(a.model).name, command))
+                    zoo_picture(owner[want[0]], want, styles_files, pics, Path(a.docs) / "zoo.jpg")
+                    write_table(Path(a.docs) / "README.md", markdown(rows, label, command))
                     eval_json = Path(a.docs) / "eval.json"
                 else:
-                    table = markdown(rows, f"{Path(a.model).name} against {Path(a.against).name}", command, "fast/")
+                    table = markdown(rows, f"{label}` against `{Path(a.against).name}", command, "fast/")
                     write_table(Path(a.docs) / "README.md", table, FAST_MARKS, "The fast tier against the full tier")
                     eval_json = Path(a.docs) / "eval-fast.json"
-                meta = {"model": Path(a.model).name} | ({"against": Path(a.against).name} if against else {})
+                meta = {"model": label} | ({"against": Path(a.against).name} if against else {})
                 eval_json.write_text(json.dumps({**meta, "rows": rows}, indent=2))
             if a.json:
-                record = {"model": a.model, "against": a.against or a.against_json, "scene": [p.name for p in scene]}
+                record = {
+                    "model": " ".join(a.model),
+                    "against": a.against or a.against_json,
+                    "scene": [p.name for p in scene],
+                }
                 Path(a.json).write_text(json.dumps({**record, "rows": rows}, indent=2))
             print(f"{len(rows)} styles in {time.perf_counter() - t0:.0f} s", flush=True)
     except RtstyleError as exc:
