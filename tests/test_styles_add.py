@@ -279,6 +279,25 @@ def test_no_zoo_installed_is_one_line(world, capsys, tmp_path, monkeypatch):
     assert "zoo-full.onnx" in err and "--base" in err
 
 
+def test_the_shipped_fast_base_is_found_but_not_listed(world, tmp_path, monkeypatch):
+    """The fast tier ships one file per style and its multi-style network only as the base of `styles add`, in
+    the shipped models/base/: found there when no model folder holds a zoo-fast.onnx, never a catalogue style."""
+    from rtstyle import catalog
+    from rtstyle.train.newstyle import find_base
+
+    shipped = tmp_path / "shipped"
+    make_contract_model(shipped / "mosaic-fast.onnx", styles=("mosaic",), tier="fast")
+    base = _zoo(shipped / "base" / "zoo-fast.onnx", "tiny-fast", "fast")
+    monkeypatch.setattr(catalog, "shipped_models_dir", lambda: shipped)
+    monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "user"))
+    assert find_base("fast") == base
+    assert find_base("full") is None
+    listed = [(s.name, s.tier) for s in catalog.list_styles()]
+    assert listed == [("mosaic", "fast")]  # the base's styles are not listed a second time
+    monkeypatch.setenv("RTSTYLE_MODELS", str(world / "zoo"))  # a model folder's own zoo-fast.onnx goes first
+    assert find_base("fast") == world / "zoo" / "zoo-fast.onnx"
+
+
 def test_ctrl_c_during_add_keeps_the_best_and_video_data(world, capsys, tmp_path, monkeypatch):
     """A video as --data (frames sampled by the project's decoder); KeyboardInterrupt from the progress callback at
     step 3 stops training, the best state is still exported, and the fast tier is skipped with a note."""

@@ -262,7 +262,8 @@ def test_a_fast_phase_style_scale_moves_a_style_off_its_teachers_balance(tmp_pat
 
 def test_cpu_fast_tier_resumes_from_its_campaign_model_on_a_new_machine(tmp_path):
     """A progress model not yet fit to ship waits in models/campaign/ (outside the catalogue); a new machine's
-    --resume continues from it, or from the shipped one where that went further."""
+    --resume continues from it, or from the shipped one (or the shipped base of `styles add`) where that went
+    further."""
     from rtstyle.contract import StyleEntry
     from rtstyle.export import export_onnx
     from rtstyle.nets import build_net
@@ -285,6 +286,9 @@ def test_cpu_fast_tier_resumes_from_its_campaign_model_on_a_new_machine(tmp_path
     student(models / "zoo-fast.onnx", 3000)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert f"--init-from {models / 'zoo-fast.onnx'} --continue" in r.stdout
+    student(models / "base" / "zoo-fast.onnx", 4000)  # shipped as the base of `styles add` only
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert f"--init-from {models / 'base' / 'zoo-fast.onnx'} --continue" in r.stdout
 
 
 def test_cpu_fast_tier_grows_its_checkpoint_when_the_schedule_moves_to_another_design(tmp_path):

@@ -514,9 +514,11 @@ def campaign_model(a: argparse.Namespace, tier: str, name: str | None = None) ->
 
 
 def committed_model(a: argparse.Namespace, tier: str, name: str | None = None) -> Path:
-    """The shipped model (``MODELS_DIR/NAME.onnx``) or the campaign's progress model, whichever went further."""
-    shipped = Path(a.models_dir) / f"{name or f'zoo-{tier}'}.onnx"
-    return max((shipped, campaign_model(a, tier, name)), key=exported_step)
+    """The shipped model (``MODELS_DIR/NAME.onnx``; a multi-style network shipped as the base of ``rtstyle styles
+    add`` only, in ``MODELS_DIR/base/``) or the campaign's progress model, whichever went further."""
+    file = f"{name or f'zoo-{tier}'}.onnx"
+    shipped = [Path(a.models_dir) / file] + ([Path(a.models_dir) / "base" / file] if name is None else [])
+    return max((*shipped, campaign_model(a, tier, name)), key=exported_step)
 
 
 def solo_name(style: ZooStyle, tier: str) -> str:

@@ -24,6 +24,7 @@ from rtstyle.errors import InputError, InputNotFound
 
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".gif"}
 ZOO_FILES = {"full": "zoo-full.onnx", "fast": "zoo-fast.onnx"}
+BASE_DIR = "base"  # models/base/: a shipped base network that is not a style of the catalogue
 DEFAULT_MINUTES = 10.0
 # Adam learning rates per what is trained (measured on the tiny case: docs/new-style.md). The norm scales and
 # shifts are O(1) numbers that each move a whole channel, so they take a larger rate than convolution weights.
@@ -115,7 +116,8 @@ def shipped_names() -> dict[str, list[str]]:
 
 def find_base(tier: str, given: str | None = None) -> Path | None:
     """The base network of ``tier``: ``given``, else ``zoo-TIER.onnx`` in the model folders (the user's first),
-    else any multi-style file of that tier there."""
+    else the shipped one in ``base/`` (a multi-style network shipped only as a base: the catalogue does not list
+    it, since the tier's styles ship one file each), else any multi-style file of that tier in the folders."""
     if given:
         path = Path(given).expanduser()
         if not path.is_file():
@@ -125,7 +127,8 @@ def find_base(tier: str, given: str | None = None) -> Path | None:
             raise InputError(f"--base {given}: a {info.tier}-tier model, the {tier} tier is needed")
         return path
     folders = [d for d, _ in reversed(catalog.model_dirs())]
-    for d in folders:
+    shipped = catalog.shipped_models_dir()
+    for d in folders + ([shipped / BASE_DIR] if shipped is not None else []):
         if (d / ZOO_FILES[tier]).is_file():
             return d / ZOO_FILES[tier]
     for d in folders:
