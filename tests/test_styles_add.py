@@ -146,6 +146,29 @@ def test_add_trains_only_the_norm_rows_from_the_zoo(world, added):
             assert torch.allclose(m[k], z[k], atol=1e-5), k  # every convolution is the zoo's, untouched
 
 
+def test_a_fast_style_from_a_base_without_a_margin_runs_inside_one(world, tmp_path, monkeypatch):
+    """A fast base of a design without a margin (fast-broad: it paints a frame of texture along the borders) gives
+    a new style of its framed design (fast-margin, as the shipped fast styles): same convolutions, grown."""
+    from rtstyle.catalog import read_model_info
+    from rtstyle.export import import_onnx
+
+    base = _zoo(tmp_path / "broad" / "zoo-fast.onnx", "fast-broad", "fast")
+    monkeypatch.setenv("RTSTYLE_MODELS", os.pathsep.join([str(tmp_path / "user"), str(world / "zoo")]))
+    with pytest.raises(SystemExit) as ei:
+        main(
+            ["styles", "add", str(world / "painting.png"), "--name", "framed", "--data", str(world / "photos"),
+             "--base-fast", str(base), "--steps", "2", "--no-window", *TINY]
+        )  # fmt: skip
+    assert ei.value.code in (0, None)
+    made = tmp_path / "user" / "framed-fast.onnx"
+    assert read_model_info(made).arch == "fast-margin"
+    _, src = import_onnx(base)
+    _, mine = import_onnx(made)
+    z, m = src.state_dict(), mine.state_dict()
+    assert set(m) == set(z) and getattr(mine, "margin", 0) == 16
+    assert all(torch.allclose(m[k], z[k], atol=1e-5) for k in m if "norm" not in k)
+
+
 def test_cross_file_blend_runs_both_models(world, added):
     from rtstyle.runtime.stylizer import Stylizer
 

@@ -375,6 +375,19 @@ FAST_ARCHS = {
 }
 
 
+def framed_design(arch: str) -> str | None:
+    """The registered design that is ``arch`` run inside a margin of the frame's mirrored edges (``fast-broad`` ->
+    ``fast-margin``): it grows from a trained ``arch`` and paints no frame along the borders. None when there is
+    none (or ``arch`` has its margin already)."""
+    cfg = DESIGNS.get(arch)
+    if cfg is None or cfg.get("margin"):
+        return None
+    for name, other in DESIGNS.items():
+        if name in FAST_ARCHS and other.get("margin") and {k: v for k, v in other.items() if k != "margin"} == cfg:
+            return name
+    return None
+
+
 @torch.no_grad()
 def grow_fast(src: FastNet, dst: FastNet) -> FastNet:
     """Copy a trained ``src`` into ``dst``, a design with the same layout and at least its widths and residual

@@ -21,6 +21,7 @@ import numpy as np
 
 from rtstyle import catalog
 from rtstyle.errors import InputError, InputNotFound
+from rtstyle.nets.fast import framed_design
 
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".gif"}
 ZOO_FILES = {"full": "zoo-full.onnx", "fast": "zoo-fast.onnx"}
@@ -306,7 +307,9 @@ def add_style(
                 style_names=[cfg.name],
                 display_names=[cfg.display_name or cfg.name.replace("-", " ").replace("_", " ").title()],
                 licenses=[cfg.license],
-                arch=info.arch,
+                # a fast base without a margin paints a frame of texture along the borders; the new style runs
+                # inside one, as the shipped fast styles do (same weights, grown at the start)
+                arch=(framed_design(info.arch) or info.arch) if tier == "fast" else info.arch,
                 steps=cfg.steps or 10**9,
                 batch=cfg.batch,
                 size=cfg.size,
