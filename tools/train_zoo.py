@@ -341,7 +341,16 @@ CPU_SCHEDULE = {
         },
         # looks at 16,400 (session 20), alone with the margin against the shared net with its band at 16,000:
         # starry-night 1.20x / 1.16x (1.28x / 1.26x), scream 1.11x / 1.08x (1.18x / 1.16x), kandinsky 1.29x / 1.04x
-        # (1.32x / 1.08x): both distances fell at once
+        # (1.32x / 1.08x): both distances fell at once; shipwreck 0.97x / 1.35x (1.03x / 1.49x). The next 800 steps
+        # in two phases (session 21): the styles still in fast-broad (candy, wave) grow first, so that every style
+        # has its file with the margin after 400 steps of each, not 800
+        {
+            **_CPU_FAST_192,
+            "until": 16800,
+            "arch": "fast-margin",
+            "style_scale": {"mosaic": 2.0, "candy": 2.0},
+            "solo": True,
+        },
         {
             **_CPU_FAST_192,
             "until": 17200,
