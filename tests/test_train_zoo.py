@@ -381,6 +381,11 @@ def test_cpu_fast_tier_ends_with_each_style_alone(tmp_path):
     assert got["candy-fast"].endswith("--resume") and got["candy-fast"].count("--resume") == 1
     assert got["wave-fast"].endswith(f"--init-from {models / 'campaign' / 'wave-fast.onnx'} --continue")
     assert got["mosaic-fast"].endswith(f"--init-from {models / 'campaign' / 'zoo-fast.onnx'} --continue")
+    assert f"--export-dir {models / 'campaign'} " in got["wave-fast"]
+    student(models / "wave-fast.onnx", shared_end + 2, ["wave"])  # the tier shipped: its file is replaced in place
+    wave = next(line for line in plan("--resume") if "--name wave-fast " in line)
+    assert wave.endswith(f"--init-from {models / 'wave-fast.onnx'} --continue")
+    assert f"--export-dir {models} " in wave
     torch.save({"arch": solo_arch, "step": solo[-1]["until"], "net": {}}, runs / "fast-candy" / "checkpoint.pt")
     assert not any("--name candy-fast " in line for line in plan("--resume"))  # candy is done
 

@@ -18,8 +18,9 @@ is one ``rtstyle train --resume`` up to its step count, so an interrupted campai
 On the CPU the fast tier follows ``CPU_SCHEDULE["fast"]`` too, taught by the committed full tier
 (``models/zoo-full.onnx``), so it starts once the full tier's campaign has shipped its final model. Its phases
 train one multi-style network, then (phases marked ``solo``) each style alone from it: the CPU fast tier ships as
-one small file per style (``STYLE-fast.onnx``; each waits in ``MODELS_DIR/campaign/`` with the shared network,
-which the runs resume from, until the tier ships):
+one small file per style (``STYLE-fast.onnx``; each waited in ``MODELS_DIR/campaign/`` until the tier shipped, and
+a shipped one is replaced in place; the shared network is shipped in ``MODELS_DIR/base/`` as the base of ``rtstyle
+styles add``, outside the catalogue):
 
     nohup python tools/train_zoo.py --tier fast --device cpu --resume > runs/zoo/fast.log 2>&1 &
 
@@ -632,8 +633,11 @@ def _solo_commands(
         if done >= phase["until"] and a.steps is None:
             continue
         args = [x for x in train_args(tier, a, [s], phase, name=name, out_dir=run) if x != "--resume"]
-        # each style's file waits beside the shared run's in MODELS_DIR/campaign/ until the tier ships
-        args[args.index("--export-dir") + 1] = str(campaign_model(a, tier, name).parent)
+        # each style's file waits beside the shared run's in MODELS_DIR/campaign/ until the tier ships; a shipped
+        # file of this lineage (past the shared run's end) is replaced where it is
+        shipped = Path(a.models_dir) / f"{name}.onnx"
+        dest = shipped if exported_step(shipped) > shared_end else campaign_model(a, tier, name)
+        args[args.index("--export-dir") + 1] = str(dest.parent)
         want = _flag(args, "--arch")
         if start == ["--resume"] and arch and want and arch != want:
             start = ["--init-from", str(own_ckpt), "--continue"]  # grown into the phase's design
