@@ -118,3 +118,33 @@ def test_read_model_info_cache_follows_mtime(tmp_path):
     make_contract_model(p, styles=("second",))
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert catalog.read_model_info(p).style_names == ["second"]
+
+
+def test_the_repositorys_models_keep_the_contract(monkeypatch):
+    """What models/ ships: every file runs a frame through the contract (uint8 BGR in and out, any size) and has
+    its card; the catalogue holds each style once per tier, the default style in both; models/base/ (the base of
+    `rtstyle styles add`) is not listed."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from rtstyle.runtime.stylizer import Stylizer
+
+    root = Path(__file__).resolve().parent.parent / "models"
+    monkeypatch.setattr(catalog, "shipped_models_dir", lambda: root)
+    monkeypatch.setenv("RTSTYLE_MODELS", str(Path(__file__).parent / "no-such-folder"))
+    files = sorted(root.glob("*.onnx")) + sorted((root / "base").glob("*.onnx"))
+    assert files
+    frame = np.random.default_rng(0).integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    for f in files:
+        assert f.with_suffix(".md").is_file(), f"{f.name} has no card"
+        info = catalog.read_model_info(f)
+        stylizer = Stylizer(f, device="cpu", warm_up=False)
+        for s in info.styles:
+            stylizer.set_style(s.name)
+            out = stylizer(frame)
+            assert out.shape == frame.shape and out.dtype == np.uint8, f.name
+    listed = [(s.name, s.tier) for s in catalog.list_styles()]
+    assert len(listed) == len(set(listed))
+    assert {(catalog.DEFAULT_STYLE, "full"), (catalog.DEFAULT_STYLE, "fast")} <= set(listed)
+    assert all(s.file.parent == root for s in catalog.list_styles())

@@ -132,18 +132,26 @@ def test_demo_writes_clip(tmp_path, models_dir, no_shipped, capsys):
     assert n == 10
 
 
-def test_demo_runs_the_shipped_full_tier_until_the_zoo_fast_tier_ships(tmp_path, monkeypatch, capsys):
+def test_demo_on_a_cpu_runs_the_default_styles_fast_tier(tmp_path, monkeypatch, capsys):
+    """The fast tier shipped (issue 11): on a CPU the demo runs the default style's fast file, as every command
+    does (it ran the full tier at 384 px while the fast tier was the provisional mosaic)."""
     shipped = tmp_path / "shipped"
-    make_contract_model(shipped / "zoo-full.onnx", styles=("mosaic", "candy"), tier="full")
+    # mosaic is style 2 of the full file (red +80) and style 1 of the fast one (red +40): the outputs differ
+    make_contract_model(shipped / "zoo-full.onnx", styles=("candy", "mosaic"), tier="full")
     make_contract_model(shipped / "mosaic-fast.onnx", styles=("mosaic",), tier="fast", arch="test-fast")
     monkeypatch.setattr(catalog, "shipped_models_dir", lambda: shipped)
     monkeypatch.setenv("RTSTYLE_MODELS", str(tmp_path / "none"))
     args = ["demo", "--seconds", "0.2", "--device", "cpu", "--smooth", "off", "--json"]
-    code, out, err = run_cli([*args, "--out", tmp_path / "a.mp4"], capsys)
-    assert code == 0 and "the demo runs the full tier at 384 px" in err
-    assert json.loads(out)["style"] == "mosaic"
-    code, out, err = run_cli([*args, "--out", tmp_path / "b.mp4", "--tier", "fast"], capsys)  # asked for: as asked
-    assert code == 0 and "demo runs the full tier" not in err
+    first = {}
+    for name, extra in (("default", []), ("fast", ["--tier", "fast"]), ("full", ["--tier", "full"])):
+        code, out, err = run_cli([*args, "--out", tmp_path / f"{name}.mp4", *extra], capsys)
+        assert code == 0 and json.loads(out)["style"] == "mosaic" and "384 px" not in err
+        cap = cv2.VideoCapture(str(tmp_path / f"{name}.mp4"))
+        ok, first[name] = cap.read()
+        cap.release()
+        assert ok
+    assert np.array_equal(first["default"], first["fast"])
+    assert first["full"][:, :, 2].mean() > first["fast"][:, :, 2].mean() + 20  # the full file's +80 red
 
 
 def test_demo_without_styles(tmp_path, no_shipped, monkeypatch, capsys):

@@ -35,13 +35,6 @@ class Progress(Protocol):
     def __call__(self, done: int, total: int | None, fps: float) -> None: ...
 
 
-# Until the zoo's fast tier ships (issue 11), the shipped fast mosaic is the provisional one distilled from a weak
-# teacher, so the demo shows the zoo's full tier (slower on a CPU, but the real painting). None: the usual tier.
-DEMO_TIER: Tier | None = "full"
-DEMO_TIER_WHY = "the zoo's fast tier is still being trained (the full tier is slower on a CPU)"
-DEMO_MAX_SIDE = 384
-
-
 @dataclass
 class StylizeOptions:
     """How to stylize: what :class:`rtstyle.Stylizer` takes, shared by every job."""
@@ -206,17 +199,6 @@ def stylize_demo(
     if keep_clip is not None:
         check_video_output(keep_clip, (out,), force)
     how = how or StylizeOptions()
-    if how.style is None and how.tier is None and DEMO_TIER is not None:
-        from dataclasses import replace
-
-        from rtstyle.catalog import DEFAULT_STYLE, list_styles, preferred_tier
-
-        default = {s.tier for s in list_styles() if s.name == DEFAULT_STYLE and s.source == "shipped"}
-        if DEMO_TIER in default and preferred_tier(how.device) != DEMO_TIER:  # on a CPU
-            # the full tier runs ~1.6 frames/s at 640x360 on 2 cores: at a 384 px working size the demo takes
-            # ~20 s instead of ~60 (the output keeps the clip's size)
-            how = replace(how, tier=DEMO_TIER, max_side=how.max_side or DEMO_MAX_SIDE)
-            notice(f"the demo runs the {DEMO_TIER} tier at {how.max_side} px: {DEMO_TIER_WHY}")
     stylizer = how.stylizer()
     with tempfile.TemporaryDirectory(prefix="rtstyle-demo-") as tmp:
         clip = Path(tmp) / "sample.mp4"
