@@ -352,6 +352,9 @@ CPU_SCHEDULE = {
             "style_scale": {"mosaic": 2.0, "candy": 2.0},
             "solo": True,
         },
+        # looks (session 21): udnie 1.48x / 1.02x (shared net 1.58x / 1.07x) and matisse 1.11x / 1.15x (1.13x / 1.20x)
+        # at 16,400; candy 1.47x / 0.95x and wave 1.38x / 1.05x grown into the margin at 16,800 (alone without it,
+        # band counted: 1.48x / 0.93x, 1.45x / 1.08x). The nine files shipped then (docs/styles/README.md)
         {
             **_CPU_FAST_192,
             "until": 17200,
