@@ -529,8 +529,10 @@ def campaign_model(a: argparse.Namespace, tier: str, name: str | None = None) ->
 def committed_model(a: argparse.Namespace, tier: str, name: str | None = None) -> Path:
     """The shipped model (``MODELS_DIR/NAME.onnx``; a multi-style network shipped as the base of ``rtstyle styles
     add`` only, in ``MODELS_DIR/base/``) or the campaign's progress model, whichever went further."""
+    from rtstyle.train.newstyle import BASE_DIR
+
     file = f"{name or f'zoo-{tier}'}.onnx"
-    shipped = [Path(a.models_dir) / file] + ([Path(a.models_dir) / "base" / file] if name is None else [])
+    shipped = [Path(a.models_dir) / file] + ([Path(a.models_dir) / BASE_DIR / file] if name is None else [])
     return max((*shipped, campaign_model(a, tier, name)), key=exported_step)
 
 

@@ -21,7 +21,6 @@ import numpy as np
 
 from rtstyle import catalog
 from rtstyle.errors import InputError, InputNotFound
-from rtstyle.nets.fast import framed_design
 
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".gif"}
 ZOO_FILES = {"full": "zoo-full.onnx", "fast": "zoo-fast.onnx"}
@@ -215,6 +214,7 @@ def add_style(
 ) -> AddResult:
     """Fine-tune a new style from the base network(s) and write ``NAME.onnx`` (and ``NAME-fast.onnx`` when a fast
     base exists) with model cards into the user model folder. ``on_step(tier, TrainStatus)`` after every step."""
+    from rtstyle.nets.fast import framed_design
     from rtstyle.train.data import load_rgb
     from rtstyle.train.loop import TRAIN_ONLY, TrainConfig, train
 
