@@ -40,6 +40,14 @@ def test_help_imports_nothing_heavy():
     assert "image" in r.stdout and "bench" in r.stdout
 
 
+def test_styles_import_and_remove_need_no_torch():
+    """`rtstyle styles import/remove` read the shipped names from rtstyle.train.newstyle: a runtime-only install
+    (no torch) must be able to import it; only `add` trains."""
+    code = "import sys, rtstyle.train.newstyle, rtstyle.userstyles\nprint('TORCH=' + str('torch' in sys.modules))\n"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "TORCH=False" in r.stdout, r.stdout + r.stderr
+
+
 def test_styles_json_and_table(models_dir, no_shipped, capsys):
     code, out, _ = run_cli(["styles", "--json"], capsys)
     assert code == 0
