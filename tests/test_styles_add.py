@@ -406,6 +406,23 @@ def test_max_minutes_stops_training(world, tmp_path):
     assert torch.load(result.checkpoint, weights_only=False)["recipe"]["stopped_by"] == "minutes"
 
 
+def test_a_deadline_stops_training(world, tmp_path):
+    """stop_at (a time.time()) stops the loop whatever max_minutes allows: `styles add --minutes` bounds the command."""
+    import time
+
+    result = train(_cfg(tmp_path, world, steps=10**6, max_minutes=60, stop_at=time.time() + 1))
+    assert result.stopped_by == "minutes" and result.steps < 10**6  # neither the steps nor the 60 minutes
+
+
+def test_add_splits_minutes_into_deadlines_for_the_whole_command():
+    from rtstyle.train.newstyle import END_RESERVE_SECONDS, _tier_deadline
+
+    # ten minutes, two tiers: the full tier stops at 5 min less its export reserve, the fast tier at 10 less it
+    assert _tier_deadline(1000.0, 10, 0, 2) == 1000.0 + 300 - END_RESERVE_SECONDS
+    assert _tier_deadline(1000.0, 10, 1, 2) == 1000.0 + 600 - END_RESERVE_SECONDS
+    assert _tier_deadline(0.0, 0.1, 0, 1) == 6 - 0.3  # a short run keeps at most 5 % of its share for the export
+
+
 def test_best_state_is_kept_and_ctrl_c_exports_it(world, tmp_path):
     """With val_every=1 the loss on the fixed photos is measured after every step; a KeyboardInterrupt from the
     callback stops the run and the state exported is the one with the lowest validation loss."""

@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
                     device="cpu",
                     work_dir=str(run),
                     mark_minutes=marks,
+                    minutes_end_to_end=False,  # the marks count training minutes
                 ),
                 say=lambda line: print(line, file=sys.stderr),
             )

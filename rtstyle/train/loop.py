@@ -100,6 +100,7 @@ class TrainConfig:
     channels_last: bool | None = None  # None: where it measured faster (CUDA)
     train_only: str = "all"  # all | norm (instance-norm scales and shifts) | norm+last (plus the output conv)
     max_minutes: float | None = None  # stop when the training time (wall clock of the loop) reaches it
+    stop_at: float | None = None  # a time.time() at which the loop stops too (styles add: a deadline)
     init_row: str = "mean"  # with init_from, a style the source lacks starts from: mean | nearest (Gram distance)
     val_every: int = 0  # every N steps: the loss on a fixed validation batch; the best state is kept and exported
     val_photos: int = 4  # photos in the validation batch (fixed photos, fixed centre crops)
@@ -747,7 +748,9 @@ def train(
     net.train()
     try:
         while step < cfg.steps:
-            if budget is not None and time.perf_counter() - loop_start >= budget:
+            if (budget is not None and time.perf_counter() - loop_start >= budget) or (
+                cfg.stop_at is not None and time.time() >= cfg.stop_at
+            ):
                 stopped_by = "minutes"
                 break
             t0 = time.perf_counter()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", 
 ZOO_FILES = {"full": "zoo-full.onnx", "fast": "zoo-fast.onnx"}
 BASE_DIR = "base"  # models/base/: a shipped base network that is not a style of the catalogue
 DEFAULT_MINUTES = 10.0
+# what a tier's export, card and last validation take after its loop stops (at most 5 % of the tier's share)
+END_RESERVE_SECONDS = 15.0
 # Adam learning rates per what is trained (measured on the tiny case: docs/new-style.md). The norm scales and
 # shifts are O(1) numbers that each move a whole channel, so they take a larger rate than convolution weights.
 DEFAULT_LR = {"norm": 3e-2, "norm+last": 3e-2, "all": 1e-3}
@@ -74,6 +77,7 @@ class AddConfig:
     work_dir: str | None = None  # default: the user cache folder
     models_dir: str | None = None  # default: the user model folder
     mark_minutes: list[float] = field(default_factory=list)  # WORK_DIR/TIER/minute_M.pt at each (the benchmark)
+    minutes_end_to_end: bool = True  # minutes bound the whole command (False: the training loops alone, as benched)
 
     def work_path(self) -> Path:
         """Where the run's checkpoints, sampled frames and (by default) the preview go: the user cache folder."""
@@ -94,6 +98,13 @@ class AddResult:
     preview: Path
     notes: list[str]
     interrupted: bool = False
+
+
+def _tier_deadline(started: float, minutes: float, index: int, tiers: int) -> float:
+    """When tier ``index`` of ``tiers`` must stop training so that the command ends ``minutes`` after ``started``:
+    the end of its share of the time, less the reserve for its export."""
+    share = minutes * 60.0 / tiers
+    return started + share * (index + 1) - min(END_RESERVE_SECONDS, 0.05 * share)
 
 
 def check_name(name: str) -> None:
@@ -218,6 +229,7 @@ def add_style(
     from rtstyle.train.data import load_rgb
     from rtstyle.train.loop import TRAIN_ONLY, TrainConfig, train
 
+    started = time.time()  # --minutes counts from here: setup, both tiers and their exports
     check_name(cfg.name)
     if cfg.train_only not in TRAIN_ONLY:
         raise InputError(f"--train {cfg.train_only!r}: use one of {', '.join(TRAIN_ONLY)}")
@@ -321,6 +333,7 @@ def add_style(
                 init_row=cfg.init_row,
                 train_only=cfg.train_only,
                 max_minutes=cfg.minutes / len(tiers),
+                stop_at=_tier_deadline(started, cfg.minutes, i, len(tiers)) if cfg.minutes_end_to_end else None,
                 val_every=cfg.val_every,
                 keep_best_on_interrupt=True,
                 preview_file=str(
