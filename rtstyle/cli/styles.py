@@ -71,7 +71,9 @@ def add(
     data: list[Path] = typer.Option(
         [], "--data", help="A folder of photos (searched recursively) or a video file of your own; repeatable."
     ),
-    minutes: float = typer.Option(10.0, "--minutes", min=0.0, help="Minutes for the whole command (both tiers, setup and export included)."),
+    minutes: float = typer.Option(
+        10.0, "--minutes", min=0.0, help="Minutes for the whole command (both tiers, setup and export included)."
+    ),
     train_only: str = typer.Option(
         "norm",
         "--train",
