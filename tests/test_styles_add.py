@@ -169,6 +169,18 @@ def test_a_fast_style_from_a_base_without_a_margin_runs_inside_one(world, tmp_pa
     assert all(torch.allclose(m[k], z[k], atol=1e-5) for k in m if "norm" not in k)
 
 
+def test_the_fast_tier_alone_for_the_benchmark(world, tmp_path):
+    """AddConfig(full=False) trains the fast tier alone (the benchmark's --tier fast) in the whole of --minutes."""
+    from rtstyle.train.newstyle import AddConfig, add_style
+
+    cfg = AddConfig(painting=str(world / "painting.png"), name="quick", data=[str(world / "photos")], full=False,
+                    steps=2, size=32, style_size=40, vgg_weights=RANDOM_FOR_TESTS, device="cpu",
+                    work_dir=str(tmp_path / "work"), models_dir=str(tmp_path / "u"), preview_seconds=0)  # fmt: skip
+    result = add_style(cfg, say=lambda line: None)
+    assert list(result.tiers) == ["fast"]
+    assert sorted(p.name for p in (tmp_path / "u").iterdir()) == ["quick-fast.md", "quick-fast.onnx"]
+
+
 def test_cross_file_blend_runs_both_models(world, added):
     from rtstyle.runtime.stylizer import Stylizer
 
@@ -415,12 +427,19 @@ def test_a_deadline_stops_training(world, tmp_path):
 
 
 def test_add_splits_minutes_into_deadlines_for_the_whole_command():
-    from rtstyle.train.newstyle import END_RESERVE_SECONDS, _tier_deadline
+    from rtstyle.train.newstyle import END_RESERVE_SECONDS, TIER_SHARE, _tier_deadline, tier_shares
 
-    # ten minutes, two tiers: the full tier stops at 5 min less its export reserve, the fast tier at 10 less it
-    assert _tier_deadline(1000.0, 10, 0, 2) == 1000.0 + 300 - END_RESERVE_SECONDS
-    assert _tier_deadline(1000.0, 10, 1, 2) == 1000.0 + 600 - END_RESERVE_SECONDS
-    assert _tier_deadline(0.0, 0.1, 0, 1) == 6 - 0.3  # a short run keeps at most 5 % of its share for the export
+    both = tier_shares(["full", "fast"])
+    assert both == pytest.approx([TIER_SHARE["full"], TIER_SHARE["fast"]]) and sum(both) == pytest.approx(1)
+    assert both[0] > both[1]  # the slower full network gets the larger share
+    assert tier_shares(["full"]) == [1.0] and tier_shares(["fast"]) == [1.0]
+    # ten minutes, two tiers: the full tier stops at the end of its share less its export reserve, the fast tier
+    # at 10 minutes less it
+    reserve = min(END_RESERVE_SECONDS, 0.05 * 600 * both[0])
+    assert _tier_deadline(1000.0, 10, 0, both) == pytest.approx(1000.0 + 600 * both[0] - reserve)
+    reserve = min(END_RESERVE_SECONDS, 0.05 * 600 * both[1])  # at most 5 % of the share
+    assert _tier_deadline(1000.0, 10, 1, both) == pytest.approx(1000.0 + 600 - reserve)
+    assert _tier_deadline(0.0, 0.1, 0, [1.0]) == pytest.approx(6 - 0.3)  # a short run keeps 5 % of its share
 
 
 def test_best_state_is_kept_and_ctrl_c_exports_it(world, tmp_path):

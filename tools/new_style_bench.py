@@ -6,11 +6,14 @@
     python tools/new_style_bench.py --eval-only --work runs/nsb     # then the evaluation, at any time after
 
 For each painting (outside the zoo: ``impression_sunrise.jpg`` and ``la_grande_jatte.jpg`` by default) it runs
-``rtstyle styles add`` once for the longest mark (60 minutes), full tier, on the CPU, keeping the best state at
-every minute mark (1, 2, 5, 10, 30, 60: checkpoints of the one run), exports each and prints ``rtstyle eval``'s
-style and content distances on the held-out scene photos (``tools/holdout_photos.txt`` in ASSETS/photos), plus
-the targets: style <= 0.25, content <= 1.3, and each within 1.15x of the 60-minute figure at 10 minutes.
-Nothing is written into the user model folder (a temporary one is used). Needs the zoo (``models/zoo-full.onnx``).
+``rtstyle styles add`` once for the longest mark (60 minutes), one tier (``--tier full``, the default, or
+``fast``), on the CPU, keeping the best state at every minute mark (1, 2, 5, 10, 30, 60: checkpoints of the one
+run), exports each and prints ``rtstyle eval``'s style and content distances on the held-out scene photos
+(``tools/holdout_photos.txt`` in ASSETS/photos), plus the targets: style <= 0.25, content <= 1.3, and each within
+1.15x of the 60-minute figure at 10 minutes (and at the tier's share of 10 against its share of 60, the split of
+``styles add`` with both tiers, where those marks were taken).
+Nothing is written into the user model folder (a temporary one is used). Needs the tier's zoo
+(``models/zoo-full.onnx``; ``models/base/zoo-fast.onnx``).
 """
 
 from __future__ import annotations
@@ -38,14 +41,21 @@ def fail(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--zoo", type=Path, default=ROOT / "models" / "zoo-full.onnx", help="the full-tier zoo")
+    ap.add_argument("--tier", choices=("full", "fast"), default="full", help="which tier's network is trained")
+    ap.add_argument(
+        "--zoo",
+        type=Path,
+        default=None,
+        help="the tier's zoo (default: models/zoo-full.onnx, models/base/zoo-fast.onnx)",
+    )
     ap.add_argument("--assets", type=Path, default=ROOT.parent / "shared" / "assets")
     ap.add_argument("--paintings", default=",".join(PAINTINGS), help="file names in ASSETS/styles, comma-separated")
     ap.add_argument("--marks", default="1,2,5,10,30,60", help="minute marks (the run lasts the longest)")
     ap.add_argument("--train", default="norm", help="what is trained (norm, norm+last, all)")
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--init", default="mean", help="mean or nearest")
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=None, help="crop size (default: styles add's)")
+    ap.add_argument("--batch", type=int, default=None, help="photos per step (default: styles add's)")
     ap.add_argument("--work", type=Path, default=None, help="keep the runs here (default: a temporary folder)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     step = ap.add_mutually_exclusive_group()
@@ -55,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = ap.parse_args(argv)
 
+    if args.zoo is None:
+        args.zoo = ROOT / "models" / ("zoo-full.onnx" if args.tier == "full" else "base/zoo-fast.onnx")
     if not args.zoo.is_file():
         fail(f"the zoo is not there: {args.zoo} (it ships with the zoo issue; pass --zoo FILE.onnx)")
     photos = args.assets / "photos"
@@ -71,7 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"--marks {args.marks!r}: minutes, comma-separated")
     from rtstyle.evaluate import eval_photos, evaluate
     from rtstyle.export import export_checkpoint
-    from rtstyle.train.newstyle import AddConfig, add_style
+    from rtstyle.train.newstyle import AddConfig, add_style, tier_shares
+
+    tier = args.tier
+    extra: dict[str, Any] = {k: v for k, v in (("batch", args.batch), ("size", args.size)) if v}
 
     held = eval_photos([photos], HOLDOUT, None)
     work = Path(args.work or tempfile.mkdtemp(prefix="rtstyle-new-style-bench-"))
@@ -82,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         run = work / name
         t0 = time.perf_counter()
         if args.eval_only:
-            if not (run / "full").is_dir():
+            if not (run / tier).is_dir():
                 fail(f"no run for {name} in {work} (train it first with --train-only --work {work})")
         else:
             add_style(
@@ -95,15 +110,17 @@ def main(argv: list[str] | None = None) -> None:
                     train_only=args.train,
                     lr=args.lr,
                     init_row=args.init,
-                    base=str(args.zoo),
-                    fast=False,
+                    base=str(args.zoo) if tier == "full" else None,
+                    base_fast=str(args.zoo) if tier == "fast" else None,
+                    full=tier == "full",
+                    fast=tier == "fast",
                     force=True,
-                    size=args.size,
                     vgg_weights=str(vgg),
                     device="cpu",
                     work_dir=str(run),
                     mark_minutes=marks,
                     minutes_end_to_end=False,  # the marks count training minutes
+                    **extra,
                 ),
                 say=lambda line: print(line, file=sys.stderr),
             )
@@ -116,17 +133,23 @@ def main(argv: list[str] | None = None) -> None:
         if (run / "wall_minutes.txt").is_file():
             table[name]["wall_minutes"] = float((run / "wall_minutes.txt").read_text())
         for m in marks:
-            ckpt = run / "full" / f"minute_{m:g}.pt"
+            ckpt = run / tier / f"minute_{m:g}.pt"
             if not ckpt.is_file():
                 print(f"{name}: no checkpoint at {m:g} min", file=sys.stderr)
                 continue
-            model = export_checkpoint(ckpt, run / f"{name}-{m:g}min.onnx")
-            r = evaluate(str(model), painting, held, vgg_weights=str(vgg), sheet=run / f"{name}-{m:g}min.jpg")
+            stem = f"{name}-{m:g}min" if tier == "full" else f"{name}-fast-{m:g}min"
+            model = export_checkpoint(ckpt, run / f"{stem}.onnx")
+            r = evaluate(str(model), painting, held, vgg_weights=str(vgg), sheet=run / f"{stem}.jpg")
             table[name][f"{m:g}"] = {"style": r.style_distance, "content": r.content_distance}
             print(f"{name} {m:>4g} min: style {r.style_distance:.4f}  content {r.content_distance:.4f}", flush=True)
-        # the targets as the bench runs (full tier alone: 10 minutes against 60), and as `styles add --minutes 10`
-        # runs with both tiers (half the minutes each: the full tier's 5 against the 60-minute command's 30)
-        for short, long, how in (("10", "60", "full tier alone"), ("5", "30", "both tiers, the full tier's half")):
+        # the targets as the bench runs (the tier alone: 10 minutes against 60), and as `styles add --minutes 10`
+        # runs with both tiers (each its share of the minutes: against its share of the 60-minute command's)
+        share = tier_shares(["full", "fast"])[0 if tier == "full" else 1]
+        pairs = [
+            ("10", "60", f"the {tier} tier alone"),
+            (f"{10 * share:g}", f"{60 * share:g}", f"both tiers: the {tier} tier's share"),
+        ]
+        for short, long, how in pairs:
             got, ref = table[name].get(short), table[name].get(long)
             if not got:
                 continue

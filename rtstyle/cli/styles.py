@@ -92,7 +92,8 @@ def add(
     display_name: str | None = typer.Option(None, "--display-name", help="Display name (default: from --name)."),
     license: str = typer.Option("unknown", "--license", help="Licence of the painting (shown by `rtstyle styles`)."),
     steps: int | None = typer.Option(None, "--steps", min=1, help="At most this many steps per tier."),
-    size: int = typer.Option(256, "--size", min=16, help="Training crop size in pixels."),
+    size: int = typer.Option(192, "--size", min=16, help="Training crop size in pixels."),
+    batch: int = typer.Option(2, "--batch", min=1, help="Photos per training step."),
     style_size: int = typer.Option(512, "--style-size", min=16, help="Long side of the painting (stroke scale)."),
     style_scale: float = typer.Option(
         1.0,
@@ -145,6 +146,7 @@ def add(
         license=license,
         steps=steps,
         size=size,
+        batch=batch,
         style_size=style_size,
         style_scale=style_scale,
         preview=str(preview) if preview else None,

@@ -29,6 +29,9 @@ BASE_DIR = "base"  # models/base/: a shipped base network that is not a style of
 DEFAULT_MINUTES = 10.0
 # what a tier's export, card and last validation take after its loop stops (at most 5 % of the tier's share)
 END_RESERVE_SECONDS = 15.0
+# each tier's share of --minutes when both are trained: the fast network takes ~1.5-1.75x the steps per minute
+# of the full one and needs fewer to settle, so the full tier gets more (measured: docs/new-style.md)
+TIER_SHARE = {"full": 0.6, "fast": 0.4}
 # Adam learning rates per what is trained (measured on the tiny case: docs/new-style.md). The norm scales and
 # shifts are O(1) numbers that each move a whole channel, so they take a larger rate than convolution weights.
 DEFAULT_LR = {"norm": 3e-2, "norm+last": 3e-2, "all": 1e-3}
@@ -55,12 +58,15 @@ class AddConfig:
     base: str | None = None  # the full-tier base (default: zoo-full in the model folders)
     base_fast: str | None = None  # the fast-tier base (default: zoo-fast); none: the full tier only
     fast: bool = True  # fine-tune the fast tier too when a fast base exists
+    full: bool = True  # False: the fast tier alone (the benchmark's --tier fast; a style needs its full tier)
     force: bool = False
     display_name: str | None = None
     license: str = "unknown"
     steps: int | None = None  # a cap on steps per tier (default: the minutes alone)
-    batch: int = 4
-    size: int = 256
+    # two 192-px crops per step: more, cheaper steps than the zoo's four 256-px crops settle the norm rows faster
+    # in the minutes given (measured: docs/new-style.md)
+    batch: int = 2
+    size: int = 192
     style_size: int = 512
     content_weight: float | None = None  # default: the base's recipe
     style_weight: float | None = None  # default: balanced for the painting (STYLE_BALANCE)
@@ -100,11 +106,18 @@ class AddResult:
     interrupted: bool = False
 
 
-def _tier_deadline(started: float, minutes: float, index: int, tiers: int) -> float:
-    """When tier ``index`` of ``tiers`` must stop training so that the command ends ``minutes`` after ``started``:
-    the end of its share of the time, less the reserve for its export."""
-    share = minutes * 60.0 / tiers
-    return started + share * (index + 1) - min(END_RESERVE_SECONDS, 0.05 * share)
+def tier_shares(tiers: list[str]) -> list[float]:
+    """The share of ``--minutes`` each of ``tiers`` gets (TIER_SHARE, scaled to sum to 1)."""
+    total = sum(TIER_SHARE[t] for t in tiers)
+    return [TIER_SHARE[t] / total for t in tiers]
+
+
+def _tier_deadline(started: float, minutes: float, index: int, shares: list[float]) -> float:
+    """When tier ``index`` must stop training so that the command ends ``minutes`` after ``started``, the tiers
+    taking ``shares`` of the time in turn: the end of its share, less the reserve for its export."""
+    share = minutes * 60.0 * shares[index]
+    end = started + minutes * 60.0 * sum(shares[: index + 1])
+    return end - min(END_RESERVE_SECONDS, 0.05 * share)
 
 
 def check_name(name: str) -> None:
@@ -259,14 +272,16 @@ def add_style(
             raise InputNotFound(f"--data {d}: not found ({NO_DATA.split(': ', 1)[1]})")
         if p.is_file() and p.suffix.lower() not in VIDEO_EXTS:
             raise InputError(f"--data {d}: neither a folder of photos nor a video file")
-    base_full = find_base("full", cfg.base)
-    if base_full is None:
+    base_full = find_base("full", cfg.base) if cfg.full else None
+    if cfg.full and base_full is None:
         raise InputError(
             f"no base network is installed: `rtstyle styles add` fine-tunes the zoo ({ZOO_FILES['full']}, a "
             "multi-style full-tier model) and none is in the model folders; pass --base FILE.onnx"
         )
     notes: list[str] = []
     base_fast = find_base("fast", cfg.base_fast) if cfg.fast else None
+    if not cfg.full and base_fast is None:
+        raise InputError(f"no fast-tier base ({ZOO_FILES['fast']}) is installed: pass --base-fast FILE.onnx")
     if cfg.fast and base_fast is None:
         notes.append(f"no fast-tier zoo ({ZOO_FILES['fast']}) is installed: writing the full tier only")
         say(notes[-1])
@@ -286,7 +301,10 @@ def add_style(
         say(f"{p.name}: {n} frames sampled for training")
         folders.append(str(out))
         frame_dirs.append(out)
-    tiers = [("full", base_full)] + ([("fast", base_fast)] if base_fast is not None else [])
+    tiers = ([("full", base_full)] if base_full is not None else []) + (
+        [("fast", base_fast)] if base_fast is not None else []
+    )
+    shares = tier_shares([t for t, _ in tiers])
     energy = None if cfg.style_weight else painting_energy(painting, cfg.style_size, cfg.vgg_weights, cfg.download_vgg)
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.train_only]
     files: list[Path] = []
@@ -332,8 +350,8 @@ def add_style(
                 init_from=str(base),
                 init_row=cfg.init_row,
                 train_only=cfg.train_only,
-                max_minutes=cfg.minutes / len(tiers),
-                stop_at=_tier_deadline(started, cfg.minutes, i, len(tiers)) if cfg.minutes_end_to_end else None,
+                max_minutes=cfg.minutes * shares[i],
+                stop_at=_tier_deadline(started, cfg.minutes, i, shares) if cfg.minutes_end_to_end else None,
                 val_every=cfg.val_every,
                 keep_best_on_interrupt=True,
                 preview_file=str(
@@ -373,7 +391,7 @@ def add_style(
                     notes.append("stopped: the fast tier was not trained (run add again for it)")
                     say(notes[-1])
                 break
-        if cfg.force and len(tiers) == 1:  # a replaced style keeps no stale fast tier of the old one
+        if cfg.force and [t for t, _ in tiers] == ["full"]:  # a replaced style keeps no stale fast tier
             for stale in (models / f"{cfg.name}-fast.onnx", models / f"{cfg.name}-fast.md"):
                 stale.unlink(missing_ok=True)
     finally:
