@@ -29,7 +29,7 @@ BASE_DIR = "base"  # models/base/: a shipped base network that is not a style of
 DEFAULT_MINUTES = 10.0
 # what a tier's export, card and last validation take after its loop stops (at most 5 % of the tier's share)
 END_RESERVE_SECONDS = 15.0
-# each tier's share of --minutes when both are trained: the fast network takes ~1.5-1.75x the steps per minute
+# each tier's share of --minutes when both are trained: the fast network takes ~1.5-1.9x the steps per minute
 # of the full one and needs fewer to settle, so the full tier gets more (measured: docs/new-style.md)
 TIER_SHARE = {"full": 0.6, "fast": 0.4}
 # Adam learning rates per what is trained (measured on the tiny case: docs/new-style.md). The norm scales and
