@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     from rtstyle.train.newstyle import AddConfig, add_style, tier_shares
 
     tier = args.tier
+    suffix = "" if tier == "full" else "-fast"  # the tier's files beside the other's in one --work
+    share = tier_shares(["full", "fast"])[0 if tier == "full" else 1]
     extra: dict[str, Any] = {k: v for k, v in (("batch", args.batch), ("size", args.size)) if v}
 
     held = eval_photos([photos], HOLDOUT, None)
@@ -125,26 +127,25 @@ def main(argv: list[str] | None = None) -> None:
                 say=lambda line: print(line, file=sys.stderr),
             )
             wall = (time.perf_counter() - t0) / 60
-            (run / "wall_minutes.txt").write_text(f"{wall:.2f}\n")  # end to end: setup, training, export
+            (run / f"wall_minutes{suffix}.txt").write_text(f"{wall:.2f}\n")  # end to end: setup, training, export
             print(f"{name}: trained {max(marks):g} min in {wall:.1f} min wall", file=sys.stderr)
         if args.train_only:
             continue
         table[name] = {}
-        if (run / "wall_minutes.txt").is_file():
-            table[name]["wall_minutes"] = float((run / "wall_minutes.txt").read_text())
+        if (run / f"wall_minutes{suffix}.txt").is_file():
+            table[name]["wall_minutes"] = float((run / f"wall_minutes{suffix}.txt").read_text())
         for m in marks:
             ckpt = run / tier / f"minute_{m:g}.pt"
             if not ckpt.is_file():
                 print(f"{name}: no checkpoint at {m:g} min", file=sys.stderr)
                 continue
-            stem = f"{name}-{m:g}min" if tier == "full" else f"{name}-fast-{m:g}min"
+            stem = f"{name}{suffix}-{m:g}min"
             model = export_checkpoint(ckpt, run / f"{stem}.onnx")
             r = evaluate(str(model), painting, held, vgg_weights=str(vgg), sheet=run / f"{stem}.jpg")
             table[name][f"{m:g}"] = {"style": r.style_distance, "content": r.content_distance}
             print(f"{name} {m:>4g} min: style {r.style_distance:.4f}  content {r.content_distance:.4f}", flush=True)
         # the targets as the bench runs (the tier alone: 10 minutes against 60), and as `styles add --minutes 10`
         # runs with both tiers (each its share of the minutes: against its share of the 60-minute command's)
-        share = tier_shares(["full", "fast"])[0 if tier == "full" else 1]
         pairs = [
             ("10", "60", f"the {tier} tier alone"),
             (f"{10 * share:g}", f"{60 * share:g}", f"both tiers: the {tier} tier's share"),

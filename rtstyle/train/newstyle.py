@@ -301,10 +301,9 @@ def add_style(
         say(f"{p.name}: {n} frames sampled for training")
         folders.append(str(out))
         frame_dirs.append(out)
-    tiers = ([("full", base_full)] if base_full is not None else []) + (
-        [("fast", base_fast)] if base_fast is not None else []
-    )
-    shares = tier_shares([t for t, _ in tiers])
+    tiers = [(t, b) for t, b in (("full", base_full), ("fast", base_fast)) if b is not None]
+    tier_names = [t for t, _ in tiers]
+    shares = tier_shares(tier_names)
     energy = None if cfg.style_weight else painting_energy(painting, cfg.style_size, cfg.vgg_weights, cfg.download_vgg)
     lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.train_only]
     files: list[Path] = []
@@ -391,7 +390,7 @@ def add_style(
                     notes.append("stopped: the fast tier was not trained (run add again for it)")
                     say(notes[-1])
                 break
-        if cfg.force and [t for t, _ in tiers] == ["full"]:  # a replaced style keeps no stale fast tier
+        if cfg.force and tier_names == ["full"]:  # a replaced style keeps no stale fast tier
             for stale in (models / f"{cfg.name}-fast.onnx", models / f"{cfg.name}-fast.md"):
                 stale.unlink(missing_ok=True)
     finally:
