@@ -181,6 +181,24 @@ def test_the_fast_tier_alone_for_the_benchmark(world, tmp_path):
     assert sorted(p.name for p in (tmp_path / "u").iterdir()) == ["quick-fast.md", "quick-fast.onnx"]
 
 
+def test_the_fast_tier_can_be_distilled_from_a_full_tier(world, added, tmp_path):
+    """AddConfig.teacher_weight adds the MSE to a full tier's output (``teacher``, or the full tier just trained)
+    to the fast tier's loss, and the card says which file taught it."""
+    from rtstyle.train.newstyle import AddConfig, add_style
+
+    cfg = AddConfig(painting=str(world / "painting.png"), name="taught", data=[str(world / "photos")], full=False,
+                    teacher=str(world / "user" / "mine.onnx"), teacher_weight=1e3, steps=2, size=32, style_size=40,
+                    vgg_weights=RANDOM_FOR_TESTS, device="cpu", work_dir=str(tmp_path / "work"),
+                    models_dir=str(tmp_path / "u"), preview_seconds=0)  # fmt: skip
+    result = add_style(cfg, say=lambda line: None)
+    assert result.tiers["fast"].last_losses["teacher"] > 0  # type: ignore[attr-defined]
+    assert "distilled from `mine.onnx`" in (tmp_path / "u" / "taught-fast.md").read_text()
+    cfg.full, cfg.teacher, cfg.name = True, None, "taught2"
+    result = add_style(cfg, say=lambda line: None)
+    assert result.tiers["fast"].last_losses["teacher"] > 0  # type: ignore[attr-defined]
+    assert "distilled from `taught2.onnx`" in (tmp_path / "u" / "taught2-fast.md").read_text()
+
+
 def test_cross_file_blend_runs_both_models(world, added):
     from rtstyle.runtime.stylizer import Stylizer
 
@@ -424,6 +442,21 @@ def test_a_deadline_stops_training(world, tmp_path):
 
     result = train(_cfg(tmp_path, world, steps=10**6, max_minutes=60, stop_at=time.time() + 1))
     assert result.stopped_by == "minutes" and result.steps < 10**6  # neither the steps nor the 60 minutes
+
+
+def test_lr_decay_falls_linearly_to_zero_at_the_time_limit(world, tmp_path):
+    """lr_decay: the rate at each step is lr x the share of the time limit left (the nearer of max_minutes and
+    stop_at), so the last steps of a bounded run train at nearly 0; off, the rate stays."""
+    import time
+
+    def last_lr(**kw: Any) -> float:
+        result = train(_cfg(tmp_path / str(len(kw)), world, steps=10**6, lr=1e-2, **kw))
+        assert result.stopped_by == "minutes" and result.steps > 3
+        return torch.load(result.checkpoint, weights_only=False)["opt"]["param_groups"][0]["lr"]
+
+    assert last_lr(max_minutes=0.02) == pytest.approx(1e-2)
+    assert last_lr(max_minutes=0.02, lr_decay=True) < 0.5e-2
+    assert last_lr(max_minutes=60, stop_at=time.time() + 2, lr_decay=True) < 0.5e-2
 
 
 def test_add_splits_minutes_into_deadlines_for_the_whole_command():

@@ -101,6 +101,7 @@ class TrainConfig:
     train_only: str = "all"  # all | norm (instance-norm scales and shifts) | norm+last (plus the output conv)
     max_minutes: float | None = None  # stop when the training time (wall clock of the loop) reaches it
     stop_at: float | None = None  # a time.time() at which the loop stops too (styles add: a deadline)
+    lr_decay: bool = False  # the learning rate falls linearly to 0 at the time limit (max_minutes / stop_at)
     init_row: str = "mean"  # with init_from, a style the source lacks starts from: mean | nearest (Gram distance)
     val_every: int = 0  # every N steps: the loss on a fixed validation batch; the best state is kept and exported
     val_photos: int = 4  # photos in the validation batch (fixed photos, fixed centre crops)
@@ -141,6 +142,8 @@ class TrainConfig:
         r["teacher"] = Path(self.teacher).name if self.teacher else None
         r["init_from"] = Path(self.init_from).name if self.init_from else None
         r["optimizer"] = "Adam"
+        if self.lr_decay:  # recorded only when on: the recipes of earlier runs read the same
+            r["lr_decay"] = "linear to 0 at the time limit"
         return r
 
 
@@ -720,6 +723,9 @@ def train(
         _write_preview(net, fixed, style_imgs, num_styles, preview_path)
     loop_start = last_preview = time.perf_counter()
     stopped_by, interrupted = "steps", False
+    # --lr_decay: the seconds from here to the time limit, over which the rate falls linearly to 0
+    limits = [s for s in (budget, cfg.stop_at - time.time() if cfg.stop_at is not None else None) if s is not None]
+    horizon = max(min(limits), 1e-6) if cfg.lr_decay and limits else None
     marks = sorted(cfg.mark_minutes)
 
     def save_mark(minute: float) -> None:
@@ -797,6 +803,10 @@ def train(
                 raise RtstyleError(f"training diverged at step {step} (loss {loss.item()}); try a lower --lr")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if horizon is not None:
+                left = max(0.0, 1.0 - (time.perf_counter() - loop_start) / horizon)
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * group.get("lr_scale", 1.0) * left
             opt.step()
             step += 1
             elapsed += time.perf_counter() - t0

@@ -54,6 +54,7 @@ class AddConfig:
     minutes: float = DEFAULT_MINUTES  # both tiers together (each gets its share)
     train_only: str = "norm"
     lr: float | None = None  # default: DEFAULT_LR[train_only]
+    lr_decay: bool = False  # each tier's rate falls linearly to 0 at its deadline
     init_row: str = "mean"  # measured better than "nearest" on the tiny case (docs/new-style.md)
     base: str | None = None  # the full-tier base (default: zoo-full in the model folders)
     base_fast: str | None = None  # the fast-tier base (default: zoo-fast); none: the full tier only
@@ -63,6 +64,11 @@ class AddConfig:
     display_name: str | None = None
     license: str = "unknown"
     steps: int | None = None  # a cap on steps per tier (default: the minutes alone)
+    # the fast tier also learns the full tier's output (the MSE to it, at this weight; 0: the perceptual loss
+    # alone). Its teacher is the full tier just trained, or ``teacher`` (a full-tier file) when only the fast
+    # tier is trained
+    teacher_weight: float = 0.0
+    teacher: str | None = None
     # two 192-px crops per step: more, cheaper steps than the zoo's four 256-px crops settle the norm rows faster
     # in the minutes given (measured: docs/new-style.md)
     batch: int = 2
@@ -328,6 +334,15 @@ def add_style(
                     f"weight {content_weight:.3g} / its Gram energy {energy:.3g}"
                 )
             weight_note += f"; x{cfg.style_scale:g} by --style-scale)" if cfg.style_scale != 1 else ")"
+            teacher = None
+            if tier == "fast" and cfg.teacher_weight > 0:
+                full_done = results.get("full")
+                teacher = cfg.teacher or (str(full_done.onnx) if full_done is not None else None)  # type: ignore[attr-defined]
+            card_notes = [f"painting: `{painting.name}`; base: `{base.name}` ({info.num_styles} styles)", weight_note]
+            if teacher is not None:
+                card_notes.append(
+                    f"distilled from `{Path(teacher).name}` (its output's MSE at {cfg.teacher_weight:.3g})"
+                )
             tcfg = TrainConfig(
                 style_images=[str(painting)],
                 data=folders,
@@ -344,6 +359,7 @@ def add_style(
                 size=cfg.size,
                 style_size=cfg.style_size,
                 lr=lr,
+                lr_decay=cfg.lr_decay,
                 content_weight=content_weight,
                 style_weight=style_weight,
                 init_from=str(base),
@@ -370,10 +386,9 @@ def add_style(
                 log_every=10**9,
                 made_by="rtstyle styles add",
                 mark_minutes=list(cfg.mark_minutes),
-                card_notes=[
-                    f"painting: `{painting.name}`; base: `{base.name}` ({info.num_styles} styles)",
-                    weight_note,
-                ],
+                card_notes=card_notes,
+                teacher=teacher,
+                teacher_weight=cfg.teacher_weight if teacher is not None else 0.0,
             )
 
             def step_hook(status: object, tier: str = tier) -> None:

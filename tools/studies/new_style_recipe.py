@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("painting", help="a file name in ASSETS/styles, without .jpg")
     ap.add_argument("runs", nargs="+", help="NAME=JSON: AddConfig fields, e.g. b2='{\"batch\": 2}'")
     ap.add_argument("--minutes", type=float, default=5.0, help="each run, end to end")
+    ap.add_argument("--tier", choices=("full", "fast"), default="full", help="the tier trained (alone)")
     ap.add_argument("--assets", type=Path, default=ROOT.parent / "shared" / "assets")
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "recipe")
     args = ap.parse_args(argv)
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
             data=[str(args.assets / "photos")],
             holdout=str(HOLDOUT),
             minutes=args.minutes,
-            fast=False,
+            full=args.tier == "full",
+            fast=args.tier == "fast",
             force=True,
             vgg_weights=str(vgg),
             device="cpu",
@@ -61,12 +63,13 @@ def main(argv: list[str] | None = None) -> None:
             models_dir=str(models),
             **fields,
         )
-        result = add_style(cfg, say=lambda line: print(line, file=sys.stderr)).tiers["full"]
+        result = add_style(cfg, say=lambda line: print(line, file=sys.stderr)).tiers[args.tier]
         trained[name] = (result.steps, time.perf_counter() - t0)  # type: ignore[attr-defined]
         print(f"{name}: {trained[name][0]} steps, {trained[name][1]:.0f} s end to end", file=sys.stderr, flush=True)
     held = eval_photos([args.assets / "photos"], HOLDOUT, None)
     for name, (steps, wall) in trained.items():
-        r = evaluate(str(models / f"{name}.onnx"), painting, held, vgg_weights=str(vgg))
+        suffix = "" if args.tier == "full" else "-fast"
+        r = evaluate(str(models / f"{name}{suffix}.onnx"), painting, held, vgg_weights=str(vgg))
         print(f"{name:>12} {json.dumps(runs[name])}: {steps} steps in {wall:.0f} s, style {r.style_distance:.4f}, "
               f"content {r.content_distance:.4f}")  # fmt: skip
 
