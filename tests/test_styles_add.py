@@ -146,6 +146,17 @@ def test_add_trains_only_the_norm_rows_from_the_zoo(world, added):
             assert torch.allclose(m[k], z[k], atol=1e-5), k  # every convolution is the zoo's, untouched
 
 
+def test_each_tier_trains_its_default_parameters_at_its_rate(world, added):
+    """The full tier: the norm rows at 3e-2; the fast tier: the norm rows and its output convolution at 1e-1."""
+    from rtstyle.catalog import read_model_info
+    from rtstyle.train.newstyle import DEFAULT_LR, DEFAULT_TRAIN
+
+    full = read_model_info(world / "user" / "mine.onnx").recipe
+    fast = read_model_info(world / "user" / "mine-fast.onnx").recipe
+    assert (full["train_only"], full["lr"]) == ("norm", DEFAULT_LR["full"]["norm"]) == ("norm", 3e-2)
+    assert (fast["train_only"], fast["lr"]) == (DEFAULT_TRAIN["fast"], 1e-1) == ("norm+last", 1e-1)
+
+
 def test_a_fast_style_from_a_base_without_a_margin_runs_inside_one(world, tmp_path, monkeypatch):
     """A fast base of a design without a margin (fast-broad: it paints a frame of texture along the borders) gives
     a new style of its framed design (fast-margin, as the shipped fast styles): same convolutions, grown."""
@@ -166,7 +177,10 @@ def test_a_fast_style_from_a_base_without_a_margin_runs_inside_one(world, tmp_pa
     _, mine = import_onnx(made)
     z, m = src.state_dict(), mine.state_dict()
     assert set(m) == set(z) and getattr(mine, "margin", 0) == 16
-    assert all(torch.allclose(m[k], z[k], atol=1e-5) for k in m if "norm" not in k)
+    last = mine.io_layers().last  # the fast tier trains its output convolution too (DEFAULT_TRAIN)
+    out_keys = {n for n, p in mine.named_parameters() if p is last.weight or p is last.bias}
+    assert out_keys and not all(torch.allclose(m[k], z[k], atol=1e-5) for k in out_keys)
+    assert all(torch.allclose(m[k], z[k], atol=1e-5) for k in m if "norm" not in k and k not in out_keys)
 
 
 def test_the_fast_tier_alone_for_the_benchmark(world, tmp_path):

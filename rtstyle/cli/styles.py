@@ -74,13 +74,15 @@ def add(
     minutes: float = typer.Option(
         10.0, "--minutes", min=0.0, help="Minutes for the whole command (both tiers, setup and export included)."
     ),
-    train_only: str = typer.Option(
-        "norm",
+    train_only: str | None = typer.Option(
+        None,
         "--train",
         help="What is trained: norm (instance-norm scales and shifts), norm+last (and the output "
-        "convolution) or all (a full fine-tune).",
+        "convolution) or all (a full fine-tune). Default: norm in the full tier, norm+last in the fast tier.",
     ),
-    lr: float | None = typer.Option(None, "--lr", help="Adam learning rate (default: 3e-2 for norm, 1e-3 for all)."),
+    lr: float | None = typer.Option(
+        None, "--lr", help="Adam learning rate (default: 3e-2 in the full tier, 1e-1 in the fast tier; 1e-3 for all)."
+    ),
     init_row: str = typer.Option(
         "mean",
         "--init",

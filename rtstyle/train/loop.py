@@ -724,7 +724,7 @@ def train(
     loop_start = last_preview = time.perf_counter()
     stopped_by, interrupted = "steps", False
     # --lr_decay: the seconds from here to the time limit, over which the rate falls linearly to 0
-    limits = [s for s in (budget, cfg.stop_at - time.time() if cfg.stop_at is not None else None) if s is not None]
+    limits = [t for t in (budget, cfg.stop_at - time.time() if cfg.stop_at is not None else None) if t is not None]
     horizon = max(min(limits), 1e-6) if cfg.lr_decay and limits else None
     marks = sorted(cfg.mark_minutes)
 

@@ -4,9 +4,10 @@ The zoo's network already knows how to paint; a new painting is mostly a new set
 scales and shifts (Dumoulin et al. 2017). So the new style's network is a one-style copy of the zoo's: every
 convolution copied, its norm row started from the mean of the zoo's rows (``init_row="mean"``; ``"nearest"``: the
 zoo style whose output has the Gram matrices nearest to the painting's), and only the norm parameters are
-trained by default (``train_only="norm"``; ``"norm+last"`` adds the output convolution, ``"all"`` is a full
-fine-tune). Training stops at ``minutes``; the state with the lowest loss on fixed validation photos is exported
-(Ctrl-C stops early and still exports it). How the defaults were chosen: ``docs/new-style.md``.
+trained in the full tier by default (``train_only="norm"``; ``"norm+last"`` adds the output convolution, ``"all"``
+is a full fine-tune); the fast tier trains ``"norm+last"`` at a higher rate (``DEFAULT_TRAIN``, ``DEFAULT_LR``).
+Training stops at ``minutes``; the state with the lowest loss on fixed validation photos is exported (Ctrl-C
+stops early and still exports it). How the defaults were chosen: ``docs/new-style.md``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,17 @@ END_RESERVE_SECONDS = 15.0
 # each tier's share of --minutes when both are trained: the fast network takes ~1.5-1.9x the steps per minute
 # of the full one and needs fewer to settle, so the full tier gets more (measured: docs/new-style.md)
 TIER_SHARE = {"full": 0.6, "fast": 0.4}
-# Adam learning rates per what is trained (measured on the tiny case: docs/new-style.md). The norm scales and
-# shifts are O(1) numbers that each move a whole channel, so they take a larger rate than convolution weights.
-DEFAULT_LR = {"norm": 3e-2, "norm+last": 3e-2, "all": 1e-3}
+# What each tier trains by default, and its Adam learning rate per what is trained (docs/new-style.md). The norm
+# scales and shifts are O(1) numbers that each move a whole channel, so they take a larger rate than convolution
+# weights. The fast tier: its output convolution too, at 1e-1 (with its output lr scale, 1/255 of it): on the soft
+# Monet its four minutes painted 0.120 where 3e-2 on the norm rows alone painted 0.143, and are where its 24 minutes
+# end (3e-2 goes on to 0.109 in 24 minutes: --lr 0.03 for a long run); in the full tier 1e-1 lost the photo
+# (content 1.01-1.04) for no gain
+DEFAULT_TRAIN = {"full": "norm", "fast": "norm+last"}
+DEFAULT_LR = {
+    "full": {"norm": 3e-2, "norm+last": 3e-2, "all": 1e-3},
+    "fast": {"norm": 1e-1, "norm+last": 1e-1, "all": 1e-3},
+}
 # The style weight a new painting gets, relative to the content weight: STYLE_BALANCE × content weight / the
 # painting's Gram energy (losses.gram_energy at --style-size). 37 is the median over the zoo's nine styles of
 # their tuned weight × Gram energy / content weight (10-95; table in docs/new-style.md). One weight for every
@@ -52,8 +61,8 @@ class AddConfig:
     data: list[str] = field(default_factory=list)  # photo folders and video files
     holdout: str | None = None  # a list of photos never to train on (paths relative to a --data folder)
     minutes: float = DEFAULT_MINUTES  # both tiers together (each gets its share)
-    train_only: str = "norm"
-    lr: float | None = None  # default: DEFAULT_LR[train_only]
+    train_only: str | None = None  # default: DEFAULT_TRAIN[tier]
+    lr: float | None = None  # default: DEFAULT_LR[tier][what is trained]
     lr_decay: bool = False  # each tier's rate falls linearly to 0 at its deadline
     init_row: str = "mean"  # measured better than "nearest" on the tiny case (docs/new-style.md)
     base: str | None = None  # the full-tier base (default: zoo-full in the model folders)
@@ -250,7 +259,7 @@ def add_style(
 
     started = time.time()  # --minutes counts from here: setup, both tiers and their exports
     check_name(cfg.name)
-    if cfg.train_only not in TRAIN_ONLY:
+    if cfg.train_only is not None and cfg.train_only not in TRAIN_ONLY:
         raise InputError(f"--train {cfg.train_only!r}: use one of {', '.join(TRAIN_ONLY)}")
     if not (cfg.minutes > 0):
         raise InputError(f"--minutes must be more than 0, not {cfg.minutes}")
@@ -311,7 +320,6 @@ def add_style(
     tier_names = [t for t, _ in tiers]
     shares = tier_shares(tier_names)
     energy = None if cfg.style_weight else painting_energy(painting, cfg.style_size, cfg.vgg_weights, cfg.download_vgg)
-    lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[cfg.train_only]
     files: list[Path] = []
     results: dict[str, object] = {}
     interrupted = False
@@ -334,6 +342,8 @@ def add_style(
                     f"weight {content_weight:.3g} / its Gram energy {energy:.3g}"
                 )
             weight_note += f"; x{cfg.style_scale:g} by --style-scale)" if cfg.style_scale != 1 else ")"
+            train_only = cfg.train_only or DEFAULT_TRAIN[tier]
+            lr = cfg.lr if cfg.lr is not None else DEFAULT_LR[tier][train_only]
             teacher = None
             if tier == "fast" and cfg.teacher_weight > 0:
                 full_done = results.get("full")
@@ -364,7 +374,7 @@ def add_style(
                 style_weight=style_weight,
                 init_from=str(base),
                 init_row=cfg.init_row,
-                train_only=cfg.train_only,
+                train_only=train_only,
                 max_minutes=cfg.minutes * shares[i],
                 stop_at=_tier_deadline(started, cfg.minutes, i, shares) if cfg.minutes_end_to_end else None,
                 val_every=cfg.val_every,
