@@ -473,6 +473,17 @@ def test_lr_decay_falls_linearly_to_zero_at_the_time_limit(world, tmp_path):
     assert last_lr(max_minutes=60, stop_at=time.time() + 2, lr_decay=True) < 0.5e-2
 
 
+def test_each_tier_has_its_preview_named_as_its_model_file(tmp_path):
+    from rtstyle.train.newstyle import AddConfig, tier_stem
+
+    cfg = AddConfig(painting="p.jpg", name="mine", preview=str(tmp_path / "look.at.me.jpg"))
+    assert cfg.preview_path() == cfg.preview_path("full") == tmp_path / "look.at.me.jpg"
+    assert cfg.preview_path("fast") == tmp_path / "look.at.me-fast.jpg"
+    cfg = AddConfig(painting="p.jpg", name="mine", work_dir=str(tmp_path / "w"))
+    assert cfg.preview_path("fast") == tmp_path / "w" / "preview-fast.jpg"
+    assert (tier_stem("mine", "full"), tier_stem("mine", "fast")) == ("mine", "mine-fast")
+
+
 def test_add_splits_minutes_into_deadlines_for_the_whole_command():
     from rtstyle.train.newstyle import END_RESERVE_SECONDS, TIER_SHARE, _tier_deadline, tier_shares
 

@@ -83,10 +83,10 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"--marks {args.marks!r}: minutes, comma-separated")
     from rtstyle.evaluate import eval_photos, evaluate
     from rtstyle.export import export_checkpoint
-    from rtstyle.train.newstyle import AddConfig, add_style, tier_shares
+    from rtstyle.train.newstyle import AddConfig, add_style, tier_shares, tier_stem
 
     tier = args.tier
-    suffix = "" if tier == "full" else "-fast"  # the tier's files beside the other's in one --work
+    wall_file = tier_stem("wall_minutes", tier) + ".txt"  # the tier's files beside the other's in one --work
     share = tier_shares(["full", "fast"])[0 if tier == "full" else 1]
     extra: dict[str, Any] = {k: v for k, v in (("batch", args.batch), ("size", args.size)) if v}
 
@@ -127,19 +127,19 @@ def main(argv: list[str] | None = None) -> None:
                 say=lambda line: print(line, file=sys.stderr),
             )
             wall = (time.perf_counter() - t0) / 60
-            (run / f"wall_minutes{suffix}.txt").write_text(f"{wall:.2f}\n")  # end to end: setup, training, export
+            (run / wall_file).write_text(f"{wall:.2f}\n")  # end to end: setup, training, export
             print(f"{name}: trained {max(marks):g} min in {wall:.1f} min wall", file=sys.stderr)
         if args.train_only:
             continue
         table[name] = {}
-        if (run / f"wall_minutes{suffix}.txt").is_file():
-            table[name]["wall_minutes"] = float((run / f"wall_minutes{suffix}.txt").read_text())
+        if (run / wall_file).is_file():
+            table[name]["wall_minutes"] = float((run / wall_file).read_text())
         for m in marks:
             ckpt = run / tier / f"minute_{m:g}.pt"
             if not ckpt.is_file():
                 print(f"{name}: no checkpoint at {m:g} min", file=sys.stderr)
                 continue
-            stem = f"{name}{suffix}-{m:g}min"
+            stem = f"{tier_stem(name, tier)}-{m:g}min"
             model = export_checkpoint(ckpt, run / f"{stem}.onnx")
             r = evaluate(str(model), painting, held, vgg_weights=str(vgg), sheet=run / f"{stem}.jpg")
             table[name][f"{m:g}"] = {"style": r.style_distance, "content": r.content_distance}

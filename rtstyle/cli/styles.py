@@ -169,9 +169,8 @@ def add(
         def on_step(tier: str, status: object) -> None:
             if tier not in announced:
                 announced.add(tier)
-                what = "" if tier == "full" else "-fast"
-                path = cfg.preview_path()
-                say(f"training the {tier} tier; preview (rewritten every 20 s): {path.with_stem(path.stem + what)}")
+                every = f"rewritten every {cfg.preview_seconds:g} s"
+                say(f"training the {tier} tier; preview ({every}): {cfg.preview_path(tier)}")
             bar.update(tier, status)
             if getattr(status, "preview", None) is not None:
                 view.show(status.preview)  # type: ignore[attr-defined]

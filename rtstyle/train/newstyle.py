@@ -108,8 +108,10 @@ class AddConfig:
 
         return Path(platformdirs.user_cache_dir("rtstyle", appauthor=False)) / "styles-add" / self.name
 
-    def preview_path(self) -> Path:
-        return Path(self.preview).expanduser() if self.preview else self.work_path() / "preview.jpg"
+    def preview_path(self, tier: str = "full") -> Path:
+        """The live preview of ``tier`` (the fast tier's beside the full tier's, named as its model file is)."""
+        path = Path(self.preview).expanduser() if self.preview else self.work_path() / "preview.jpg"
+        return path.with_name(f"{tier_stem(path.stem, tier)}{path.suffix}")
 
 
 @dataclass
@@ -119,6 +121,11 @@ class AddResult:
     preview: Path
     notes: list[str]
     interrupted: bool = False
+
+
+def tier_stem(name: str, tier: str) -> str:
+    """A tier's file stem, as the catalogue names the tiers of one style: NAME (full) and NAME-fast (fast)."""
+    return name if tier == "full" else f"{name}-fast"
 
 
 def tier_shares(tiers: list[str]) -> list[float]:
@@ -330,7 +337,7 @@ def add_style(
             if info.num_styles < 1:
                 raise InputError(f"{base}: holds no style")
             recipe = info.recipe
-            file_name = cfg.name if tier == "full" else f"{cfg.name}-fast"
+            file_name = tier_stem(cfg.name, tier)
             content_weight = cfg.content_weight or _scalar(recipe.get("content_weight"), 1e5)
             if energy is None:
                 style_weight = cfg.style_weight * cfg.style_scale  # type: ignore[operator]
@@ -379,9 +386,7 @@ def add_style(
                 stop_at=_tier_deadline(started, cfg.minutes, i, shares) if cfg.minutes_end_to_end else None,
                 val_every=cfg.val_every,
                 keep_best_on_interrupt=True,
-                preview_file=str(
-                    preview if tier == "full" else preview.with_name(f"{preview.stem}-fast{preview.suffix}")
-                ),
+                preview_file=str(cfg.preview_path(tier)),
                 preview_seconds=cfg.preview_seconds,
                 vgg_weights=cfg.vgg_weights,
                 download_vgg=cfg.download_vgg,

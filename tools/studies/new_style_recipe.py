@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"new_style_recipe: error: runs are NAME=JSON ({e})") from None
 
     from rtstyle.evaluate import eval_photos, evaluate
-    from rtstyle.train.newstyle import AddConfig, add_style
+    from rtstyle.train.newstyle import AddConfig, add_style, tier_stem
 
     models = args.work / "models"
     trained: dict[str, tuple[int, float]] = {}
@@ -68,8 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {trained[name][0]} steps, {trained[name][1]:.0f} s end to end", file=sys.stderr, flush=True)
     held = eval_photos([args.assets / "photos"], HOLDOUT, None)
     for name, (steps, wall) in trained.items():
-        suffix = "" if args.tier == "full" else "-fast"
-        r = evaluate(str(models / f"{name}{suffix}.onnx"), painting, held, vgg_weights=str(vgg))
+        r = evaluate(str(models / f"{tier_stem(name, args.tier)}.onnx"), painting, held, vgg_weights=str(vgg))
         print(f"{name:>12} {json.dumps(runs[name])}: {steps} steps in {wall:.0f} s, style {r.style_distance:.4f}, "
               f"content {r.content_distance:.4f}")  # fmt: skip
 
