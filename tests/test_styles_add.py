@@ -564,3 +564,18 @@ def test_bench_script_says_the_zoo_is_missing(tmp_path):
     assert proc.returncode == 1
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and "zoo-full.onnx" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_recipe_study_says_the_assets_are_missing(tmp_path):
+    import subprocess
+    import sys
+
+    tool = Path(__file__).resolve().parent.parent / "tools" / "studies" / "new_style_recipe.py"
+    proc = subprocess.run(
+        [sys.executable, str(tool), "impression_sunrise", "base={}", "--assets", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "not found" in lines[0] and "Traceback" not in proc.stderr

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HOLDOUT = ROOT / "tools" / "holdout_photos.txt"
-VGG_FILE = Path("vgg16") / "vgg16_imagenet_features_to_relu4_3_fp16.pth"
+sys.path.insert(0, str(ROOT / "tools"))
+from new_style_bench import HOLDOUT, VGG_FILE  # noqa: E402  (the bench's held-out list and loss network)
 
 
 def main(argv: list[str] | None = None) -> None:
