@@ -81,7 +81,7 @@ def add(
         "convolution) or all (a full fine-tune). Default: norm in the full tier, norm+last in the fast tier.",
     ),
     lr: float | None = typer.Option(
-        None, "--lr", help="Adam learning rate (default: 3e-2 in the full tier, 1e-1 in the fast tier; 1e-3 for all)."
+        None, "--lr", help="Adam learning rate (default: 8e-2 in the full tier, 1e-1 in the fast tier; 1e-3 for all)."
     ),
     init_row: str = typer.Option(
         "mean",
