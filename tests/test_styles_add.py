@@ -553,29 +553,24 @@ def test_video_frames_are_sampled_evenly(tmp_path):
     assert sample_video(clip, tmp_path / "g", 100, 32) == 23  # a short video: every frame
 
 
-def test_bench_script_says_the_zoo_is_missing(tmp_path):
+def tool_error(tool: str, *args: str) -> str:
+    """Run ``tools/TOOL`` with ``args``, check that it fails with one line and no traceback, return that line."""
     import subprocess
     import sys
 
-    tool = Path(__file__).resolve().parent.parent / "tools" / "new_style_bench.py"
-    proc = subprocess.run(
-        [sys.executable, str(tool), "--zoo", str(tmp_path / "zoo-full.onnx")], capture_output=True, text=True
-    )
+    path = Path(__file__).resolve().parent.parent / "tools" / tool
+    proc = subprocess.run([sys.executable, str(path), *args], capture_output=True, text=True)
     assert proc.returncode == 1
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "zoo-full.onnx" in lines[0] and "Traceback" not in proc.stderr
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_bench_script_says_the_zoo_is_missing(tmp_path):
+    assert "zoo-full.onnx" in tool_error("new_style_bench.py", "--zoo", str(tmp_path / "zoo-full.onnx"))
 
 
 def test_recipe_study_says_the_assets_are_missing(tmp_path):
-    import subprocess
-    import sys
-
-    tool = Path(__file__).resolve().parent.parent / "tools" / "studies" / "new_style_recipe.py"
-    proc = subprocess.run(
-        [sys.executable, str(tool), "impression_sunrise", "base={}", "--assets", str(tmp_path)],
-        capture_output=True,
-        text=True,
+    assert "not found" in tool_error(
+        "studies/new_style_recipe.py", "impression_sunrise", "base={}", "--assets", str(tmp_path)
     )
-    assert proc.returncode == 1
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "not found" in lines[0] and "Traceback" not in proc.stderr
