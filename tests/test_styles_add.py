@@ -458,10 +458,27 @@ def test_a_deadline_stops_training(world, tmp_path):
     assert result.stopped_by == "minutes" and result.steps < 10**6  # neither the steps nor the 60 minutes
 
 
-def test_lr_decay_falls_linearly_to_zero_at_the_time_limit(world, tmp_path):
+class _ReadClock:
+    """The training loop's clock, moved 10 ms each time it is read: a time limit then ends after the same steps
+    however busy the machine is (a real clock gave one step in 1.2 s on a loaded CI machine)."""
+
+    def __init__(self) -> None:
+        self.now = 1.0e9
+
+    def perf_counter(self) -> float:
+        self.now += 0.01
+        return self.now
+
+    time = perf_counter
+
+
+def test_lr_decay_falls_linearly_to_zero_at_the_time_limit(world, tmp_path, monkeypatch):
     """lr_decay: the rate at each step is lr x the share of the time limit left (the nearer of max_minutes and
     stop_at), so the last steps of a bounded run train at nearly 0; off, the rate stays."""
-    import time
+    import rtstyle.train.loop as loop
+
+    clock = _ReadClock()
+    monkeypatch.setattr(loop, "time", clock)
 
     def last_lr(**kw: Any) -> float:
         result = train(_cfg(tmp_path / str(len(kw)), world, steps=10**6, lr=1e-2, **kw))
@@ -470,7 +487,7 @@ def test_lr_decay_falls_linearly_to_zero_at_the_time_limit(world, tmp_path):
 
     assert last_lr(max_minutes=0.02) == pytest.approx(1e-2)
     assert last_lr(max_minutes=0.02, lr_decay=True) < 0.5e-2
-    assert last_lr(max_minutes=60, stop_at=time.time() + 2, lr_decay=True) < 0.5e-2
+    assert last_lr(max_minutes=60, stop_at=clock.time() + 2, lr_decay=True) < 0.5e-2
 
 
 def test_each_tier_has_its_preview_named_as_its_model_file(tmp_path):
