@@ -135,6 +135,16 @@ def test_zoo_smoke_run_trains_both_tiers_into_one_multistyle_file_each(tmp_path)
     assert sorted(f.name for f in mid.glob("*fast.onnx")) == ["candy-fast.onnx", "mosaic-fast.onnx",
                                                             "starry-night-fast.onnx", "zoo-fast.onnx"]  # fmt: skip
     assert "# candy-fast" in (mid / "candy-fast.md").read_text()
+    # a machine that resumed each style from its shipped file has no shared checkpoint: the one-style runs alone,
+    # those of --styles only
+    (tmp_path / "runs" / "fast" / "checkpoint.pt").unlink()
+    solo = [*cmd[:2], "--out-dir", str(tmp_path / "runs"), "--models-dir", str(tmp_path / "solo"), "--tier", "fast"]
+    r = subprocess.run([*solo, "--styles", "candy", "--export-now"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(f.name for f in (tmp_path / "solo").glob("*.onnx")) == ["candy-fast.onnx"]
+    none = [*solo[:3], str(tmp_path / "empty"), *solo[4:], "--export-now"]
+    r = subprocess.run(none, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "no checkpoint at" in r.stderr and "Traceback" not in r.stderr
     bad = subprocess.run(
         [*cmd[:2], "--assets", str(assets), "--styles", "picasso", "--print"], capture_output=True, text=True
     )

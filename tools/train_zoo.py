@@ -354,10 +354,23 @@ CPU_SCHEDULE = {
         },
         # looks (session 21): udnie 1.48x / 1.02x (shared net 1.58x / 1.07x) and matisse 1.11x / 1.15x (1.13x / 1.20x)
         # at 16,400; candy 1.47x / 0.95x and wave 1.38x / 1.05x grown into the margin at 16,800 (alone without it,
-        # band counted: 1.48x / 0.93x, 1.45x / 1.08x). The nine files shipped then (docs/styles/README.md)
+        # band counted: 1.48x / 0.93x, 1.45x / 1.08x). The nine files shipped then (docs/styles/README.md).
+        # Planned at 192 px; from session 28 at 256 px crops (the student paints at the scale of its crops, and the
+        # look measures 256-px photos: session 17): a 300-step arm of mosaic at 256 px from its shipped 17,100
+        # (which had run 16,800-17,100 of this phase at 192 px, session 21) went 1.71x / 0.96x -> 1.45x / 1.07x,
+        # where 400 steps at 192 px had given about 4 % (docs/styles/README.md). About 0.4x the images per second
         {
             **_CPU_FAST_192,
+            "size": 256,
             "until": 17200,
+            "arch": "fast-margin",
+            "style_scale": {"mosaic": 2.0, "candy": 2.0},
+            "solo": True,
+        },
+        {
+            **_CPU_FAST_192,
+            "size": 256,
+            "until": 17600,
             "arch": "fast-margin",
             "style_scale": {"mosaic": 2.0, "candy": 2.0},
             "solo": True,
@@ -659,9 +672,10 @@ def _model_arch(model: Path) -> str | None:
     return read_model_info(model).arch or None
 
 
-def export_now(a: argparse.Namespace, tiers: list[str]) -> int:
+def export_now(a: argparse.Namespace, tiers: list[str], styles: list[ZooStyle] = ZOO) -> int:
     """Export each tier's checkpoint (``runs/zoo/TIER/checkpoint.pt``) with its model card, as the run's end would,
-    and each one-style run's (``runs/zoo/TIER-STYLE/``) as ``STYLE-TIER.onnx``."""
+    and each one-style run's of ``styles`` (``runs/zoo/TIER-STYLE/``) as ``STYLE-TIER.onnx``. A tier whose shared run
+    has no checkpoint (a machine that resumed each style from its shipped file) exports its one-style runs alone."""
     from rtstyle.contract import StyleEntry
     from rtstyle.export import load_checkpoint
     from rtstyle.nets import get_arch
@@ -670,13 +684,13 @@ def export_now(a: argparse.Namespace, tiers: list[str]) -> int:
     runs = []
     for tier in tiers:
         ckpt_path = Path(a.out_dir) / tier / "checkpoint.pt"
-        if not ckpt_path.is_file():
-            print(f"train_zoo: no checkpoint at {ckpt_path}", file=sys.stderr)
-            return 2
-        runs.append((ckpt_path, None))
         # the one-style runs of the solo phases (commands), each as its own STYLE-fast.onnx
-        solo = [(s, solo_run(a, s, tier) / "checkpoint.pt") for s in ZOO]
-        runs += [(path, solo_name(s, tier)) for s, path in solo if path.is_file()]
+        solo = [(s, solo_run(a, s, tier) / "checkpoint.pt") for s in styles]
+        solo = [(path, solo_name(s, tier)) for s, path in solo if path.is_file()]
+        if not ckpt_path.is_file() and not solo:
+            print(f"train_zoo: no checkpoint at {ckpt_path} nor in {Path(a.out_dir)}/{tier}-STYLE/", file=sys.stderr)
+            return 2
+        runs += ([(ckpt_path, None)] if ckpt_path.is_file() else []) + solo
     for ckpt_path, name in runs:
         ckpt = load_checkpoint(ckpt_path)
         cfg = TrainConfig.from_record(ckpt["config"])
@@ -714,12 +728,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--export-now",
         action="store_true",
-        help="export the campaign's current checkpoint to MODELS_DIR/zoo-TIER.onnx with its card (to commit it "
-        "mid-phase) and stop",
+        help="export the campaign's current checkpoints to MODELS_DIR (zoo-TIER.onnx and, for the one-style runs of "
+        "--styles, STYLE-TIER.onnx) with their cards (to commit them mid-phase) and stop",
     )
     a = p.parse_args(argv)
-    if a.export_now:
-        return export_now(a, ["full", "fast"] if a.tier == "both" else [a.tier])
     if a.smoke:
         a.steps, a.batch, a.size, a.style_size = a.steps or 20, a.batch or 2, a.size or 64, a.style_size or 128
     styles = ZOO
@@ -733,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         styles = [s for s in ZOO if s.name in want]
+    if a.export_now:
+        return export_now(a, ["full", "fast"] if a.tier == "both" else [a.tier], styles)
     missing = [s.file for s in styles if not (Path(a.assets) / "styles" / s.file).is_file()]
     if missing:
         print(
