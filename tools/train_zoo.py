@@ -130,6 +130,8 @@ _CPU_FAST_PHASE = {
 # The fast tier's settings from step 12,000 on: 192 px crops, both block losses, the teacher MSE at 1e8 (the phases
 # below say why each came)
 _CPU_FAST_192 = {**_CPU_FAST_PHASE, "size": 192, "seam_weight": 1e9, "tile_weight": 1e10, "teacher_weight": 1e8}
+# The solo phases (each style alone from 16,000): fast-margin, mosaic and candy at twice their teacher's balance
+_CPU_FAST_SOLO = {**_CPU_FAST_192, "arch": "fast-margin", "style_scale": {"mosaic": 2.0, "candy": 2.0}, "solo": True}
 
 # Phase 5's style scales (set by the rule at the step-12,000 report, below); phase 6 changes only udnie's.
 _PHASE5_SCALE = {
@@ -333,25 +335,13 @@ CPU_SCHEDULE = {
         # crops, painted a ~12-px frame of texture along every edge, which the look counted as style (mosaic's
         # 1.52x was 1.70x after 300 steps with the margin, its frame gone; docs/styles/README.md). A look per style
         # at each phase's end
-        {
-            **_CPU_FAST_192,
-            "until": 16400,
-            "arch": "fast-margin",
-            "style_scale": {"mosaic": 2.0, "candy": 2.0},
-            "solo": True,
-        },
+        {**_CPU_FAST_SOLO, "until": 16400},
         # looks at 16,400 (session 20), alone with the margin against the shared net with its band at 16,000:
         # starry-night 1.20x / 1.16x (1.28x / 1.26x), scream 1.11x / 1.08x (1.18x / 1.16x), kandinsky 1.29x / 1.04x
         # (1.32x / 1.08x): both distances fell at once; shipwreck 0.97x / 1.35x (1.03x / 1.49x). The next 800 steps
         # in two phases (session 21): the styles still in fast-broad (candy, wave) grow first, so that every style
         # has its file with the margin after 400 steps of each, not 800
-        {
-            **_CPU_FAST_192,
-            "until": 16800,
-            "arch": "fast-margin",
-            "style_scale": {"mosaic": 2.0, "candy": 2.0},
-            "solo": True,
-        },
+        {**_CPU_FAST_SOLO, "until": 16800},
         # looks (session 21): udnie 1.48x / 1.02x (shared net 1.58x / 1.07x) and matisse 1.11x / 1.15x (1.13x / 1.20x)
         # at 16,400; candy 1.47x / 0.95x and wave 1.38x / 1.05x grown into the margin at 16,800 (alone without it,
         # band counted: 1.48x / 0.93x, 1.45x / 1.08x). The nine files shipped then (docs/styles/README.md).
@@ -359,22 +349,8 @@ CPU_SCHEDULE = {
         # look measures 256-px photos: session 17): a 300-step arm of mosaic at 256 px from its shipped 17,100
         # (which had run 16,800-17,100 of this phase at 192 px, session 21) went 1.71x / 0.96x -> 1.45x / 1.07x,
         # where 400 steps at 192 px had given about 4 % (docs/styles/README.md). About 0.4x the images per second
-        {
-            **_CPU_FAST_192,
-            "size": 256,
-            "until": 17200,
-            "arch": "fast-margin",
-            "style_scale": {"mosaic": 2.0, "candy": 2.0},
-            "solo": True,
-        },
-        {
-            **_CPU_FAST_192,
-            "size": 256,
-            "until": 17600,
-            "arch": "fast-margin",
-            "style_scale": {"mosaic": 2.0, "candy": 2.0},
-            "solo": True,
-        },
+        {**_CPU_FAST_SOLO, "size": 256, "until": 17200},
+        {**_CPU_FAST_SOLO, "size": 256, "until": 17600},
     ],
 }
 
