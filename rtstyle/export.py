@@ -37,7 +37,8 @@ PARITY_SIZES = ((64, 64), (67, 45), (101, 157), (1, 1), (3, 5), (17, 31))
 class ContractModule(nn.Module):
     """Wraps a network so its signature is contract v1: uint8 BGR ``[1, H, W, 3]`` in and out.
 
-    Adds the net's ``margin`` of mirrored edges where it has one (:func:`rtstyle.nets.fast.add_margin`),
+    Adds the net's margin of mirrored edges where it has one (its ``export_margin``: top and left, bottom and
+    right; :func:`rtstyle.nets.fast.add_margin`),
     replicate-pads to a multiple of the net's ``pad_multiple`` (and at least its ``min_size``, so tiny frames
     work), runs the net, crops back, clamps, rounds and returns uint8 BGR. Where the net names the
     convolutions that touch the image (``io_layers()``), a copy of it gets the BGR order and the 0..255 scale
@@ -70,7 +71,9 @@ class ContractModule(nn.Module):
         self.rounded = io is not None and io.last.bias is not None  # the +0.5 is in the weights
         self.net = net
         self.features = None
-        self.margin = int(getattr(net, "margin", 0))  # the net's margin, added and cropped here (not by the net)
+        # the net's margin (top and left, bottom and right), added and cropped here (not by the net)
+        margin = int(getattr(net, "margin", 0))
+        self.lead, self.trail = (int(v) for v in getattr(net, "export_margin", (margin, margin)))
         if nhwc_head and io is not None and io.features is not None and self.rounded and io.shuffle > 1:
             if tuple(io.last.kernel_size) != (1, 1):
                 raise ValueError("IOLayers.features needs a pointwise last convolution")
@@ -81,12 +84,12 @@ class ContractModule(nn.Module):
 
     def forward(self, frame: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         h, w = frame.shape[1], frame.shape[2]
-        m, g = self.multiple, self.margin
+        m, g = self.multiple, self.lead
         x = frame.permute(0, 3, 1, 2).float()
         if not self.folded:
             x = x.flip(1) / 255.0
-        if g:
-            x = add_margin(x, g)
+        if g or self.trail:
+            x = add_margin(x, g, self.trail)
         xh, xw = x.shape[2], x.shape[3]
         th = torch.sym_max(((xh + m - 1) // m) * m, self.min_size)
         tw = torch.sym_max(((xw + m - 1) // m) * m, self.min_size)
@@ -103,7 +106,8 @@ class ContractModule(nn.Module):
             z = (f @ self.head_weight + self.head_bias).clamp(0.0, 255.0).to(torch.uint8)
             z = z.reshape(fh, fw, r, 3 * r).permute(0, 2, 1, 3).reshape(1, fh * r, fw * r, 3)
             return z[:, g : g + h, g : g + w]
-        y = (self.net(x, weights, framed=True) if g else self.net(x, weights))[:, :, g : g + h, g : g + w].float()
+        framed = bool(g or self.trail)
+        y = (self.net(x, weights, framed=True) if framed else self.net(x, weights))[:, :, g : g + h, g : g + w].float()
         if not self.folded:
             y = y.flip(1) * 255.0
         y = y.clamp(0.0, 255.0)

@@ -286,7 +286,7 @@ def test_a_margin_runs_the_net_on_the_frame_with_its_edges_mirrored_and_crops_th
         assert torch.equal(framed(x, style), want)
         assert not torch.allclose(broad(x, style), want, atol=1e-3)  # the border changes what the net paints
     head, plain = ContractModule(framed).eval(), ContractModule(framed, nhwc_head=False).eval()
-    assert head.features is not None and head.margin == plain.margin == 16
+    assert head.features is not None and (head.lead, head.trail) == (plain.lead, plain.trail) == (40, 24)
     for h, w in [(1, 1), (17, 31), (45, 80)]:
         frame = torch.randint(0, 256, (1, h, w, 3), dtype=torch.uint8)
         with torch.no_grad():
@@ -296,3 +296,77 @@ def test_a_margin_runs_the_net_on_the_frame_with_its_edges_mirrored_and_crops_th
     assert path.is_file()  # parity at odd and tiny sizes checked by the export
     with pytest.raises(ValueError, match="multiple of 8"):
         build_fast("fast-broad", 1, margin=12)
+
+
+def test_the_exported_file_runs_the_frame_deeper_inside_its_margin_than_training(tmp_path: Path) -> None:
+    """fast-margin trains 16 px from the padding but its file runs the frame 40 px from the top and left and 24 from
+    the bottom and right (export_margin), where the padding's mark on the edges has faded (candy's corner disc:
+    tools/studies/edge_band.py): the exported graph is the net on the frame mirrored out by 40 / 24 and cropped,
+    the model card says so, and a lead off the net's 8-px grid or a side under the training margin is refused."""
+    import onnxruntime as ort
+
+    from rtstyle.nets.fast import add_margin
+    from rtstyle.train.loop import margin_line
+
+    net = perturbed_net("fast-margin", 1).eval()
+    assert net.margin == 16 and net.export_margin == (40, 24)
+    x = torch.rand(1, 3, 45, 50)
+    padded = add_margin(x, 40, 24)
+    assert padded.shape == (1, 3, 109, 114)
+    assert torch.equal(padded, torch.nn.functional.pad(x, (40, 24, 40, 24), mode="reflect"))
+    assert add_margin(torch.rand(1, 3, 5, 3), 40, 24).shape == (1, 3, 105, 105)  # lengthened to 41 first
+    frame = (x[0].permute(1, 2, 0).flip(2) * 255).round().to(torch.uint8)[None]  # the same picture, uint8 BGR
+    rgb = frame[0].flip(2).permute(2, 0, 1)[None].float() / 255
+    framed = add_margin(rgb, 40, 24)
+    framed = torch.nn.functional.pad(framed, (0, -framed.shape[3] % 8, 0, -framed.shape[2] % 8), mode="replicate")
+    with torch.no_grad():
+        want = net(framed, framed=True)[:, :, 40:85, 40:90].clamp(0, 1)[0].permute(1, 2, 0).flip(2) * 255
+    path = export_onnx(net, tmp_path / "m.onnx", _styles(1), "fast-margin", "fast", {"t": 1}, 192)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: frame.numpy()})[0][0]
+    assert got.shape == (45, 50, 3) and np.abs(got.astype(np.float32) - want.numpy()).max() <= 1.5
+    assert margin_line(net) == [
+        "- runs each frame inside a margin of its own edges mirrored, cropped off: 40 px at the top and left, 24 at "
+        "the bottom and right (16 px in training)"
+    ]
+    assert margin_line(build_net("fast-broad", 1)) == []
+    with pytest.raises(ValueError, match="grid"):
+        build_fast("fast-margin", 1, export_margin=(36, 24))
+    with pytest.raises(ValueError, match="training margin"):
+        build_fast("fast-margin", 1, export_margin=(40, 8))
+
+
+def test_reexport_writes_a_file_again_with_the_current_graph_and_its_card_line(tmp_path: Path) -> None:
+    """tools/reexport.py: a fast-margin file exported when the design ran its frame 16 px inside the margin is
+    written again in place with today's graph (40 / 24), its metadata unchanged, its weights the same (the output
+    is what a fresh export of those weights gives), and the card gets the margin line once, however often it runs."""
+    import importlib.util
+
+    import onnxruntime as ort
+
+    spec = importlib.util.spec_from_file_location("reexport", Path(__file__).parent.parent / "tools" / "reexport.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    old = perturbed_net("fast-margin", 1).eval()
+    now = build_fast("fast-margin", 1)
+    now.load_state_dict(old.state_dict())
+    old.export_margin = (16, 16)
+    path = export_onnx(old, tmp_path / "s-fast.onnx", _styles(1), "fast-margin", "fast", {"steps": 5}, 192)
+    card = tmp_path / "s-fast.md"
+    card.write_text("# s-fast\n\n- steps: 5\n- file: s-fast.onnx, 0.2 MB\n- data: 3 photos\n")
+    fresh = export_onnx(now, tmp_path / "fresh.onnx", _styles(1), "fast-margin", "fast", {"steps": 5}, 192)
+    before = tool.metadata(path)
+    frame = np.random.default_rng(0).integers(0, 256, (1, 72, 96, 3), dtype=np.uint8)
+
+    def run(p: Path) -> np.ndarray:
+        sess = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+        return sess.run(None, {sess.get_inputs()[0].name: frame})[0]
+
+    assert not np.array_equal(run(path), run(fresh))
+    for _ in range(2):
+        assert tool.main([str(path)]) == 0
+    assert tool.metadata(path) == before
+    assert np.abs(run(path).astype(int) - run(fresh).astype(int)).max() <= 1
+    lines = card.read_text().splitlines()
+    margin = [i for i, x in enumerate(lines) if x.startswith(tool.MARGIN_PREFIX)]
+    assert len(margin) == 1 and lines[margin[0] - 1].startswith("- file:") and "40 px at the top" in lines[margin[0]]

@@ -148,13 +148,15 @@ class _ReflectDW(nn.Module):
         return self.conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
 
 
-def add_margin(x: torch.Tensor, margin: int) -> torch.Tensor:
+def add_margin(x: torch.Tensor, margin: int, trail: int | None = None) -> torch.Tensor:
     """``x`` with ``margin`` pixels of its edges mirrored around it (reflection: repeated edges would meet the
-    frame in a seam the net paints as an edge). A side of ``margin`` pixels or fewer is first lengthened by repeating
-    its last row or column, so any size works; the frame sits at ``[margin : margin + H, margin : margin + W]``."""
-    h, w = x.shape[2], x.shape[3]
-    x = F.pad(x, (0, torch.sym_max(w, margin + 1) - w, 0, torch.sym_max(h, margin + 1) - h), mode="replicate")
-    return F.pad(x, (margin, margin, margin, margin), mode="reflect")
+    frame in a seam the net paints as an edge); ``trail``: another width at the bottom and right (default
+    ``margin``). A side too short to mirror is first lengthened by repeating its last row or column, so any size
+    works; the frame sits at ``[margin : margin + H, margin : margin + W]``."""
+    trail = margin if trail is None else trail
+    h, w, most = x.shape[2], x.shape[3], max(margin, trail)
+    x = F.pad(x, (0, torch.sym_max(w, most + 1) - w, 0, torch.sym_max(h, most + 1) - h), mode="replicate")
+    return F.pad(x, (margin, trail, margin, trail), mode="reflect")
 
 
 def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -196,7 +198,10 @@ class FastNet(nn.Module):
     scaled per channel by the style's gains (zero at first: see :func:`grow_fast`). ``margin`` (a multiple of
     ``pad_multiple``) runs the net on the frame with that many pixels of its own edges mirrored around it and crops
     them off: what zero padding makes at the borders (a net trained on small crops learns to paint a frame of
-    texture there) falls in the margin, and training sees only what the user sees (:func:`add_margin`).
+    texture there) falls in the margin (:func:`add_margin`). ``export_margin`` (lead, trail): the margin the
+    exported file runs the frame in, at the top and left and at the bottom and right (default ``margin`` on every
+    side); training's ``margin`` keeps the padding close enough to be cheap, the export's keeps it far enough that
+    the frame's edges come out as its middle does (``tools/studies/edge_band.py``).
     """
 
     def __init__(
@@ -215,6 +220,7 @@ class FastNet(nn.Module):
         down: str = "conv",
         bridge: bool = False,
         margin: int = 0,
+        export_margin: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         c1, c2, c3 = channels
@@ -226,6 +232,12 @@ class FastNet(nn.Module):
         if margin % self.pad_multiple:
             raise ValueError(f"margin {margin}: a multiple of {self.pad_multiple} keeps the blocks on the frame's grid")
         self.margin = margin
+        self.export_margin = tuple(export_margin) if export_margin else (margin, margin)
+        if self.export_margin[0] % self.pad_multiple or min(self.export_margin) < margin:
+            raise ValueError(
+                f"export margin {self.export_margin}: its lead a multiple of {self.pad_multiple} (the frame stays on "
+                f"the grid it trained on), neither side under the training margin {margin}"
+            )
         self.min_size = 16 * internal_scale  # 2x2 at 1/8 of the working size: instance norm needs > 1 pixel
         ns = num_styles
         if stem == "patch":
@@ -349,8 +361,12 @@ DESIGNS: dict[str, dict] = {
     # decoder's, gated per style, so each output block sees where the frame's edges fall inside it
     "fast-bridge": {**_LEAN, "channels": (16, 48, 64), "bridge": True},
     # fast-broad run on the frame with a 16-px margin of its mirrored edges (cropped off): the zero-padded nets trained
-    # on 192-px crops paint a ~12-px frame of texture along every edge (session 20); ~1.10x the time at 720p
-    "fast-margin": {**_LEAN, "channels": (16, 48, 64), "margin": 16},
+    # on 192-px crops paint a ~12-px frame of texture along every edge (session 20); ~1.10x the time at 720p. The
+    # exported file runs it 40 px from the top and left, 24 from the bottom and right: at 16 the zoo's files still
+    # painted 4-14 levels along each edge and up to 200 in the top-left corner (candy's disc), where the frame's grid
+    # starts; at 40 / 24, 1.7-4 and under 10 (session 29, tools/studies/edge_band.py); at 720p 1.07x the pixels of
+    # the 16-px margin
+    "fast-margin": {**_LEAN, "channels": (16, 48, 64), "margin": 16, "export_margin": (40, 24)},
 }
 
 FAST_ARCHS = {
@@ -368,8 +384,9 @@ FAST_ARCHS = {
     "fast-bridge": "fast-broad with the stem's 1/4-resolution features bridged into the decoder's, gated per "
     "style (one multiply-add at 1/4, ~1.04x fast-broad's time); grows from a trained fast-lean or fast-broad "
     "without changing its output; 500 steps from the step-16,000 fast zoo matched fast-broad's",
-    "fast-margin": "fast-broad run on the frame with a 16-px margin of its mirrored edges, cropped off, so that "
-    "no frame of texture is painted along the borders (~7 % more pixels at 720p); grows from a trained fast-broad",
+    "fast-margin": "fast-broad run on the frame with a margin of its mirrored edges, cropped off, so that no frame "
+    "of texture is painted along the borders: 16 px in training, 40 at the top and left and 24 at the bottom and "
+    "right in the exported file (~14 % more pixels at 720p); grows from a trained fast-broad",
     "fast-deep": "fast-lean with 5 residual blocks at 1/8 (64k parameters, ~1.2x its time); grows from a trained "
     "fast-lean (--init-from) without changing its output",
 }
@@ -383,7 +400,8 @@ def framed_design(arch: str) -> str | None:
     if cfg is None or cfg.get("margin"):
         return None
     for name, other in DESIGNS.items():
-        if name in FAST_ARCHS and other.get("margin") and {k: v for k, v in other.items() if k != "margin"} == cfg:
+        bare = {k: v for k, v in other.items() if k not in ("margin", "export_margin")}
+        if name in FAST_ARCHS and other.get("margin") and bare == cfg:
             return name
     return None
 

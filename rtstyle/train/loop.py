@@ -898,6 +898,22 @@ def train(
     )
 
 
+def margin_line(net: torch.nn.Module) -> list[str]:
+    """The model card's line on the margin of mirrored edges the file runs each frame in (none without one)."""
+    lead, trail = getattr(net, "export_margin", (0, 0))
+    if not (lead or trail):
+        return []
+    sides = (
+        f"{lead} px on every side"
+        if lead == trail
+        else f"{lead} px at the top and left, {trail} at the bottom and right"
+    )
+    return [
+        f"- runs each frame inside a margin of its own edges mirrored, cropped off: {sides} "
+        f"({getattr(net, 'margin', lead)} px in training)"
+    ]
+
+
 def export_run(
     ckpt_path: Path, cfg: TrainConfig, styles: list[StyleEntry], tier: str, n_images: int, n_skipped: int | None
 ) -> tuple[Path, Path]:
@@ -908,9 +924,8 @@ def export_run(
         model_dir = Path(cfg.export_dir)
     else:
         model_dir = Path(user_models_dir())
-    onnx_path = export_onnx(
-        net_from_checkpoint(ckpt), model_dir / f"{cfg.name}.onnx", styles, cfg.arch, tier, recipe, cfg.size
-    )
+    net = net_from_checkpoint(ckpt)
+    onnx_path = export_onnx(net, model_dir / f"{cfg.name}.onnx", styles, cfg.arch, tier, recipe, cfg.size)
     card = model_dir / f"{cfg.name}.md"
     lines = [
         f"# {cfg.name}",
@@ -925,6 +940,7 @@ def export_run(
         f"- training time: {ckpt['elapsed'] / 60:.1f} min",
         f"- file: {onnx_path.name}, {onnx_path.stat().st_size / 1e6:.1f} MB; convolution kernels stored in float16, "
         "computed in fp32",
+        *margin_line(net),
         f"- data: {n_images} photos from {', '.join(f'`{Path(d).name}`' for d in cfg.data)}"
         + (f" ({n_skipped} unreadable skipped)" if n_skipped is not None else ""),
         *[f"  - `{k}`: {v} photos" for k, v in sorted(ckpt.get("data_subsets", {}).items())],
