@@ -38,6 +38,7 @@ from rtstyle.nets import build_net, get_arch
 from rtstyle.nets.fast import grow_fast
 from rtstyle.train.data import PhotoSet, load_rgb, read_holdout, to_tensor
 from rtstyle.train.losses import STYLE_LOSSES, PerceptualLoss, block_seams, load_vgg, tile_pattern
+from rtstyle.train.memory import keep_freed_memory
 from rtstyle.train.precision import autocast, resolve_precision
 
 # The output convolution's learning rate as a share of --lr: 1/255 takes the steps of the [0, 255] reference
@@ -550,6 +551,8 @@ def train(
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     rank = int(os.environ.get("RANK", "0"))
     device = pick_device(cfg.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # each step's activations without page faults (rtstyle.train.memory)
     if distributed:
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
