@@ -476,32 +476,3 @@ def test_a_solo_phase_runs_the_styles_still_in_an_older_design_first(tmp_path, m
     assert order == ["candy-fast", "wave-fast", "mosaic-fast", "starry-night-fast", "scream-fast"]
     assert plan[0][-3:] == ["--init-from", str(runs / "fast-candy" / "checkpoint.pt"), "--continue"]
     assert plan[2][-1] == "--resume"  # mosaic already holds the phase's design
-
-
-def test_a_solo_phase_can_set_its_crop_size_per_style(tmp_path, monkeypatch):
-    """A solo phase's ``size`` may be a dict ({style: px, "*": the others}): the styles that already ran the phase
-    on smaller crops keep them in the recipe, the rest take the new size; ``--size`` still overrides it, and a
-    shared (multi-style) phase refuses a per-style size."""
-    import argparse
-
-    import pytest
-
-    zoo = _zoo_module()
-    base = {k: v for k, v in zoo.CPU_SCHEDULE["fast"][-1].items() if k not in ("until", "solo", "size")}
-    phase = {**base, "until": 300, "solo": True, "size": {"mosaic": 192, "*": 256}}
-    monkeypatch.setitem(zoo.CPU_SCHEDULE, "fast", [phase])
-    a = argparse.Namespace(
-        assets=str(tmp_path / "assets"), device="cpu", out_dir=str(tmp_path / "runs"),
-        models_dir=str(tmp_path / "models"), checkpoint_every=200, preview_every=1000, vgg_weights=None,
-        resume=True, steps=None, batch=None, size=None, style_size=None, arch=None, fast_arch=None, smoke=False,
-    )  # fmt: skip
-
-    def sizes() -> dict[str, str]:
-        plan = zoo.commands("fast", a, zoo.ZOO[:3])  # mosaic, candy, starry-night
-        return {c[c.index("--name") + 1]: c[c.index("--size") + 1] for c in plan}
-
-    assert sizes() == {"mosaic-fast": "192", "candy-fast": "256", "starry-night-fast": "256"}
-    a.size = 128
-    assert set(sizes().values()) == {"128"}
-    with pytest.raises(ValueError, match="one-style"):
-        zoo.train_args("fast", a, zoo.ZOO[:2], phase)

@@ -341,9 +341,7 @@ CPU_SCHEDULE = {
         # (1.32x / 1.08x): both distances fell at once; shipwreck 0.97x / 1.35x (1.03x / 1.49x). The next 800 steps
         # in two phases (session 21): the styles still in fast-broad (candy, wave) grow first, so that every style
         # has its file with the margin after 400 steps of each, not 800
-        # The phase ran at 192 px for mosaic, candy and wave (sessions 20-21); from session 29 at 256 px for the
-        # styles that had not run it (the 256-px arms below: per minute of CPU about twice the gain of 192 px)
-        {**_CPU_FAST_SOLO, "until": 16800, "size": {"mosaic": 192, "candy": 192, "wave": 192, "*": 256}},
+        {**_CPU_FAST_SOLO, "until": 16800},
         # looks (session 21): udnie 1.48x / 1.02x (shared net 1.58x / 1.07x) and matisse 1.11x / 1.15x (1.13x / 1.20x)
         # at 16,400; candy 1.47x / 0.95x and wave 1.38x / 1.05x grown into the margin at 16,800 (alone without it,
         # band counted: 1.48x / 0.93x, 1.45x / 1.08x). The nine files shipped then (docs/styles/README.md).
@@ -398,11 +396,6 @@ def train_args(
     ``out_dir`` default to the tier's shared run (``zoo-TIER``, ``OUT_DIR/TIER``)."""
     r = dict(RECIPES[tier]) if phase is None else {k: v for k, v in phase.items() if k not in ("until", "solo")}
     scale = r.pop("style_scale", 1.0)
-    size = r.get("size")
-    if isinstance(size, dict):  # a solo phase's crop size per style ({name: px}, "*" for the others)
-        if len(styles) != 1:
-            raise ValueError("a per-style crop size needs a one-style (solo) phase")
-        r["size"] = size.get(styles[0].name, size["*"])
     turns = r.pop("style_turns", None)  # {name: batches per cycle}; a style not named takes one
     if phase is not None:
         r["steps"] = phase["until"]
