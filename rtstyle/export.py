@@ -85,10 +85,11 @@ class ContractModule(nn.Module):
     def forward(self, frame: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         h, w = frame.shape[1], frame.shape[2]
         m, g = self.multiple, self.lead
+        framed = bool(g or self.trail)
         x = frame.permute(0, 3, 1, 2).float()
         if not self.folded:
             x = x.flip(1) / 255.0
-        if g or self.trail:
+        if framed:
             x = add_margin(x, g, self.trail)
         xh, xw = x.shape[2], x.shape[3]
         th = torch.sym_max(((xh + m - 1) // m) * m, self.min_size)
@@ -106,7 +107,6 @@ class ContractModule(nn.Module):
             z = (f @ self.head_weight + self.head_bias).clamp(0.0, 255.0).to(torch.uint8)
             z = z.reshape(fh, fw, r, 3 * r).permute(0, 2, 1, 3).reshape(1, fh * r, fw * r, 3)
             return z[:, g : g + h, g : g + w]
-        framed = bool(g or self.trail)
         y = (self.net(x, weights, framed=True) if framed else self.net(x, weights))[:, :, g : g + h, g : g + w].float()
         if not self.folded:
             y = y.flip(1) * 255.0

@@ -521,6 +521,7 @@ def test_training_on_the_cpu_keeps_freed_memory_for_the_next_step(tmp_path, two_
     activations in again (~23 % of the CPU in the kernel at 256-px crops). keep_freed_memory (called by train on
     the CPU) keeps them in the heap: a block allocated again after it is freed costs no page faults; a MALLOC_*
     variable set by the user stands instead. Measured in a fresh interpreter, so this process keeps its settings."""
+    import os
     import subprocess
     import sys
 
@@ -539,7 +540,7 @@ def test_training_on_the_cpu_keeps_freed_memory_for_the_next_step(tmp_path, two_
         "before = faults(); kept = keep_freed_memory(); faults()\n"
         "print(before, kept, faults())\n"
     )
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MALLOC_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     before, kept, after = out.stdout.split()
     assert kept == "True" and int(before) > 100 and int(after) * 10 < int(before)

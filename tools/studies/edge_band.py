@@ -30,6 +30,7 @@ import zoo_report as zr  # noqa: E402
 
 import rtstyle.evaluate as ev  # noqa: E402
 from rtstyle.export import import_onnx  # noqa: E402
+from rtstyle.nets.fast import add_margin  # noqa: E402
 
 REFERENCE = 64
 
@@ -39,7 +40,7 @@ def run(net: torch.nn.Module, x: torch.Tensor, lead: int, trail: int) -> np.ndar
     """``net`` on RGB ``x`` [1, 3, H, W] in a margin of ``lead`` px (top, left) and ``trail`` (bottom, right),
     padded on to a multiple of 8 as the contract wrapper does; uint8 levels, cropped back to H x W."""
     h, w = x.shape[2], x.shape[3]
-    xp = F.pad(x, (lead, trail, lead, trail), mode="reflect")
+    xp = add_margin(x, lead, trail)
     xp = F.pad(xp, (0, -xp.shape[3] % 8, 0, -xp.shape[2] % 8), mode="replicate")
     y = net(xp, framed=True)[:, :, lead : lead + h, lead : lead + w]
     return (y[0].permute(1, 2, 0).float().numpy() * 255).clip(0, 255)
