@@ -8,6 +8,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,23 @@ def export_random_johnson(folder: Path, fp16: bool = False, arch: str = "johnson
 
 
 def bench_model(
-    path: Path, device: str, sizes: list[tuple[int, int]], frames: int = 20, warmup: int = 3, threads: int | None = None
+    path: Path,
+    device: str,
+    sizes: list[tuple[int, int]],
+    frames: int = 20,
+    warmup: int = 3,
+    threads: int | None = None,
+    lanes: int = 1,
 ) -> list[dict[str, Any]]:
-    """Per-size timing rows for one model file on one device (a row with ``error`` when it cannot run)."""
+    """Per-size timing rows for one model file on one device (a row with ``error`` when it cannot run).
+
+    ``lanes`` > 1 (the CPU only): each timed run stylizes that many frames at once, each on its own thread with
+    ``threads`` (default: the physical cores shared out) onnxruntime threads, as ``Stylizer(lanes=)`` does in the
+    frame loop; the row's ms/frame is then the run's time over its frames (throughput), ``ms_frame_latency`` the
+    median time of one frame."""
+    lanes = max(1, lanes) if device == "cpu" else 1
+    if lanes > 1 and threads is None:
+        threads = max(1, hardware.physical_cores() // lanes)
     try:
         sess = StyleSession(path, device, threads=threads)
     except RtstyleError as exc:
@@ -69,21 +84,20 @@ def bench_model(
             "device": device,
             "provider": sess.provider,
             "threads": threads if device == "cpu" else None,
+            "lanes": lanes,
             "size": f"{w}x{h}",
         }
         try:
             for _ in range(max(0, warmup)):
                 sess.run(frame)
-            times = []
-            for _ in range(max(1, frames)):
-                t0 = time.perf_counter()
-                sess.run(frame)
-                times.append((time.perf_counter() - t0) * 1000.0)
+            times, latencies = _timed_runs(sess, frame, max(1, frames), lanes)
         except RtstyleError as exc:
             row["error"] = str(exc)
             rows.append(row)
             continue
         med = statistics.median(times)
+        if lanes > 1:
+            row["ms_frame_latency"] = round(statistics.median(latencies), 2)
         row.update(
             ms_median=round(med, 2),
             ms_min=round(min(times), 2),
@@ -93,6 +107,30 @@ def bench_model(
         )
         rows.append(row)
     return rows
+
+
+def _timed_runs(sess: StyleSession, frame: Any, runs: int, lanes: int) -> tuple[list[float], list[float]]:
+    """``runs`` timed runs of ``lanes`` frames at once: each run's ms per frame, and each frame's own ms."""
+    if lanes == 1:
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            sess.run(frame)
+            times.append((time.perf_counter() - t0) * 1000.0)
+        return times, times
+
+    def one() -> float:
+        t0 = time.perf_counter()
+        sess.run(frame)
+        return (time.perf_counter() - t0) * 1000.0
+
+    times, latencies = [], []
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="rtstyle-bench") as pool:
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            latencies += list(pool.map(lambda _: one(), range(lanes)))
+            times.append((time.perf_counter() - t0) * 1000.0 / lanes)
+    return times, latencies
 
 
 def bench_video(path: Path, video: Path, device: str, smooth: str = "flow", max_frames: int | None = None) -> dict:
@@ -151,6 +189,7 @@ def run_bench(
     frames: int = 20,
     warmup: int = 3,
     threads: int | None = None,
+    lanes: int = 1,
     video: Path | None = None,
     video_frames: int | None = None,
     smooth: str = "flow",
@@ -182,7 +221,7 @@ def run_bench(
         for path, devs in jobs:
             for d in devs:
                 log(f"timing {path.name} on {d} ...")
-                rows += bench_model(path, d, sizes, frames, warmup, threads if d == "cpu" else None)
+                rows += bench_model(path, d, sizes, frames, warmup, threads if d == "cpu" else None, lanes)
                 if video is not None:
                     video_rows.append(bench_video(path, video, d, smooth, video_frames))
     return {

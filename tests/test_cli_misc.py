@@ -83,6 +83,12 @@ def test_bench_json(test_model, capsys):
     assert all(r["provider"] == "CPUExecutionProvider" and r["ms_median"] > 0 and r["frames"] == 3 for r in res)
     code, out, _ = run_cli([*args, "--warmup", "0"], capsys)
     assert code == 0 and "solo.onnx" in out
+    # --lanes 2: two frames per timed run, ms/frame is the run's time over its frames, each frame's own time beside
+    code, out, _ = run_cli([*args, "--warmup", "0", "--lanes", "2", "--json"], capsys)
+    res = json.loads(out)["results"]
+    assert code == 0 and all(r["lanes"] == 2 and r["threads"] >= 1 and r["ms_frame_latency"] > 0 for r in res)
+    code, out, _ = run_cli([*args, "--warmup", "0", "--lanes", "2"], capsys)
+    assert code == 0 and "2 frames at once" in out and "1 frame" in out
 
 
 def test_eval_reports_distances_and_the_block_figures(test_model, tmp_path, capsys):

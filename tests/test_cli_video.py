@@ -208,3 +208,20 @@ def test_video_unavailable_encoder_is_one_line(
     code, _, err = run_cli(["video", clip, out, *FAST, "--encoder", "no_such_encoder"], capsys)
     assert_one_line_error(code, err)
     assert "no_such_encoder" in err and not out.exists() and no_leftovers(tmp_path)
+
+
+def test_video_lanes_write_the_same_video(tmp_path: Path, models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--lanes 2`` (two frames in the network at once) writes the same frames, in order, smoothing included."""
+    clip = make_clip(tmp_path / "in.mp4", frames=12)
+    outs = []
+    for lanes in (1, 2):
+        out = tmp_path / f"out{lanes}.mp4"
+        code, _, _ = run_cli(["video", clip, out, *FAST, "--lanes", lanes, "--smooth", "flow"], capsys)
+        assert code in (0, None)
+        outs.append(decode_all(out))
+    (a, ta), (b, tb) = outs
+    assert len(a) == len(b) == 12 and ta == tb
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    code, _, err = run_cli(["video", clip, tmp_path / "o.mp4", *FAST, "--lanes", "0"], capsys)
+    assert_one_line_error(code, err)

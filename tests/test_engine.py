@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 import onnxruntime as ort
@@ -202,3 +204,32 @@ def test_cpu_session_threads_sleep_instead_of_spinning(test_model):
     opts = sess.session.get_session_options()
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert opts.intra_op_num_threads == 2
+
+
+def test_lanes_share_out_the_cores_and_runs_overlap_on_the_cpu(test_model, monkeypatch):
+    """``Stylizer(lanes=)``: "auto" is 2 on a CPU with two or more cores (1 with one core or elsewhere), each
+    lane's session gets its share of the cores, and CPU runs from two threads overlap with the same output."""
+    monkeypatch.setattr(hardware, "physical_cores", lambda: 4)
+    assert stylizer_mod.resolve_lanes("auto", "cpu") == 2 and stylizer_mod.resolve_lanes("auto", "cuda") == 1
+    assert stylizer_mod.resolve_lanes(3, "cpu") == 3 and stylizer_mod.resolve_lanes(3, "cuda") == 1
+    monkeypatch.setattr(hardware, "physical_cores", lambda: 1)
+    assert stylizer_mod.resolve_lanes("auto", "cpu") == 1
+    for bad in (0, -1, 1.5, "two", True):
+        with pytest.raises(InputError, match="lanes"):
+            stylizer_mod.resolve_lanes(bad, "cpu")
+    monkeypatch.setattr(hardware, "physical_cores", lambda: 4)
+    st = Stylizer(test_model, device="cpu", lanes=2)
+    assert st.lanes == 2 and st.session.session.get_session_options().intra_op_num_threads == 2
+    assert not st.session.serial  # CPU runs are not serialised
+    assert (
+        Stylizer(test_model, device="cpu", lanes=2, threads=3)
+        .session.session.get_session_options()
+        .intra_op_num_threads
+        == 3
+    )
+    assert StyleSession(test_model, "cpu", io_binding=True).serial  # one binding per session: one run at a time
+    frames = [synthetic_frame(36, 64, i) for i in range(8)]
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(st, frames))
+    for f, out in zip(frames, outs, strict=True):
+        assert np.array_equal(out, st(f))

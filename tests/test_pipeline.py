@@ -64,9 +64,28 @@ def invert(frame):
 invert.provider = "FakeProvider"  # type: ignore[attr-defined]
 
 
-def test_runs_in_order_with_timestamps():
+class Laned:
+    """A stylizer function with ``lanes``: the loop keeps that many frames in it at once."""
+
+    def __init__(self, fn, lanes):
+        self.fn, self.lanes = fn, lanes
+        self.provider = getattr(fn, "provider", "")
+
+    def __call__(self, frame):
+        return self.fn(frame)
+
+
+def laned(fn, lanes):
+    return fn if lanes == 1 else Laned(fn, lanes)
+
+
+LANES = pytest.mark.parametrize("lanes", [1, 2, 3])
+
+
+@LANES
+def test_runs_in_order_with_timestamps(lanes):
     src, sink = FakeSource(12), ListSink()
-    stats = Pipeline(src, invert, sinks=[sink]).run()
+    stats = Pipeline(src, laned(invert, lanes), sinks=[sink]).run()
     assert isinstance(stats, RunStats) and stats.frames == 12 and stats.provider == "FakeProvider"
     assert sink.closed and not sink.aborted and src.closed
     assert sink.times == [i / 25.0 for i in range(12)]
@@ -88,7 +107,8 @@ def test_latency_percentiles_keep_a_bounded_uniform_sample():
     assert abs(lat.percentile_ms(50) - 500) < 60 and abs(lat.percentile_ms(95) - 950) < 30
 
 
-def test_smoother_and_progress_and_max_frames():
+@LANES
+def test_smoother_and_progress_and_max_frames(lanes):
     calls = []
 
     class Smooth:
@@ -105,7 +125,7 @@ def test_smoother_and_progress_and_max_frames():
             return np.zeros_like(styl)
 
     sm, sink, prog = Smooth(), ListSink(), []
-    stats = Pipeline(FakeSource(20), invert, smoother=sm, sinks=[sink]).run(
+    stats = Pipeline(FakeSource(20), laned(invert, lanes), smoother=sm, sinks=[sink]).run(
         progress=lambda d, t, fps: prog.append((d, t)), max_frames=5
     )
     assert stats.frames == 5 and sm.resets == 1 and len(calls) == 5
@@ -129,10 +149,11 @@ def test_hud_only_for_sinks_that_want_it():
     assert seen[0]["provider"] == "FakeProvider" and "fps" in seen[0]
 
 
-def test_source_failure_closes_sinks_and_raises_device_error():
+@LANES
+def test_source_failure_closes_sinks_and_raises_device_error(lanes):
     sink = ListSink()
     with pytest.raises(DeviceError, match="fake camera"):
-        Pipeline(FakeSource(10, fail_at=4), invert, sinks=[sink]).run()
+        Pipeline(FakeSource(10, fail_at=4), laned(invert, lanes), sinks=[sink]).run()
     assert sink.closed and not sink.aborted and len(sink.frames) == 4
 
 
@@ -143,7 +164,8 @@ def test_source_rtstyle_error_passes_through():
     assert sink.closed
 
 
-def test_ctrl_c_aborts_sinks():
+@LANES
+def test_ctrl_c_aborts_sinks(lanes):
     sink = ListSink()
     n = {"i": 0}
 
@@ -155,24 +177,26 @@ def test_ctrl_c_aborts_sinks():
 
     src = FakeSource(10)
     with pytest.raises(KeyboardInterrupt):
-        Pipeline(src, stylize, sinks=[sink]).run()
+        Pipeline(src, laned(stylize, lanes), sinks=[sink]).run()
     assert sink.aborted and not sink.closed and src.closed
 
 
-def test_stylizer_error_aborts_sinks():
+@LANES
+def test_stylizer_error_aborts_sinks(lanes):
     sink = ListSink()
 
     def broken(frame):
         raise InputError("too large")
 
     with pytest.raises(InputError):
-        Pipeline(FakeSource(5), broken, sinks=[sink]).run()
+        Pipeline(FakeSource(5), laned(broken, lanes), sinks=[sink]).run()
     assert sink.aborted
 
 
-def test_stop_from_progress():
+@LANES
+def test_stop_from_progress(lanes):
     sink = ListSink()
-    p = Pipeline(FakeSource(50), invert, sinks=[sink])
+    p = Pipeline(FakeSource(50), laned(invert, lanes), sinks=[sink])
     p.run(progress=lambda d, t, fps: p.stop() if d == 3 else None)
     assert len(sink.frames) == 3 and sink.closed
 
@@ -193,7 +217,8 @@ def test_with_real_smoother():
     assert not np.array_equal(sink.frames[3], 255 - synthetic_frame(36, 64, 3))  # later frames are blended
 
 
-def test_flow_smoothing_overlaps_inference_and_matches_frame_by_frame():
+@LANES
+def test_flow_smoothing_overlaps_inference_and_matches_frame_by_frame(lanes):
     class Panning(FakeSource):
         def read(self):
             if self.i >= self.n:
@@ -216,7 +241,7 @@ def test_flow_smoothing_overlaps_inference_and_matches_frame_by_frame():
             return super().prepare(frame, out_size)
 
     sink = ListSink()
-    Pipeline(Panning(12), stylize, smoother=Spy(), sinks=[sink]).run()
+    Pipeline(Panning(12), laned(stylize, lanes), smoother=Spy(), sinks=[sink]).run()
     ref = Smoother()
     src = Panning(12)
     expected = [ref(f, stylize(f)) for f, _ in iter(src.read, None)]
@@ -224,10 +249,13 @@ def test_flow_smoothing_overlaps_inference_and_matches_frame_by_frame():
     for a, b in zip(sink.frames, expected, strict=True):
         np.testing.assert_array_equal(a, b)
     assert ref.last_reliable > 0.5  # the flow path ran
-    assert set(styl_threads) == {"MainThread"} and all(t.startswith("rtstyle-post") for t in prep_threads)
+    assert all(t.startswith("rtstyle-post") for t in prep_threads)
+    ran = styl_threads[:12]  # the pipeline's calls (the reference's come after)
+    assert set(ran) == {"MainThread"} if lanes == 1 else all(t.startswith("rtstyle-lane") for t in ran)
 
 
-def test_a_failing_sink_aborts_the_run():
+@LANES
+def test_a_failing_sink_aborts_the_run(lanes):
     class Broken(ListSink):
         def write(self, frame, timestamp):
             if len(self.frames) == 2:
@@ -236,18 +264,19 @@ def test_a_failing_sink_aborts_the_run():
 
     sink = Broken()
     with pytest.raises(OSError, match="disk full"):
-        Pipeline(FakeSource(10), invert, sinks=[sink]).run()
+        Pipeline(FakeSource(10), laned(invert, lanes), sinks=[sink]).run()
     assert sink.aborted and not sink.closed
 
 
-def test_frames_yields_on_the_callers_thread_with_a_before_hook():
+@LANES
+def test_frames_yields_on_the_callers_thread_with_a_before_hook(lanes):
     sink, seen = ListSink(), []
 
     def mirror(frame):
         seen.append(threading.current_thread().name)
         return np.ascontiguousarray(frame[:, ::-1])
 
-    p = Pipeline(FakeSource(5), invert, sinks=[sink])
+    p = Pipeline(FakeSource(5), laned(invert, lanes), sinks=[sink])
     done = [(f.frames, threading.current_thread().name) for f in p.frames(before=mirror)]
     assert done == [(i, "MainThread") for i in range(1, 6)] and set(seen) == {"MainThread"}
     assert p.end == "source" and sink.closed and p.stats.frames == 5
@@ -271,19 +300,21 @@ def test_live_frames_are_finished_before_the_next_read():
     assert reads == [0, 1, 2, 3, 4] and p.end == "source"
 
 
-def test_breaking_out_closes_the_sinks_and_max_frames_is_an_end():
+@LANES
+def test_breaking_out_closes_the_sinks_and_max_frames_is_an_end(lanes):
     sink = ListSink()
-    p = Pipeline(FakeSource(20), invert, sinks=[sink])
+    p = Pipeline(FakeSource(20), laned(invert, lanes), sinks=[sink])
     for f in p.frames():
         if f.frames == 2:
             break
     assert p.end == "stop" and sink.closed and not sink.aborted
     sink2 = ListSink()
-    p2 = Pipeline(FakeSource(20), invert, sinks=[sink2])
+    p2 = Pipeline(FakeSource(20), laned(invert, lanes), sinks=[sink2])
     assert [f.frames for f in p2.frames(max_frames=3)] == [1, 2, 3] and p2.end == "max_frames"
 
 
-def test_keep_on_interrupt_closes_the_sinks():
+@LANES
+def test_keep_on_interrupt_closes_the_sinks(lanes):
     class Interrupting(FakeSource):
         def read(self):
             if self.i == 3:
@@ -292,5 +323,72 @@ def test_keep_on_interrupt_closes_the_sinks():
 
     sink = ListSink()
     with pytest.raises(KeyboardInterrupt):
-        Pipeline(Interrupting(10), invert, sinks=[sink], live=True, keep_on_interrupt=True).run()
+        Pipeline(Interrupting(10), laned(invert, lanes), sinks=[sink], live=True, keep_on_interrupt=True).run()
     assert sink.closed and not sink.aborted and len(sink.frames) == 3
+
+
+def test_lanes_stylize_frames_at_once_and_finish_them_in_order():
+    gate = threading.Barrier(2, timeout=10)  # two frames must be in the stylizer together to pass it
+    active, most = [0], [0]
+    lock = threading.Lock()
+
+    def stylize(frame):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        gate.wait()
+        with lock:
+            active[0] -= 1
+        return 255 - frame
+
+    sink = ListSink()
+    stats = Pipeline(FakeSource(8), Laned(stylize, 2), sinks=[sink]).run()
+    assert stats.frames == 8 and most[0] == 2 and sink.closed
+    assert sink.times == [i / 25.0 for i in range(8)]
+    for i, f in enumerate(sink.frames):
+        assert np.array_equal(f, 255 - synthetic_frame(36, 64, i))
+
+
+def test_live_lanes_read_at_most_lanes_frames_ahead():
+    reads, finished = [], []
+
+    class Live(FakeSource):
+        is_live = True
+
+        def read(self):
+            reads.append(len(finished))
+            return super().read()
+
+    p = Pipeline(Live(6), Laned(invert, 2), sinks=[ListSink()])
+    for f in p.frames():
+        finished.append(f.frames)
+        assert len(reads) - 1 - finished[-1] < 2  # frames read but not finished: at most the lanes
+    assert finished == [1, 2, 3, 4, 5, 6] and p.end == "source" and len(reads) == 7
+
+
+def test_stop_with_frames_in_the_lanes_waits_for_them():
+    running = []
+
+    def slow(frame):
+        running.append(1)
+        threading.Event().wait(0.05)
+        running.pop()
+        return frame
+
+    sink = ListSink()
+    p = Pipeline(FakeSource(30), Laned(slow, 2), sinks=[sink])
+    for f in p.frames():
+        if f.frames == 2:
+            p.stop()
+    assert p.end == "stop" and sink.closed and not running  # nothing left in a lane after the loop
+
+
+def test_real_stylizer_lanes_match_one_lane(test_model):
+    one, two = ListSink(), ListSink()
+    with Stylizer(test_model, device="cpu") as a, Stylizer(test_model, device="cpu", lanes=2) as b:
+        assert a.lanes == 1 and b.lanes == 2
+        Pipeline(FakeSource(6), a, sinks=[one]).run()
+        Pipeline(FakeSource(6), b, sinks=[two]).run()
+    assert len(two.frames) == 6
+    for x, y in zip(one.frames, two.frames, strict=True):
+        assert np.array_equal(x, y)

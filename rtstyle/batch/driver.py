@@ -326,7 +326,7 @@ def run(
     from rtstyle.runtime.stylizer import Stylizer
 
     def resolve(device: str, tier: str | None) -> Stylizer:
-        return how.stylizer(device=device, tier=tier, warm_up=False, threads=1)
+        return how.stylizer(device=device, tier=tier, warm_up=False, threads=1, lanes=1)
 
     if ray and how.device == "cuda":  # the machine that starts a batch need not have the workers' GPU
         try:

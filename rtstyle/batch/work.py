@@ -96,14 +96,15 @@ class UnitResult:
 
 @dataclass
 class _WorkerOptions(StylizeOptions):
-    """``StylizeOptions`` whose ``stylizer()`` is built once per worker process, with a set thread count."""
+    """``StylizeOptions`` whose ``stylizer()`` is built once per worker process, with a set thread count and one
+    frame at a time (the workers are the batch's parallelism: ``--workers`` x ``--threads``)."""
 
     threads: int | None = None
 
     def stylizer(self, **extra: Any) -> Any:
         key = repr((self, sorted(extra.items())))
         if key not in _STYLIZERS:
-            _STYLIZERS[key] = super().stylizer(**{"threads": self.threads, **extra})
+            _STYLIZERS[key] = super().stylizer(**{"threads": self.threads, "lanes": 1, **extra})
         return _STYLIZERS[key]
 
 

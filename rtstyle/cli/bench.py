@@ -34,6 +34,15 @@ def bench(
     threads: Annotated[
         int | None, typer.Option("--threads", min=1, help="CPU threads (default: physical cores).")
     ] = None,
+    lanes: Annotated[
+        int,
+        typer.Option(
+            "--lanes",
+            min=1,
+            help="CPU: stylize this many frames at once, each on cores/lanes threads (or --threads), and report "
+            "ms per frame as the time of a run over its frames (throughput), beside each frame's own time.",
+        ),
+    ] = 1,
     video: Annotated[
         Path | None, typer.Option("--video", help="Also time the full pipeline on this video file.")
     ] = None,
@@ -53,7 +62,7 @@ def bench(
 
     result = run_bench(
         styles=o.parse_styles(style), models=model or [], sizes=parse_sizes(sizes), device=device,
-        tier=tier.value if tier is not None else None, frames=frames, warmup=warmup, threads=threads, video=video,
+        tier=tier.value if tier is not None else None, frames=frames, warmup=warmup, threads=threads, lanes=lanes, video=video,
         video_frames=video_frames, smooth=smooth.value, random_johnson=random_johnson,
         log=lambda line: print(line, file=sys.stderr),
     )  # fmt: skip
@@ -67,13 +76,19 @@ def bench(
     from rtstyle.cli.console import safe
 
     c = Console()
-    t = Table(title=f"rtstyle bench (median of {frames} after {warmup} warm-up runs)")
-    for col in ("model", "precision", "provider", "size", "ms/frame", "fps", "p90 ms"):
+    many = any(r.get("lanes", 1) > 1 for r in rows)
+    title = f"rtstyle bench (median of {frames} after {warmup} warm-up runs"
+    t = Table(
+        title=title + (f"; CPU: {lanes} frames at once, ms/frame = a run's time over its frames)" if many else ")")
+    )
+    cols = ("model", "precision", "provider", "size", "ms/frame", "fps", "p90 ms") + (("1 frame ms",) if many else ())
+    for col in cols:
         t.add_column(col, overflow="fold")
     errors = []
     for r in rows:
         if "error" in r:
-            t.add_row(safe(r["model"]), safe(r.get("precision", "")), r["device"], r["size"], "-", "-", "error (below)")
+            cells = [safe(r["model"]), safe(r.get("precision", "")), r["device"], r["size"], "-", "-", "error (below)"]
+            t.add_row(*cells, *(["-"] if many else []))
             errors.append(f"{r['model']} on {r['device']} at {r['size']}: {r['error']}")
         else:
             t.add_row(
@@ -84,6 +99,7 @@ def bench(
                 f"{r['ms_median']:.2f}",
                 f"{r['fps']:.1f}",
                 f"{r['ms_p90']:.2f}",
+                *([f"{r.get('ms_frame_latency', r['ms_median']):.2f}"] if many else []),
             )
     c.print(t)
     for line in errors:

@@ -32,6 +32,7 @@ def demo(
         ),
     ] = 4.0,
     smooth: o.Smooth = o.DEFAULT_SMOOTH,
+    lanes: o.Lanes = None,
     keep_clip: Annotated[
         Path | None,
         typer.Option("--keep-clip", help="Also save the unstylized sample clip here.", rich_help_panel=o.PANEL_OUTPUT),
@@ -47,7 +48,7 @@ def demo(
     from rtstyle.errors import Interrupted
     from rtstyle.pipeline.jobs import stylize_demo
 
-    how = o.stylize_options(style, device, tier, max_side)
+    how = o.stylize_options(style, device, tier, max_side, lanes=lanes)
     try:
         with progress_bar() as bar:
             stats, style_used = stylize_demo(out, how, seconds, smooth.value, keep_clip, progress=bar, force=force)

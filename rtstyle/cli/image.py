@@ -132,7 +132,7 @@ def _one(inp: Path, out: Path, how: Any, fmt: ImageFormat | None, force: bool) -
                 raise InputError("IN is - but stdin was empty")
             src = Path(tmp) / "stdin"
             src.write_bytes(data)
-        stylizer = how.stylizer() if verbose() else None
+        stylizer = how.stylizer(lanes=1) if verbose() else None
         if stylizer is not None:
             detail(_describe(stylizer))
         start = time.perf_counter()
@@ -199,7 +199,7 @@ def _folder(folder: Path, out_dir: Path, how: Any, fmt: ImageFormat | None, forc
                     say(f"skipped {out}: exists (--force to overwrite)")
                 continue
             if stylizer is None:  # loaded once, and only when there is something to do
-                stylizer = how.stylizer()
+                stylizer = how.stylizer(lanes=1)
                 detail(_describe(stylizer))
             start = time.perf_counter()
             try:

@@ -170,6 +170,11 @@ PreserveColor = Annotated[
     bool, typer.Option("--preserve-color/--no-preserve-color", help=PRESERVE_HELP, rich_help_panel=PANEL_STYLE)
 ]
 Blend = Annotated[str | None, typer.Option("--blend", help=BLEND_HELP, rich_help_panel=PANEL_STYLE)]
+LANES_HELP = (
+    "Frames stylized at once on the CPU, each on its share of the cores: more frames per second where the cores "
+    "have room, each frame taking longer. Default: 2 for a camera or stream (two or more cores), 1 for a file."
+)
+Lanes = Annotated[int | None, typer.Option("--lanes", min=1, help=LANES_HELP, rich_help_panel=PANEL_PERFORMANCE)]
 Smooth = Annotated[SmoothMode, typer.Option("--smooth", help=SMOOTH_HELP, rich_help_panel=PANEL_SMOOTHING)]
 Crf = Annotated[int, typer.Option("--crf", min=0, max=51, help=CRF_HELP, rich_help_panel=PANEL_OUTPUT)]
 Preset = Annotated[X264Preset, typer.Option("--preset", help=PRESET_HELP, rich_help_panel=PANEL_OUTPUT)]
@@ -408,6 +413,7 @@ def stylize_options(
     strength: float = 1.0,
     preserve_color: bool = False,
     blend: str | None = None,
+    lanes: int | None = None,
 ) -> Any:
     """The stylizing options as ``rtstyle.pipeline.jobs.StylizeOptions`` (imported here, when a command runs).
     ``--style`` and ``--blend`` both choose the style: giving both is refused (one would be ignored)."""
@@ -427,4 +433,5 @@ def stylize_options(
         strength=strength,
         preserve_color=preserve_color,
         blend=blend,
+        lanes=1 if lanes is None else lanes,
     )

@@ -30,6 +30,7 @@ def video(
     crf: o.Crf = o.DEFAULT_CRF,
     preset: o.Preset = o.DEFAULT_PRESET,
     encoder: o.EncoderOpt = None,
+    lanes: o.Lanes = None,
     no_audio: Annotated[
         bool, typer.Option("--no-audio", help="Leave the input's audio out.", rich_help_panel=o.PANEL_OUTPUT)
     ] = False,
@@ -49,7 +50,7 @@ def video(
     from rtstyle.errors import Interrupted
     from rtstyle.pipeline.jobs import stylize_video
 
-    how = o.stylize_options(style, device, tier, max_side, scale, strength, preserve_color, blend)
+    how = o.stylize_options(style, device, tier, max_side, scale, strength, preserve_color, blend, lanes)
     try:
         with progress_bar() as bar:
             r = stylize_video(

@@ -75,6 +75,7 @@ def webcam(
     push_bitrate: o.PushBitrate = None,
     hud_on_output: o.HudOnOutput = False,
     device: o.DeviceOpt = o.DEFAULT_DEVICE,
+    lanes: o.Lanes = None,
     max_frames: o.MaxFrames = None,
     as_json: o.AsJson = False,
     be_quiet: o.Quiet = False,
@@ -102,6 +103,7 @@ def webcam(
         width=width, height=height, fps=fps, mjpg=mjpg, realtime=not as_fast_as_possible, mirror=mirror,
         fullscreen=fullscreen, record=record, force=force, crf=crf, preset=preset.value, window=not no_window,
         max_frames=max_frames, snapshot_dir=snapshot_dir, stream=stream, as_json=as_json,
+        lanes="auto" if lanes is None else lanes,
     )  # fmt: skip
     with _quiet_stdout(keep=as_json):
         code = run_live(opts)

@@ -47,10 +47,13 @@ class StylizeOptions:
     strength: float = 1.0
     preserve_color: bool = False
     blend: str | None = None
+    # frames stylized at once in the frame loop (``Stylizer(lanes=)``): one for a file, whose decoder, smoother and
+    # encoder keep the cores busy already (two measured no faster, docs/performance.md); a picture always takes 1
+    lanes: int | str = 1
 
     def stylizer(self, **extra: Any) -> Stylizer:
         """A :class:`Stylizer` with these options; ``extra``: its other keyword arguments (``threads``,
-        ``warm_up``) or a ``device`` and ``tier`` in place of these."""
+        ``warm_up``) or a ``device``, ``tier`` or ``lanes`` in place of these."""
         kwargs: dict[str, Any] = {
             "device": self.device,
             "tier": self.tier,
@@ -59,6 +62,7 @@ class StylizeOptions:
             "strength": self.strength,
             "preserve_color": self.preserve_color,
             "blend": self.blend,
+            "lanes": self.lanes,
         }
         return Stylizer(self.style, **{**kwargs, **extra})
 
@@ -101,7 +105,7 @@ def stylize_image(
     check_image_format(out)
     img = read_image(inp)
     if stylizer is None:
-        stylizer = (how or StylizeOptions()).stylizer()
+        stylizer = (how or StylizeOptions()).stylizer(lanes=1)  # one frame: all the cores on it
     result = stylizer(img)
     write_image(out, result, force=force)
     h, w = result.shape[:2]

@@ -68,6 +68,9 @@ class LiveOptions:
     snapshot_dir: Path | None = None  # default: the current folder
     stream: StreamOptions = field(default_factory=StreamOptions)
     as_json: bool = False  # the closing summary as JSON on stdout (``rtstyle webcam --json``)
+    # frames stylized at once (``Stylizer(lanes=)``): "auto", two on a CPU with two or more cores (more frames per
+    # second live, each taking longer: docs/performance.md)
+    lanes: int | str = "auto"
 
 
 @dataclass
@@ -230,6 +233,7 @@ def run_live(
         scale=opts.scale,
         strength=opts.strength,
         preserve_color=opts.preserve_color,
+        lanes=opts.lanes,
     )
     stylizer.preload(names)  # every style loaded now: switching with n/p never stalls on a model load
     smoother = Smoother(mode=opts.smooth)

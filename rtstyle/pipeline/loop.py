@@ -25,6 +25,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -235,6 +236,10 @@ class Pipeline:
         overlap on the cores. The order of every smoother call is the same as one frame after the other. When
         no next frame is waiting (a live source, or one faster than it delivers), frame t-1 is finished at once
         rather than held back for frame t.
+
+        A stylizer with ``lanes`` > 1 (``Stylizer(lanes=2)``: the CPU's default for the commands) gets up to that
+        many frames at once, each on a thread of its own; they are finished in order on this thread, each as soon
+        as it is stylized, and the worker analyses each frame's motion while the frames are in the lanes.
         """
         self._stop.clear()
         self.end = None
@@ -294,10 +299,27 @@ class Pipeline:
                 return exc
             return _END if item is None else (item[0], item[1], time.perf_counter())
 
-        if reader is not None:
-            reader.start()
-        try:
-            started = 0
+        lanes = max(1, int(getattr(self.stylizer, "lanes", 1) or 1))
+        pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="rtstyle-lane") if lanes > 1 else None
+        inflight: deque[_InFlight] = deque()  # lanes > 1: the frames being stylized, oldest first
+        started = 0
+
+        def read() -> tuple[np.ndarray, float, float] | None:
+            """The next frame (after ``before``), or None at the source's end (``self.end`` set)."""
+            nonlocal started
+            item = next_item()
+            if item is _END:
+                self.end = "source"
+                return None
+            if isinstance(item, BaseException):
+                self._source_failed(item)
+            frame, t, t_read = item
+            started += 1
+            return (before(frame) if before is not None else frame), t, t_read
+
+        def one_lane() -> Iterator[Finished]:
+            """One frame in the stylizer (on this thread) while the worker finishes the one before it."""
+            nonlocal pending, job
             while True:
                 raise_if_stopped()  # a stop signal whose raise something swallowed still ends the run here
                 if self._stop.is_set():
@@ -310,16 +332,10 @@ class Pipeline:
                     p, pending = pending, None
                     yield finish(p)  # nothing to overlap with: do not hold this frame back
                     continue  # (stop() may have been called meanwhile)
-                item = next_item()
-                if item is _END:
-                    self.end = "source"
+                got = read()
+                if got is None:
                     break
-                if isinstance(item, BaseException):
-                    self._source_failed(item)
-                frame, t, t_read = item
-                if before is not None:
-                    frame = before(frame)
-                started += 1
+                frame, t, t_read = got
                 job = worker.submit(post, pending, frame)
                 pending = None
                 out = self.stylizer(frame)
@@ -331,30 +347,70 @@ class Pipeline:
             if pending is not None and self.end != "stop":  # after stop(), the frame in flight is dropped
                 p, pending = pending, None
                 yield finish(p)
+
+        def many_lanes() -> Iterator[Finished]:
+            """Up to ``lanes`` frames in the stylizer at once (the pool's threads), finished here in order; the
+            worker analyses each frame's motion as it comes in. A new frame is read while a lane is free and the
+            oldest frame is still being stylized, else the oldest is finished first."""
+            assert pool is not None
+            while True:
+                raise_if_stopped()
+                if self._stop.is_set():
+                    self.end = "stop"  # the frames in flight are dropped
+                    self._settle(None, inflight)
+                    return
+                more = self.end is None and (max_frames is None or started < max_frames)
+                if more and len(inflight) < lanes and not (inflight and inflight[0].out.done()):
+                    got = read()
+                    if got is not None:
+                        frame, t, t_read = got
+                        motion = worker.submit(self.smoother.prepare, frame) if split else None
+                        inflight.append(_InFlight(pool.submit(self.stylizer, frame), motion, frame, t, t_read))
+                    continue
+                if not inflight:
+                    self.end = self.end or "max_frames"
+                    return
+                yield finish(inflight.popleft().result())
+
+        def finish_inflight() -> None:
+            """Write the frames still in the lanes, in order, up to the first that failed."""
+            with contextlib.suppress(Exception):
+                while inflight:
+                    finish(inflight.popleft().result())
+
+        if reader is not None:
+            reader.start()
+        try:
+            yield from (many_lanes() if pool is not None else one_lane())
         except GeneratorExit:  # the consumer stopped iterating: like stop()
-            self._settle(job)
+            self._settle(job, inflight)
             self.end = self.end or "stop"
             self._finish(ok=True)
             stats.sink_stats = {s.name: dict(s.stats) for s in self.sinks}
             raise
         except KeyboardInterrupt:
-            self._settle(job)
+            self._settle(job, inflight)
+            if self.keep_on_interrupt:
+                finish_inflight()  # what the camera showed before Ctrl-C, as with one lane
             self._finish(ok=self.keep_on_interrupt)
             raise
         except _SourceFailure as failure:
-            self._settle(job)
+            self._settle(job, inflight)
             self.source_error = failure.error
             with contextlib.suppress(Exception):
                 if pending is not None:
                     finish(pending)  # the last good frame belongs in the finalised recording
+            finish_inflight()
             self._finish(ok=True)  # keep what was recorded: finalise the outputs
             raise failure.error from None
         except BaseException:
-            self._settle(job)
+            self._settle(job, inflight)
             self._finish(ok=False)
             raise
         finally:
             worker.shutdown(wait=False)
+            if pool is not None:
+                pool.shutdown(wait=False)
             reader_stop.set()
             with contextlib.suppress(Exception):
                 self.source.close()
@@ -369,11 +425,15 @@ class Pipeline:
         stats.sink_stats = {s.name: dict(s.stats) for s in self.sinks}
 
     @staticmethod
-    def _settle(job: Future | None) -> None:
-        """Wait for the worker's current job (so no sink is written while it is being aborted)."""
-        if job is not None:
+    def _settle(job: Future | None, inflight: Sequence[_InFlight] = ()) -> None:
+        """Wait for the worker's current job (so no sink is written while it is being aborted) and for the
+        frames in flight (so no lane runs the stylizer after the loop has ended)."""
+        futures = [job] if job is not None else []
+        for f in inflight:
+            futures += [f.out] + ([f.motion] if f.motion is not None else [])
+        for future in futures:
             with contextlib.suppress(BaseException):
-                job.result(timeout=30.0)
+                future.result(timeout=30.0)
 
     def _source_failed(self, exc: BaseException) -> None:
         if isinstance(exc, KeyboardInterrupt):
@@ -382,6 +442,22 @@ class Pipeline:
             raise _SourceFailure(exc)
         desc = getattr(self.source, "description", "") or type(self.source).__name__
         raise _SourceFailure(DeviceError(f"the source ({desc}) failed mid-run: {' '.join(str(exc).split())}"))
+
+
+@dataclass
+class _InFlight:
+    """A frame in one of the stylizer's lanes (``Pipeline.frames`` with ``lanes`` > 1)."""
+
+    out: Future  # the stylized frame
+    motion: Future | None  # the smoother's motion analysis of the frame, when it has one
+    frame: np.ndarray
+    t: float
+    t_read: float
+
+    def result(self) -> tuple[Any, np.ndarray, np.ndarray, float, float]:
+        """What ``finish`` takes: (motion, frame, stylized, timestamp, read time); the stylizer's error raised."""
+        out = self.out.result()
+        return (self.motion.result() if self.motion is not None else None), self.frame, out, self.t, self.t_read
 
 
 class _SourceFailure(Exception):

@@ -3,6 +3,7 @@ session uses."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,10 @@ class StyleSession:
         # I/O binding (default on CUDA): input/output buffers on the device, reused while the frame size holds.
         self.io_binding = self.device == "cuda" if io_binding is None else bool(io_binding)
         self._bound: tuple[Any, ...] | None = None  # (shape, binding, in_value, out_value)
+        # On the CPU, runs from several threads overlap (onnxruntime's CPU sessions are thread-safe; each run works
+        # on its caller's thread and the session's intra-op threads): the frames in flight of ``Stylizer(lanes=)``.
+        # Elsewhere one run at a time: the I/O binding's buffers are one per session, and DirectML forbids overlap.
+        self.serial = self.device != "cpu" or self.io_binding
 
     def __repr__(self) -> str:
         return f"StyleSession({self.path.name!r}, provider={self.provider!r})"
@@ -179,7 +184,7 @@ class StyleSession:
             if weights is None:
                 weights = np.eye(self.info.num_styles, dtype=np.float32)[0]
             feeds[contract.INPUT_STYLE] = np.asarray(weights, np.float32)
-        with self._lock:
+        with self._lock if self.serial else contextlib.nullcontext():
             try:
                 if self.io_binding:
                     out = self._run_bound(x, feeds.get(contract.INPUT_STYLE))

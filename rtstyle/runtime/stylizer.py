@@ -41,6 +41,16 @@ def _fp16_sibling(path: Path) -> Path | None:
     return sib if sib is not None and sib.is_file() else None
 
 
+def resolve_lanes(lanes: int | str, device: str) -> int:
+    """``Stylizer``'s ``lanes`` as a number: ``"auto"`` is 2 on a CPU with two or more physical cores, 1 on any
+    other device (one run at a time there); a number is checked (at least 1) and kept on the CPU, 1 elsewhere."""
+    if lanes == "auto":
+        return 2 if device == "cpu" and hardware.physical_cores() >= 2 else 1
+    if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
+        raise InputError(f"lanes must be 'auto' or a whole number of at least 1, not {lanes!r}")
+    return lanes if device == "cpu" else 1
+
+
 def _is_path_like(style: str | Path) -> bool:
     if isinstance(style, Path):
         return True
@@ -64,6 +74,12 @@ class Stylizer:
     an unknown style ``StyleNotFound`` (a ``LookupError``), a missing model file ``InputNotFound`` (a
     ``FileNotFoundError``); all are ``RtstyleError``s.
 
+    ``lanes``: how many frames a frame loop (:class:`rtstyle.pipeline.Pipeline`) may stylize at once, each on
+    ``threads`` (default: the physical cores shared out) onnxruntime threads; ``"auto"``: 2 on a CPU with two
+    or more cores, else 1. On two cores, two frames at once on one thread each get through ~1.4-1.9x the frames
+    of one frame on two threads (a small network's layers do not keep two threads busy), each frame taking
+    longer (docs/performance.md). Calls from several threads are safe on the CPU; elsewhere they take turns.
+
     ``with Stylizer("mosaic") as stylize: ...`` releases the onnxruntime sessions at the end (``close()``).
     """
 
@@ -80,6 +96,7 @@ class Stylizer:
         warm_up: bool = True,
         threads: int | None = None,
         channels: Channels = "bgr",
+        lanes: int | str = 1,
     ) -> None:
         self._closed = False
         self._sessions: dict[Path, StyleSession] = {}
@@ -104,7 +121,9 @@ class Stylizer:
         self.strength = strength_f
         self.preserve_color = bool(preserve_color)
         self._warm = warm_up
-        self._threads = threads
+        self.lanes = resolve_lanes(lanes, self.device)
+        # each lane's run gets its share of the cores (onnxruntime's intra-op threads)
+        self._threads = threads or (max(1, hardware.physical_cores() // self.lanes) if self.lanes > 1 else None)
         # Current selection (self._parts): list of (session, weight vector or None, output mix weight).
         self._label = ""
         if blend is not None:
