@@ -208,8 +208,9 @@ def test_cpu_fast_tier_is_distilled_from_the_committed_full_tier(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.splitlines()
-    solo = sum(1 for phase in zoo.CPU_SCHEDULE["fast"] if phase.get("solo"))
-    assert len(lines) == len(zoo.CPU_SCHEDULE["fast"]) - solo + solo * len(zoo.ZOO)
+    solo = [phase for phase in zoo.CPU_SCHEDULE["fast"] if phase.get("solo")]
+    per_style = sum(len(phase.get("only") or zoo.ZOO) for phase in solo)  # "only": the styles a phase trains
+    assert len(lines) == len(zoo.CPU_SCHEDULE["fast"]) - len(solo) + per_style
     first = lines[0]
     assert f"--teacher {models / 'zoo-full.onnx'}" in first and "--arch fast-lean" in first
     assert "--stability-weight 3000000.0" in first and "--teacher-weight 1000000000.0" in first
@@ -364,7 +365,8 @@ def test_cpu_fast_tier_ends_with_each_style_alone(tmp_path):
         if line not in shared_lines:
             by_name.setdefault(line.split("--name ")[1].split()[0], []).append(line)
     assert set(by_name) == {f"{s.name}-fast" for s in zoo.ZOO}
-    assert all(len(lines) == len(solo) for lines in by_name.values())
+    for s in zoo.ZOO:  # each style in every solo phase that trains it
+        assert len(by_name[f"{s.name}-fast"]) == sum(1 for p in solo if not p.get("only") or s.name in p["only"])
     for s in zoo.ZOO:
         line = by_name[f"{s.name}-fast"][0]  # its first solo phase
         assert all(later.endswith("--resume") for later in by_name[f"{s.name}-fast"][1:])
@@ -408,7 +410,7 @@ def test_a_solo_phase_of_another_design_grows_each_styles_run(tmp_path, monkeypa
     import torch
 
     zoo = _zoo_module()
-    base = {k: v for k, v in zoo.CPU_SCHEDULE["fast"][-1].items() if k not in ("until", "solo", "arch")}
+    base = {k: v for k, v in zoo.CPU_SCHEDULE["fast"][-1].items() if k not in ("until", "solo", "only", "arch")}
     schedule = [
         {**base, "until": 100, "arch": "fast-broad"},
         {**base, "until": 200, "arch": "fast-broad", "solo": True},
@@ -452,7 +454,7 @@ def test_a_solo_phase_runs_the_styles_still_in_an_older_design_first(tmp_path, m
     from rtstyle.nets import build_net
 
     zoo = _zoo_module()
-    base = {k: v for k, v in zoo.CPU_SCHEDULE["fast"][-1].items() if k not in ("until", "solo", "arch")}
+    base = {k: v for k, v in zoo.CPU_SCHEDULE["fast"][-1].items() if k not in ("until", "solo", "only", "arch")}
     schedule = [
         {**base, "until": 100, "arch": "fast-broad"},
         {**base, "until": 300, "arch": "fast-margin", "solo": True},
@@ -476,3 +478,35 @@ def test_a_solo_phase_runs_the_styles_still_in_an_older_design_first(tmp_path, m
     assert order == ["candy-fast", "wave-fast", "mosaic-fast", "starry-night-fast", "scream-fast"]
     assert plan[0][-3:] == ["--init-from", str(runs / "fast-candy" / "checkpoint.pt"), "--continue"]
     assert plan[2][-1] == "--resume"  # mosaic already holds the phase's design
+
+
+def test_a_solo_phase_for_some_styles_only(tmp_path, monkeypatch):
+    """A solo phase with ``"only"`` trains the styles it names: the others skip it (and go on to the next phase
+    that trains them); its key never reaches ``rtstyle train``."""
+    import argparse
+
+    import torch
+
+    zoo = _zoo_module()
+    base = {k: v for k, v in zoo.CPU_SCHEDULE["fast"][-1].items() if k not in ("until", "solo", "only", "arch")}
+    schedule = [
+        {**base, "until": 100, "arch": "fast-margin"},
+        {**base, "until": 200, "arch": "fast-margin", "solo": True},
+        {**base, "until": 300, "arch": "fast-margin", "solo": True, "only": ("candy",)},
+        {**base, "until": 400, "arch": "fast-margin", "solo": True},
+    ]
+    monkeypatch.setitem(zoo.CPU_SCHEDULE, "fast", schedule)
+    runs = tmp_path / "runs"
+    a = argparse.Namespace(
+        assets=str(tmp_path / "assets"), device="cpu", out_dir=str(runs), models_dir=str(tmp_path / "models"),
+        checkpoint_every=200, preview_every=1000, vgg_weights=None, resume=True, steps=None, batch=None,
+        size=None, style_size=None, arch=None, fast_arch=None, smoke=False,
+    )  # fmt: skip
+    (runs / "fast").mkdir(parents=True)
+    torch.save({"arch": "fast-margin", "step": 100, "net": {}}, runs / "fast" / "checkpoint.pt")
+    plan = [" ".join(c) for c in zoo.commands("fast", a, zoo.ZOO[:2])]  # mosaic, candy
+    steps = {
+        n: [c.split("--steps ")[1].split()[0] for c in plan if f"--name {n}-fast " in c] for n in ("mosaic", "candy")
+    }
+    assert steps == {"mosaic": ["200", "400"], "candy": ["200", "300", "400"]}
+    assert not any("--only" in c or "candy',)" in c for c in plan)
