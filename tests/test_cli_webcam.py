@@ -22,6 +22,7 @@ from rtstyle.io.sinks.outputs import StreamOptions
 from rtstyle.io.sources import camera_spec
 from rtstyle.pipeline import live
 from rtstyle.pipeline.live import LiveOptions, run_live
+from rtstyle.runtime.hardware import physical_cores
 from rtstyle.ui.hud import hud_lines, hud_rect
 
 # Runs the real entry point (error handling included) with only the commands under test registered,
@@ -119,16 +120,18 @@ def test_no_display_with_record_runs_headless(models_dir: Path, clip: Path, tmp_
     assert count_frames(out)[0] == 3
     summary = json.loads(res.stdout)
     assert summary["frames"] == 3 and 0 < summary["latency_p50_ms"] <= summary["latency_p95_ms"]
+    assert summary["lanes"] == (2 if physical_cores() >= 2 else 1)  # the webcam's default on the CPU
 
 
 def test_json_with_quiet_keeps_the_result_on_stdout(models_dir: Path, clip: Path, tmp_path: Path) -> None:
     res = run_cli(
         "webcam", "--camera", str(clip), "--no-window", "--max-frames", "2", "--as-fast-as-possible",
-        "--style", "red", "--smooth", "off", "--device", "cpu", "--json", "--quiet",
+        "--style", "red", "--smooth", "off", "--device", "cpu", "--json", "--quiet", "--lanes", "1",
         cwd=tmp_path,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["frames"] == 2  # as rtstyle video --json -q: the result, nothing else
+    result = json.loads(res.stdout)  # as rtstyle video --json -q: the result, nothing else
+    assert result["frames"] == 2 and result["lanes"] == 1
 
 
 def test_missing_camera_is_one_line(models_dir: Path, tmp_path: Path) -> None:
@@ -194,7 +197,7 @@ def test_window_loop_hotkeys(
     snaps = tmp_path / "snaps"
     opts = LiveOptions(
         camera=str(clip), styles=["red", "blue"], device="cpu", smooth="off", realtime=False, crf=23,
-        preset="ultrafast", snapshot_dir=snaps,
+        preset="ultrafast", snapshot_dir=snaps, lanes=1,  # one frame at a time: a key acts on the very next frame
     )  # fmt: skip
     code = run_live(opts, window_factory=FakeWindow, display=lambda: True)
     assert code == 0
@@ -215,6 +218,23 @@ def test_window_loop_hotkeys(
     # The snapshot is the clean output of the frame shown when Enter was pressed (HUD hidden by then).
     assert np.array_equal(snap, blue_frame)
     assert "1 snapshot(s)" in capsys.readouterr().out
+
+
+def test_window_hotkeys_with_two_lanes(models_dir: Path, clip: Path, tmp_path: Path) -> None:
+    """With two frames at once (the webcam's CPU default) a key acts on the next frame read: a frame already in the
+    other lane (at most one) is shown in the old style first."""
+    FakeWindow.instances.clear()
+    FakeWindow.keys = [ord("h"), ord("n"), -1, -1, ord("q")]  # the HUD hidden, then 'n' on the second frame
+    opts = LiveOptions(
+        camera=str(clip), styles=["red", "blue"], device="cpu", smooth="off", realtime=False, window=True, lanes=2,
+    )  # fmt: skip
+    assert run_live(opts, window_factory=FakeWindow, display=lambda: True) == 0
+    shown = FakeWindow.instances[0].shown
+    red = [f[..., 2].mean() for f in shown]
+    # the test model adds 40 (red) or 80 (blue) to the red channel; consecutive frames of the clip differ little
+    assert (
+        len(shown) == 5 and red[3] > red[1] + 20 and red[4] > red[1] + 20
+    )  # blue from the second frame read after 'n' at the latest
 
 
 class FakeLiveSource:

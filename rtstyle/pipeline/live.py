@@ -349,7 +349,8 @@ def run_live(
             source.close()
     errors = pipeline.close_errors if pipeline is not None else []
     stats = live.stats
-    summary = f"{stats.frames} frames, {stats.overall_fps():.1f} fps, provider {_short(stylizer.provider)}"
+    lanes = f" ({stylizer.lanes} frames at once)" if stylizer.lanes > 1 else ""
+    summary = f"{stats.frames} frames, {stats.overall_fps():.1f} fps, provider {_short(stylizer.provider)}{lanes}"
     run = pipeline.stats if pipeline is not None and stats.frames else None  # capture to output, whole session
     if run is not None:
         summary += f", {run.latency_text()}"
@@ -362,7 +363,7 @@ def run_live(
     if opts.as_json:
         result = {
             "frames": stats.frames, "fps": round(stats.overall_fps(), 2), "provider": stylizer.provider,
-            "styles": names, "recorded": str(record) if record is not None and not errors else None,
+            "lanes": stylizer.lanes, "styles": names, "recorded": str(record) if record is not None and not errors else None,
             "snapshots": [str(p) for p in stats.snapshots],
             "latency_p50_ms": round(run.latency_p50_ms, 2) if run else None,
             "latency_p95_ms": round(run.latency_p95_ms, 2) if run else None,
