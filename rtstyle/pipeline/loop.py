@@ -237,7 +237,7 @@ class Pipeline:
         no next frame is waiting (a live source, or one faster than it delivers), frame t-1 is finished at once
         rather than held back for frame t.
 
-        A stylizer with ``lanes`` > 1 (``Stylizer(lanes=2)``: the CPU's default for the commands) gets up to that
+        A stylizer with ``lanes`` > 1 (``Stylizer(lanes=2)``: ``rtstyle webcam``'s CPU default) gets up to that
         many frames at once, each on a thread of its own; they are finished in order on this thread, each as soon
         as it is stylized, and the worker analyses each frame's motion while the frames are in the lanes.
         """
