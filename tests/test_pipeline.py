@@ -283,21 +283,28 @@ def test_frames_yields_on_the_callers_thread_with_a_before_hook(lanes):
     assert np.array_equal(sink.frames[0], 255 - synthetic_frame(36, 64, 0)[:, ::-1])
 
 
+class _CountingLive(FakeSource):
+    """A live source that notes, at each read, how many frames were finished before it."""
+
+    is_live = True
+
+    def __init__(self, n, finished):
+        super().__init__(n)
+        self.finished, self.reads = finished, []
+
+    def read(self):
+        self.reads.append(len(self.finished))
+        return super().read()
+
+
 def test_live_frames_are_finished_before_the_next_read():
-    reads, finished = [], []
-
-    class Live(FakeSource):
-        is_live = True
-
-        def read(self):
-            reads.append(len(finished))
-            return super().read()
-
-    p = Pipeline(Live(4), invert, sinks=[ListSink()])
+    finished = []
+    src = _CountingLive(4, finished)
+    p = Pipeline(src, invert, sinks=[ListSink()])
     assert p.live
     for f in p.frames():
         finished.append(f.frames)
-    assert reads == [0, 1, 2, 3, 4] and p.end == "source"
+    assert src.reads == [0, 1, 2, 3, 4] and p.end == "source"
 
 
 @LANES
@@ -350,20 +357,13 @@ def test_lanes_stylize_frames_at_once_and_finish_them_in_order():
 
 
 def test_live_lanes_read_at_most_lanes_frames_ahead():
-    reads, finished = [], []
-
-    class Live(FakeSource):
-        is_live = True
-
-        def read(self):
-            reads.append(len(finished))
-            return super().read()
-
-    p = Pipeline(Live(6), Laned(invert, 2), sinks=[ListSink()])
+    finished = []
+    src = _CountingLive(6, finished)
+    p = Pipeline(src, Laned(invert, 2), sinks=[ListSink()])
     for f in p.frames():
         finished.append(f.frames)
-        assert len(reads) - 1 - finished[-1] < 2  # frames read but not finished: at most the lanes
-    assert finished == [1, 2, 3, 4, 5, 6] and p.end == "source" and len(reads) == 7
+        assert len(src.reads) - 1 - finished[-1] < 2  # frames read but not finished: at most the lanes
+    assert finished == [1, 2, 3, 4, 5, 6] and p.end == "source" and len(src.reads) == 7
 
 
 def test_stop_with_frames_in_the_lanes_waits_for_them():

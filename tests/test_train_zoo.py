@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import subprocess
@@ -246,8 +247,6 @@ def test_cpu_fast_tier_takes_each_style_at_its_teachers_balance(tmp_path):
 def test_a_fast_phase_style_scale_moves_a_style_off_its_teachers_balance(tmp_path):
     """The stopping rule's per-style factors (style_scale) apply on top of the teacher's balance, as they apply on
     top of the full tier's own weights: a style with content to spare paints harder, one over its content bar less."""
-    import argparse
-
     from rtstyle.contract import StyleEntry
     from rtstyle.export import export_onnx
     from rtstyle.nets import build_net
@@ -402,10 +401,18 @@ def test_cpu_fast_tier_ends_with_each_style_alone(tmp_path):
     assert not any("--name candy-fast " in line for line in plan("--resume"))  # candy is done
 
 
+def _resume_args(tmp_path: Path, runs: Path, models: Path) -> argparse.Namespace:
+    """``tools/train_zoo.py``'s options for a resumed CPU plan (``commands``) on these folders."""
+    return argparse.Namespace(
+        assets=str(tmp_path / "assets"), device="cpu", out_dir=str(runs), models_dir=str(models),
+        checkpoint_every=200, preview_every=1000, vgg_weights=None, resume=True, steps=None, batch=None,
+        size=None, style_size=None, arch=None, fast_arch=None, smoke=False,
+    )  # fmt: skip
+
+
 def test_a_solo_phase_of_another_design_grows_each_styles_run(tmp_path, monkeypatch):
     """Solo phases of two designs: a style whose run holds the first grows into the second (--init-from its own
     checkpoint --continue, not a --resume that would refuse it); one already past the first phase grows at once."""
-    import argparse
 
     import torch
 
@@ -418,11 +425,7 @@ def test_a_solo_phase_of_another_design_grows_each_styles_run(tmp_path, monkeypa
     ]
     monkeypatch.setitem(zoo.CPU_SCHEDULE, "fast", schedule)
     runs = tmp_path / "runs"
-    a = argparse.Namespace(
-        assets=str(tmp_path / "assets"), device="cpu", out_dir=str(runs), models_dir=str(tmp_path / "models"),
-        checkpoint_every=200, preview_every=1000, vgg_weights=None, resume=True, steps=None, batch=None,
-        size=None, style_size=None, arch=None, fast_arch=None, smoke=False,
-    )  # fmt: skip
+    a = _resume_args(tmp_path, runs, tmp_path / "models")
     for sub, step in (("fast", 100), ("fast-mosaic", 250), ("fast-candy", 150)):
         (runs / sub).mkdir(parents=True)
         torch.save({"arch": "fast-broad", "step": step, "net": {}}, runs / sub / "checkpoint.pt")
@@ -445,7 +448,6 @@ def test_a_solo_phase_of_another_design_grows_each_styles_run(tmp_path, monkeypa
 def test_a_solo_phase_runs_the_styles_still_in_an_older_design_first(tmp_path, monkeypatch):
     """Within a solo phase, a style whose run or committed file holds an older design goes before those already in
     the phase's: every style reaches the new design the soonest (here candy's checkpoint and wave's file)."""
-    import argparse
 
     import torch
 
@@ -461,11 +463,7 @@ def test_a_solo_phase_runs_the_styles_still_in_an_older_design_first(tmp_path, m
     ]
     monkeypatch.setitem(zoo.CPU_SCHEDULE, "fast", schedule)
     runs, models = tmp_path / "runs", tmp_path / "models"
-    a = argparse.Namespace(
-        assets=str(tmp_path / "assets"), device="cpu", out_dir=str(runs), models_dir=str(models),
-        checkpoint_every=200, preview_every=1000, vgg_weights=None, resume=True, steps=None, batch=None,
-        size=None, style_size=None, arch=None, fast_arch=None, smoke=False,
-    )  # fmt: skip
+    a = _resume_args(tmp_path, runs, models)
     (runs / "fast").mkdir(parents=True)
     torch.save({"arch": "fast-broad", "step": 100, "net": {}}, runs / "fast" / "checkpoint.pt")
     for style, arch in (("mosaic", "fast-margin"), ("candy", "fast-broad"), ("starry-night", "fast-margin")):
@@ -483,7 +481,6 @@ def test_a_solo_phase_runs_the_styles_still_in_an_older_design_first(tmp_path, m
 def test_a_solo_phase_for_some_styles_only(tmp_path, monkeypatch):
     """A solo phase with ``"only"`` trains the styles it names: the others skip it (and go on to the next phase
     that trains them); its key never reaches ``rtstyle train``."""
-    import argparse
 
     import torch
 
@@ -497,11 +494,7 @@ def test_a_solo_phase_for_some_styles_only(tmp_path, monkeypatch):
     ]
     monkeypatch.setitem(zoo.CPU_SCHEDULE, "fast", schedule)
     runs = tmp_path / "runs"
-    a = argparse.Namespace(
-        assets=str(tmp_path / "assets"), device="cpu", out_dir=str(runs), models_dir=str(tmp_path / "models"),
-        checkpoint_every=200, preview_every=1000, vgg_weights=None, resume=True, steps=None, batch=None,
-        size=None, style_size=None, arch=None, fast_arch=None, smoke=False,
-    )  # fmt: skip
+    a = _resume_args(tmp_path, runs, tmp_path / "models")
     (runs / "fast").mkdir(parents=True)
     torch.save({"arch": "fast-margin", "step": 100, "net": {}}, runs / "fast" / "checkpoint.pt")
     plan = [" ".join(c) for c in zoo.commands("fast", a, zoo.ZOO[:2])]  # mosaic, candy
