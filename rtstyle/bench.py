@@ -21,6 +21,7 @@ from rtstyle.errors import DeviceError, InputError, RtstyleError
 from rtstyle.pipeline.jobs import StylizeOptions, stylize_video
 from rtstyle.runtime import hardware
 from rtstyle.runtime.session import StyleSession
+from rtstyle.runtime.stylizer import lane_threads, resolve_lanes
 
 
 def export_random_johnson(folder: Path, fp16: bool = False, arch: str = "johnson") -> Path:
@@ -66,9 +67,8 @@ def bench_model(
     ``threads`` (default: the physical cores shared out) onnxruntime threads, as ``Stylizer(lanes=)`` does in the
     frame loop; the row's ms/frame is then the run's time over its frames (throughput), ``ms_frame_latency`` the
     median time of one frame."""
-    lanes = max(1, lanes) if device == "cpu" else 1
-    if lanes > 1 and threads is None:
-        threads = max(1, hardware.physical_cores() // lanes)
+    lanes = resolve_lanes(lanes, device)
+    threads = lane_threads(lanes, threads)
     try:
         sess = StyleSession(path, device, threads=threads)
     except RtstyleError as exc:
@@ -111,19 +111,15 @@ def bench_model(
 
 def _timed_runs(sess: StyleSession, frame: Any, runs: int, lanes: int) -> tuple[list[float], list[float]]:
     """``runs`` timed runs of ``lanes`` frames at once: each run's ms per frame, and each frame's own ms."""
-    if lanes == 1:
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            sess.run(frame)
-            times.append((time.perf_counter() - t0) * 1000.0)
-        return times, times
 
     def one() -> float:
         t0 = time.perf_counter()
         sess.run(frame)
         return (time.perf_counter() - t0) * 1000.0
 
+    if lanes == 1:
+        times = [one() for _ in range(runs)]
+        return times, times
     times, latencies = [], []
     with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="rtstyle-bench") as pool:
         for _ in range(runs):

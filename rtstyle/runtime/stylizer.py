@@ -51,6 +51,14 @@ def resolve_lanes(lanes: int | str, device: str) -> int:
     return lanes if device == "cpu" else 1
 
 
+def lane_threads(lanes: int, threads: int | None = None) -> int | None:
+    """onnxruntime's intra-op threads for each of ``lanes`` frames at once: ``threads`` when given, else the
+    physical cores shared out among the lanes (None for one lane: the session's default, every core)."""
+    if threads or lanes <= 1:
+        return threads
+    return max(1, hardware.physical_cores() // lanes)
+
+
 def _is_path_like(style: str | Path) -> bool:
     if isinstance(style, Path):
         return True
@@ -122,8 +130,7 @@ class Stylizer:
         self.preserve_color = bool(preserve_color)
         self._warm = warm_up
         self.lanes = resolve_lanes(lanes, self.device)
-        # each lane's run gets its share of the cores (onnxruntime's intra-op threads)
-        self._threads = threads or (max(1, hardware.physical_cores() // self.lanes) if self.lanes > 1 else None)
+        self._threads = lane_threads(self.lanes, threads)
         # Current selection (self._parts): list of (session, weight vector or None, output mix weight).
         self._label = ""
         if blend is not None:
