@@ -47,3 +47,22 @@ def test_psnr(tools):
     assert pt.psnr(a, a) == float("inf")
     with pytest.raises(SystemExit):
         pt.psnr(a, a + a)
+
+
+def test_live_budget_times_each_part_of_a_live_frame(tmp_path, test_model, capsys):
+    """tools/studies/live_budget.py: decoding, the smoother's two halves and the network, each a positive time,
+    their sum the total; a clip too short to measure is one line."""
+    sys.path.insert(0, str(TOOLS / "studies"))
+    try:
+        live_budget = importlib.import_module("live_budget")
+    finally:
+        sys.path.remove(str(TOOLS / "studies"))
+    clip = make_clip(tmp_path / "in.mp4", frames=12)
+    row = live_budget.budget(clip, test_model, frames=12)
+    parts = [row[k] for k in ("decode_cpu_ms", "prepare_ms", "blend_ms", "network_ms")]
+    assert row["size"] == "96x64" and row["frames"] == 12 and all(p >= 0 for p in parts)
+    assert row["network_ms"] > 0 and row["total_ms"] == pytest.approx(sum(parts), abs=0.05)
+    assert live_budget.main([str(clip), str(test_model), "--frames", "12"]) == 0
+    assert "ms of CPU" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="need more than"):
+        live_budget.budget(make_clip(tmp_path / "short.mp4", frames=3), test_model)
