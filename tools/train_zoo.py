@@ -363,6 +363,10 @@ CPU_SCHEDULE = {
         # starry-night 1.23x -> 1.21x, scream 1.13x -> 1.12x, kandinsky 1.30x -> 1.29x, shipwreck 0.98x -> 0.97x,
         # udnie 1.57x -> 1.53x in style, content level or lower)
         {**_CPU_FAST_SOLO, "until": 17200, "only": _SEVEN},
+        # Session 31: the last 256-px phases still moved mosaic (1.45x -> 1.42x) and candy (1.55x -> 1.52x ->
+        # 1.49x) in style with content level, so both go on at 256 px; then the seven another 400 steps at 192 px
+        {**_CPU_FAST_SOLO, "size": 256, "until": 18000, "only": _LARGE_CROPS},
+        {**_CPU_FAST_SOLO, "until": 17600, "only": _SEVEN},
     ],
 }
 
