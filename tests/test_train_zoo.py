@@ -402,6 +402,18 @@ def test_cpu_fast_tier_ends_with_each_style_alone(tmp_path):
     assert not any("--name candy-fast " in line for line in plan("--resume"))  # candy is done
 
 
+def test_a_fast_style_at_both_bars_is_left_out_of_later_phases():
+    """A style done by the stopping rule (``_DONE``) ends with a phase of its own, no later phase trains it, and its
+    shipped file is that phase's end: a resumed campaign has nothing left to train for it."""
+    zoo = _zoo_module()
+    fast = zoo.CPU_SCHEDULE["fast"]
+    for name in zoo._DONE:
+        trains = [i for i, p in enumerate(fast) if not p.get("only") or name in p["only"]]
+        last = fast[trains[-1]]
+        assert last.get("only") == (name,), f"{name}'s last phase trains other styles too"
+        assert zoo.exported_step(ROOT / "models" / f"{name}-fast.onnx") == last["until"]
+
+
 def _resume_args(tmp_path: Path, runs: Path, models: Path) -> argparse.Namespace:
     """``tools/train_zoo.py``'s options for a resumed CPU plan (``commands``) on these folders."""
     return argparse.Namespace(
