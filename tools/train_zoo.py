@@ -150,7 +150,7 @@ _PHASE5_SCALE = {
 _LARGE_CROPS = ("mosaic", "candy")
 _SEVEN = tuple(s.name for s in ZOO if s.name not in _LARGE_CROPS)
 # the styles at both of their bars (issue 11's stopping rule): no later phase trains them
-_DONE = ("scream",)
+_DONE = ("scream", "matisse")
 
 CPU_SCHEDULE = {
     "full": [
@@ -347,7 +347,7 @@ CPU_SCHEDULE = {
         # (1.32x / 1.08x): both distances fell at once; shipwreck 0.97x / 1.35x (1.03x / 1.49x). The next 800 steps
         # in two phases (session 21): the styles still in fast-broad (candy, wave) grow first, so that every style
         # has its file with the margin after 400 steps of each, not 800
-        {**_CPU_FAST_SOLO, "until": 16800},
+        {**_CPU_FAST_SOLO, "until": 16800, "only": tuple(s.name for s in ZOO if s.name != "matisse")},
         # looks (session 21): udnie 1.48x / 1.02x (shared net 1.58x / 1.07x) and matisse 1.11x / 1.15x (1.13x / 1.20x)
         # at 16,400; candy 1.47x / 0.95x and wave 1.38x / 1.05x grown into the margin at 16,800 (alone without it,
         # band counted: 1.48x / 0.93x, 1.45x / 1.08x). The nine files shipped then (docs/styles/README.md).
@@ -364,7 +364,7 @@ CPU_SCHEDULE = {
         # The other seven go on at 192 px: the phase to 16,800 still gained a little on each (sessions 29-30:
         # starry-night 1.23x -> 1.21x, scream 1.13x -> 1.12x, kandinsky 1.30x -> 1.29x, shipwreck 0.98x -> 0.97x,
         # udnie 1.57x -> 1.53x in style, content level or lower)
-        {**_CPU_FAST_SOLO, "until": 17200, "only": _SEVEN},
+        {**_CPU_FAST_SOLO, "until": 17200, "only": tuple(s for s in _SEVEN if s != "matisse")},
         # Scream at 17,200 (session 31): 1.09x / 1.11x, its style under its bar, its content 0.7 % over. Arms of 200
         # steps at lr 2e-3 swung it 2-4 % along its trade-off each (content x1.25: 1.13x / 1.07x; x1.12: 1.11x /
         # 1.08x, then 200 more at 2e5: 1.07x / 1.12x), too far to land between the bars; at lr 4e-4 the steps are
@@ -376,6 +376,15 @@ CPU_SCHEDULE = {
         # 1.49x) in style with content level, so both go on at 256 px; then the others another 400 steps at 192 px
         {**_CPU_FAST_SOLO, "size": 256, "until": 18000, "only": _LARGE_CROPS},
         {**_CPU_FAST_SOLO, "until": 17600, "only": tuple(s for s in _SEVEN if s not in _DONE)},
+        # Matisse (session 32): on all 50 held-out scene photos its 16,400 file measured 1.03x / 1.15x, its style
+        # under its bar with room; the campaign's phases to 16,800 and 17,200 at its own weights went 1.15x / 1.18x
+        # and 1.18x / 1.19x on the quick look (not kept; those two phases above leave it out, as the shipped file
+        # never ran them). Arms from the 16,400 file along its trade-off, each read on all 50 photos: content x1.5 at
+        # lr 1e-3 1.09x / 1.11x, then at lr 4e-4 1.09x / 1.11x and 1.09x / 1.10x (content still 0.3 % over), then
+        # x1.6 1.10x / 1.10x: both bars met (docs/styles/README.md). Matisse is done
+        {**_CPU_FAST_SOLO, "until": 16600, "lr": 1e-3, "content_weight": 3e5, "only": ("matisse",)},
+        {**_CPU_FAST_SOLO, "until": 17000, "lr": 4e-4, "content_weight": 3e5, "only": ("matisse",)},
+        {**_CPU_FAST_SOLO, "until": 17200, "lr": 4e-4, "content_weight": 3.2e5, "only": ("matisse",)},
     ],
 }
 
