@@ -514,6 +514,37 @@ def test_relative_style_loss_is_the_eval_style_distance_of_the_output(tmp_path, 
 def test_a_checkpoint_recorded_before_style_loss_existed_resumes_as_absolute():
     cfg = TrainConfig.from_record({"style_images": ["a.png"], "data": ["d"], "name": "n"})
     assert cfg.style_loss == "absolute"
+    assert cfg.style_layer_weights == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_style_layer_weights_scale_each_layers_term(tmp_path, two_folders, styles):
+    """``--style-layer-weights``: one factor per style layer on its term (either loss); 1,1,1,1 is the loss as
+    it was, and 0,0,0,k is k times relu4_3's term alone. Recorded in the config; a change starts a new phase."""
+    from rtstyle.cli.train import layer_weights
+    from rtstyle.train.losses import STYLE_LAYERS, gram
+
+    vgg = load_vgg(RANDOM_FOR_TESTS)
+    imgs = [torch.rand(1, 3, 40, 40)]
+    y, x, sidx = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32), torch.tensor([0, 0])
+    _, plain = PerceptualLoss(vgg, imgs, style_weight=2.0)(y, x, sidx)
+    _, ones = PerceptualLoss(vgg, imgs, style_weight=2.0, layer_weights=(1, 1, 1, 1))(y, x, sidx)
+    _, deep = PerceptualLoss(vgg, imgs, style_weight=2.0, layer_weights=(0, 0, 0, 30))(y, x, sidx)
+    with torch.no_grad():
+        last = STYLE_LAYERS[-1]
+        err = ((gram(vgg(y, (last,))[last]) - gram(vgg(imgs[0], (last,))[last])) ** 2).mean(dim=(1, 2))
+    assert float(ones["style"]) == float(plain["style"])
+    assert float(deep["style"]) == pytest.approx(float(2.0 * 30 * err.mean()), rel=1e-4)
+    with pytest.raises(RtstyleError, match="one per style layer"):
+        PerceptualLoss(vgg, imgs, layer_weights=(1, 1, 1))
+    assert layer_weights("1,1,1,30") == [1.0, 1.0, 1.0, 30.0]
+    for bad in ("1,1,1", "a,b,c,d", "1,1,1,-1"):
+        with pytest.raises(RtstyleError, match="four factors"):
+            layer_weights(bad)
+    first = train(_cfg(tmp_path, list(two_folders), styles, steps=2))
+    again = train(_cfg(tmp_path, list(two_folders), styles, steps=4, resume=True, style_layer_weights=[1, 1, 1, 30]))
+    ckpt = torch.load(again.checkpoint, weights_only=False)
+    assert first.steps == 2 and ckpt["config"]["style_layer_weights"] == [1.0, 1.0, 1.0, 30.0]
+    assert ckpt["phases"][-1]["style_layer_weights"] == [1.0, 1.0, 1.0, 1.0]  # the phase before it, recorded
 
 
 def test_training_on_the_cpu_keeps_freed_memory_for_the_next_step(tmp_path, two_folders, styles, monkeypatch):

@@ -8,6 +8,19 @@ from pathlib import Path
 import typer
 
 
+def layer_weights(text: str) -> list[float]:
+    """``--style-layer-weights``: four comma-separated factors, none negative."""
+    from rtstyle.errors import InputError
+
+    try:
+        weights = [float(w) for w in text.split(",")]
+    except ValueError:
+        weights = []
+    if len(weights) != 4 or min(weights) < 0:
+        raise InputError(f"--style-layer-weights {text!r}: four factors, e.g. 1,1,1,30 (relu1_2 to relu4_3)")
+    return weights
+
+
 def train_command(
     style_image: list[Path] = typer.Option(
         ..., "--style-image", help="Painting to learn; repeat for a multi-style network."
@@ -49,6 +62,12 @@ def train_command(
         "--style-loss",
         help="absolute: the Gram errors summed over the style layers (Johnson et al.); relative: each layer's error "
         "against the painting's Gram norm, as `rtstyle eval`'s style distance weighs them (rescale --style-weight).",
+    ),
+    style_layer_weights: str = typer.Option(
+        "1,1,1,1",
+        "--style-layer-weights",
+        help="One factor per style layer (relu1_2,relu2_2,relu3_3,relu4_3) on its style term, e.g. 1,1,1,30: the "
+        "absolute loss with more pull on the coarse structure (relu4_3) that `rtstyle eval` weighs most.",
     ),
     stability_weight: float = typer.Option(
         0.0, "--stability-weight", help="Temporal stability: output change under input noise and small shifts."
@@ -164,6 +183,7 @@ def train_command(
         tv_weight=tv_weight,
         content_layer=content_layer,
         style_loss=style_loss,
+        style_layer_weights=layer_weights(style_layer_weights),
         stability_weight=stability_weight,
         tile_weight=tile_weight,
         seam_weight=seam_weight,

@@ -47,7 +47,11 @@ from rtstyle.train.precision import autocast, resolve_precision
 OUTPUT_LR_SCALE = 1 / 255
 RECORDED_OUTPUT_LR_SCALE = 1.0
 # What a run recorded before these config keys existed did: the only style loss and one turn per style.
-RECORDED_BEFORE_KEYS: dict[str, Any] = {"style_loss": "absolute", "style_turns": 1}
+RECORDED_BEFORE_KEYS: dict[str, Any] = {
+    "style_loss": "absolute",
+    "style_turns": 1,
+    "style_layer_weights": [1.0, 1.0, 1.0, 1.0],
+}
 
 
 @dataclass
@@ -69,6 +73,8 @@ class TrainConfig:
     tv_weight: float = 0.0
     content_layer: str = "relu2_2"
     style_loss: str = "absolute"  # absolute (Johnson et al.) | relative (each layer against the painting's norm)
+    # one factor per style layer (relu1_2, relu2_2, relu3_3, relu4_3) on its style term
+    style_layer_weights: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0, 1.0])
     stability_weight: float = 0.0
     tile_weight: float = 0.0  # the 8-px tile pattern's energy (losses.tile_pattern): blockiness
     seam_weight: float = 0.0  # steps across 4-px block edges beyond those inside (losses.block_seams): blockiness
@@ -115,6 +121,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.data, (str, Path)):
             self.data = [str(self.data)]
+        self.style_layer_weights = [float(w) for w in self.style_layer_weights]
 
     @classmethod
     def from_record(cls, config: dict[str, Any]) -> TrainConfig:
@@ -132,6 +139,7 @@ class TrainConfig:
     def recipe(self) -> dict[str, Any]:
         keep = (
             "arch steps batch size style_size lr content_weight style_weight tv_weight content_layer style_loss "
+            "style_layer_weights "
             "identity_steps style_ramp output_lr_scale style_batches style_turns train_only init_row max_minutes "
             "val_every stability_weight stability_noise stability_shift teacher_weight tile_weight seam_weight seed"
         ).split()
@@ -448,6 +456,7 @@ PHASE_KEYS = (
     "style_weight",
     "tv_weight",
     "style_loss",
+    "style_layer_weights",
     "style_turns",
     "stability_weight",
     "teacher_weight",
@@ -590,7 +599,14 @@ def train(
     holdout = read_holdout(cfg.holdout)
     photos = PhotoSet(cfg.data, cfg.size, holdout, device=device if device.type == "cuda" else "cpu")
     loss_fn = PerceptualLoss(
-        vgg, style_imgs, cfg.content_layer, cfg.content_weight, style_weights, cfg.tv_weight, cfg.style_loss
+        vgg,
+        style_imgs,
+        cfg.content_layer,
+        cfg.content_weight,
+        style_weights,
+        cfg.tv_weight,
+        cfg.style_loss,
+        cfg.style_layer_weights,
     ).to(device)
     num_styles = len(styles)
     net = build_net(cfg.arch, num_styles)

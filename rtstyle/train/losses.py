@@ -167,6 +167,9 @@ class PerceptualLoss(nn.Module):
     ``style_loss``: ``absolute`` sums the mean squared Gram errors of the four layers (Johnson et al.; a layer with
     small Gram entries, relu4_3, weighs little); ``relative`` divides each layer's error by the painting's Gram
     norm and averages the layers, which is ``rtstyle eval``'s style distance of the crop (every layer counts alike).
+    ``layer_weights``: one factor per style layer (relu1_2, relu2_2, relu3_3, relu4_3) on its term of either loss:
+    the absolute loss with relu4_3 raised pulls the coarse structure the eval weighs most without giving up the
+    fine layers, as the relative loss does.
     """
 
     def __init__(
@@ -178,8 +181,11 @@ class PerceptualLoss(nn.Module):
         style_weight: float | list[float] = 1e10,
         tv_weight: float = 0.0,
         style_loss: str = "absolute",
+        layer_weights: tuple[float, ...] | list[float] = (1.0, 1.0, 1.0, 1.0),
     ) -> None:
         super().__init__()
+        if len(layer_weights) != len(STYLE_LAYERS) or min(layer_weights) < 0:
+            raise RtstyleError(f"{len(layer_weights)} style layer weights: one per style layer, none negative")
         if style_loss not in STYLE_LOSSES:
             raise RtstyleError(f"unknown style loss {style_loss!r} (choose from {', '.join(STYLE_LOSSES)})")
         if content_layer not in LAYERS:
@@ -202,6 +208,7 @@ class PerceptualLoss(nn.Module):
                 else torch.ones(len(grams))
             )
             self.register_buffer(f"style_norm_{n}", scale)
+        self.layer_w = dict(zip(STYLE_LAYERS, (float(w) for w in layer_weights), strict=True))
 
     def target_grams(self, layer: str) -> torch.Tensor:
         return getattr(self, f"gram_{layer}")
@@ -215,9 +222,11 @@ class PerceptualLoss(nn.Module):
             fx = self.vgg(x, (self.content_layer,))[self.content_layer]
         content = F.mse_loss(fy[self.content_layer].float(), fx.float())
         per_sample = sum(
-            ((gram(fy[n]) - self.target_grams(n)[style_idx]) ** 2).mean(dim=(1, 2))
+            self.layer_w[n]
+            * ((gram(fy[n]) - self.target_grams(n)[style_idx]) ** 2).mean(dim=(1, 2))
             / getattr(self, f"style_norm_{n}")[style_idx]
             for n in STYLE_LAYERS
+            if self.layer_w[n]
         )  # [B]: each sample against its own style's Grams, weighted by that style's weight
         style = style_scale * (self.style_w[style_idx] * per_sample).mean()
         tv = total_variation(y.float())
