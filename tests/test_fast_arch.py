@@ -298,6 +298,38 @@ def test_a_margin_runs_the_net_on_the_frame_with_its_edges_mirrored_and_crops_th
         build_fast("fast-broad", 1, margin=12)
 
 
+def test_dilated_blocks_reach_twice_as_far_and_grow_from_a_trained_fast_margin(tmp_path: Path) -> None:
+    """fast-reach: fast-margin-deep (5 residual blocks) whose two added blocks space their depthwise taps 2 apart.
+    Both grow from a trained fast-margin with the same output; the dilated pair reaches further at 1/8 for the
+    same convolutions' shapes and work, and the file exports with parity."""
+    from rtstyle.nets.fast import grow_fast
+
+    src = perturbed_net("fast-margin", 1).eval()
+    x, style = torch.rand(1, 3, 96, 128), torch.ones(1, 1)
+    reach = {}
+    for name in ("fast-margin-deep", "fast-reach"):
+        grown = grow_fast(src, build_net(name, 1)).eval()
+        assert torch.equal(grown(x, style), src(x, style))
+        dilations = [blk.a.dw.dilation[0] for blk in grown.res]
+        assert dilations == ([1, 1, 1, 2, 2] if name == "fast-reach" else [1] * 5)
+        # the reach at 1/8 of the residual blocks' depthwise chain (instance norm makes every pixel count a little)
+        xi = torch.rand(1, 64, 64, 64, requires_grad=True)
+        y = xi
+        for blk in grown.res:
+            for layer in (blk.a, blk.b):
+                y = layer.dw(y)
+        y[0, :, 32, 32].sum().backward()
+        cols = (xi.grad.abs().sum(dim=(0, 1, 2)) > 0).nonzero()
+        reach[name] = int(cols.max() - cols.min()) + 1
+    assert reach == {"fast-margin-deep": 21, "fast-reach": 29}  # 10 taps of 3, four of them 2 apart
+    assert count_macs(build_net("fast-reach", 1), 360, 640) == count_macs(build_net("fast-margin-deep", 1), 360, 640)
+    path = export_onnx(build_net("fast-reach", 1).eval(), tmp_path / "r.onnx", _styles(1), "fast-reach", "fast",
+                       {"t": 1}, 192)  # fmt: skip
+    assert path.is_file()  # parity at odd and tiny sizes checked by the export
+    with pytest.raises(ValueError, match="dilated"):
+        build_fast("fast-margin", 1, dilated=4)
+
+
 def test_the_exported_file_runs_the_frame_deeper_inside_its_margin_than_training(tmp_path: Path) -> None:
     """fast-margin trains 16 px from the padding but its file runs the frame 40 px from the top and left and 24 from
     the bottom and right (export_margin), where the padding's mark on the edges has faded (candy's corner disc:

@@ -87,6 +87,7 @@ class SepConv(nn.Module):
     ``upsample`` 2 doubles the resolution: ``"nearest"`` upsamples before the depthwise conv (work at the new
     resolution); ``"shuffle"`` runs both convs at the old resolution into 4x the channels and rearranges them
     depth-to-space (sub-pixel convolution: a quarter of the work, no checkerboard since nothing overlaps).
+    ``dilation`` 2 spreads the depthwise taps two pixels apart: the same work, twice the reach.
     """
 
     def __init__(
@@ -99,11 +100,15 @@ class SepConv(nn.Module):
         pad: str = "reflect",
         up_mode: str = "nearest",
         stride: int = 1,
+        dilation: int = 1,
     ) -> None:
         super().__init__()
         self.upsample, self.pad_mode, self.relu, self.up_mode = upsample, pad, relu, up_mode
+        self.dilation = dilation
         shuffle = upsample > 1 and up_mode == "shuffle"
-        self.dw = nn.Conv2d(cin, cin, 3, stride, groups=cin, padding=1 if pad == "zeros" else 0)
+        self.dw = nn.Conv2d(
+            cin, cin, 3, stride, groups=cin, padding=dilation if pad == "zeros" else 0, dilation=dilation
+        )
         self.pw: nn.Module
         if upsample > 1 and up_mode == "transpose":
             # the sub-pixel layer's pointwise conv + depth-to-space as one transposed convolution of kernel =
@@ -118,7 +123,7 @@ class SepConv(nn.Module):
         shuffle = self.upsample > 1 and self.up_mode == "shuffle"
         if self.upsample > 1 and self.up_mode == "nearest":
             x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
-        x = self.pw(self.dw(_pad(x, 1, self.pad_mode)))
+        x = self.pw(self.dw(_pad(x, self.dilation, self.pad_mode)))
         if shuffle:
             x = F.pixel_shuffle(x, self.upsample)
         x = self.norm(x, style)
@@ -126,12 +131,13 @@ class SepConv(nn.Module):
 
 
 class SepResidual(nn.Module):
-    """Two depthwise-separable layers with an identity shortcut (no ReLU after the sum, as in the full tier)."""
+    """Two depthwise-separable layers with an identity shortcut (no ReLU after the sum, as in the full tier);
+    ``dilation`` for both depthwise convolutions."""
 
-    def __init__(self, channels: int, num_styles: int = 1, pad: str = "reflect") -> None:
+    def __init__(self, channels: int, num_styles: int = 1, pad: str = "reflect", dilation: int = 1) -> None:
         super().__init__()
-        self.a = SepConv(channels, channels, num_styles, pad=pad)
-        self.b = SepConv(channels, channels, num_styles, relu=False, pad=pad)
+        self.a = SepConv(channels, channels, num_styles, pad=pad, dilation=dilation)
+        self.b = SepConv(channels, channels, num_styles, relu=False, pad=pad, dilation=dilation)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return x + self.b(self.a(x, style), style)
@@ -188,7 +194,8 @@ class FastNet(nn.Module):
     style weights; RGB in about [0, 1] out.
 
     ``channels`` are the widths at 1/2, 1/4 and 1/8 of the working resolution; ``blocks`` depthwise-separable
-    residual blocks run at 1/8. ``stem`` ``"conv"`` reaches 1/4 by two strided 3x3 convs (c1, c2), ``"patch"`` by
+    residual blocks run at 1/8, the last ``dilated`` of them with their depthwise taps 2 apart (the reach of the
+    coarse VGG layers for the same work). ``stem`` ``"conv"`` reaches 1/4 by two strided 3x3 convs (c1, c2), ``"patch"`` by
     one 4x4 stride-4 conv (c2; c1 unused); ``down`` ``"conv"`` (dense 3x3) or ``"sep"`` (depthwise-separable)
     takes 1/4 to 1/8. The decoder goes back up to 1/``out_from`` (2 or 4) with
     depthwise-separable layers (``up`` ``"nearest"`` or ``"shuffle"``), then a 3x3 conv (``out`` ``"dense"``, or
@@ -209,6 +216,7 @@ class FastNet(nn.Module):
         num_styles: int = 1,
         channels: tuple[int, int, int] = (16, 32, 64),
         blocks: int = 4,
+        dilated: int = 0,
         internal_scale: int = 1,
         guided: bool = True,
         pad: str = "reflect",
@@ -254,7 +262,11 @@ class FastNet(nn.Module):
         else:
             last_down = Conv(c2, c3, 3, stride=2, num_styles=ns, pad=pad)
         self.down = nn.ModuleList([*stems, last_down])
-        self.res = nn.ModuleList([SepResidual(c3, ns, pad=pad) for _ in range(blocks)])
+        if not 0 <= dilated <= blocks:
+            raise ValueError(f"{dilated} dilated residual blocks of {blocks}")
+        self.res = nn.ModuleList(
+            [SepResidual(c3, ns, pad=pad, dilation=2 if i >= blocks - dilated else 1) for i in range(blocks)]
+        )
         ups = [SepConv(c3, c2, ns, upsample=2, pad=pad, up_mode=up)]
         if out_from == 2:
             ups.append(SepConv(c2, c1, ns, upsample=2, pad=pad, up_mode=up))
@@ -367,6 +379,18 @@ DESIGNS: dict[str, dict] = {
     # starts; at 40 / 24, 1.7-4 and under 10 (session 29, tools/studies/edge_band.py); at 720p 1.07x the pixels of
     # the 16-px margin
     "fast-margin": {**_LEAN, "channels": (16, 48, 64), "margin": 16, "export_margin": (40, 24)},
+    # fast-margin with 5 residual blocks at 1/8 (session 33): the shipped styles' gap to the full tier is mostly at
+    # relu3_3 and relu4_3 (~40 and ~100 px of the input), structure wider than the 3 blocks reach
+    "fast-margin-deep": {**_LEAN, "channels": (16, 48, 64), "blocks": 5, "margin": 16, "export_margin": (40, 24)},
+    # the same with the two added blocks' depthwise taps 2 apart: twice their reach for the same work
+    "fast-reach": {
+        **_LEAN,
+        "channels": (16, 48, 64),
+        "blocks": 5,
+        "dilated": 2,
+        "margin": 16,
+        "export_margin": (40, 24),
+    },
 }
 
 FAST_ARCHS = {
@@ -387,6 +411,10 @@ FAST_ARCHS = {
     "fast-margin": "fast-broad run on the frame with a margin of its mirrored edges, cropped off, so that no frame "
     "of texture is painted along the borders: 16 px in training, 40 at the top and left and 24 at the bottom and "
     "right in the exported file (~14 % more pixels at 720p); grows from a trained fast-broad",
+    "fast-margin-deep": "fast-margin with 5 residual blocks at 1/8 (70k parameters); grows from a trained "
+    "fast-margin without changing its output",
+    "fast-reach": "fast-margin-deep with the two added blocks' depthwise convolutions dilated by 2 (twice their "
+    "reach at 1/8 for the same work); grows from a trained fast-margin without changing its output",
     "fast-deep": "fast-lean with 5 residual blocks at 1/8 (64k parameters, ~1.2x its time); grows from a trained "
     "fast-lean (--init-from) without changing its output",
 }

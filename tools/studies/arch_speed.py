@@ -124,6 +124,8 @@ DESIGNS: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "lean-c48-96": (_fast("fast-lean", channels=(16, 48, 96)), "fast-lean with 48 channels at 1/4, 96 at 1/8"),
     "fast-bridge": (lambda: build_net("fast-bridge"), "registered: fast-broad + the stem's features into the decoder"),
     "fast-margin": (lambda: build_net("fast-margin"), "registered: fast-broad on the frame with a 16-px margin"),
+    "fast-margin-deep": (lambda: build_net("fast-margin-deep"), "registered: fast-margin with 5 residual blocks"),
+    "fast-reach": (lambda: build_net("fast-reach"), "registered: fast-margin-deep, its 2 added blocks dilated by 2"),
 }
 DEFAULT_DESIGNS = "wrapper-only,johnson,fast,fast-lean,fast-sepout,fast-3blocks,fast-hq,fast-guided"
 
