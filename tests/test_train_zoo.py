@@ -414,6 +414,34 @@ def test_a_fast_style_at_both_bars_is_left_out_of_later_phases():
         assert zoo.exported_step(ROOT / "models" / f"{name}-fast.onnx") == last["until"]
 
 
+def test_the_relative_loss_phases_train_each_style_from_its_file_at_its_calibrated_weight(tmp_path):
+    """Session 33's phases: the relative style loss (the eval's weighing of the four layers) for one style each, at
+    its teacher's balance x the phase's recorded scale (F x the calibrated ratio of the two losses), and the style's
+    shipped file is its last such phase's end, so a resumed campaign goes on from there."""
+    from rtstyle.contract import StyleEntry
+    from rtstyle.export import export_onnx
+    from rtstyle.nets import build_net
+
+    zoo = _zoo_module()
+    models = tmp_path / "models"
+    names = [s.name for s in zoo.ZOO]
+    export_onnx(build_net("tiny", len(names)), models / "zoo-full.onnx", [StyleEntry(n, n) for n in names], "tiny",
+                "full", {"steps_done": 300, "content_weight": 5e5, "style_weight": 1e10}, 32)  # fmt: skip
+    a = _resume_args(tmp_path, tmp_path / "runs", models)
+    fast = zoo.CPU_SCHEDULE["fast"]
+    assert zoo._RELATIVE_PHASES
+    for name, until, scale in zoo._RELATIVE_PHASES:
+        phase = next(p for p in fast if p.get("style_loss") == "relative" and p["until"] == until and name in p["only"])
+        assert phase["only"] == (name,)
+        style = next(s for s in zoo.ZOO if s.name == name)
+        args = zoo.train_args("fast", a, [style], phase)
+        assert args[args.index("--style-loss") + 1] == "relative" and args[args.index("--steps") + 1] == str(until)
+        cw = float(args[args.index("--content-weight") + 1])
+        assert float(args[args.index("--style-weight") + 1]) == pytest.approx(1e10 * cw / 5e5 * scale)
+        last = max(u for n, u, _ in zoo._RELATIVE_PHASES if n == name)
+        assert zoo.exported_step(ROOT / "models" / f"{name}-fast.onnx") == last
+
+
 def _resume_args(tmp_path: Path, runs: Path, models: Path) -> argparse.Namespace:
     """``tools/train_zoo.py``'s options for a resumed CPU plan (``commands``) on these folders."""
     return argparse.Namespace(
