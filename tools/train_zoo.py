@@ -152,13 +152,14 @@ _SEVEN = tuple(s.name for s in ZOO if s.name not in _LARGE_CROPS)
 # the styles at both of their bars (issue 11's stopping rule): no later phase trains them
 _DONE = ("scream", "matisse", "kandinsky")
 
-# The relative-loss phases from each style's shipped file (session 33): (style, until, style_scale, lr), the scale
-# x the teacher's balance (the absolute weight) = F x calibrate's ratio x the absolute weight's own scale
+# The relative-loss phases from each style's shipped file (session 33): (style, until, style_scale, lr, crop size),
+# the scale x the teacher's balance = F x calibrate's ratio x the scale of the absolute weight it trained at
 _RELATIVE_PHASES = (
-    ("wave", 17800, 4 * 6.978e-5, 2e-3),
-    ("wave", 18000, 4 * 6.978e-5, 4e-4),
-    ("udnie", 17400, 2 * 4.085e-5, 2e-3),
-    ("kandinsky", 17400, 4 * 4.173e-4, 2e-3),
+    ("wave", 17800, 4 * 6.978e-5, 2e-3, 192),
+    ("wave", 18000, 4 * 6.978e-5, 4e-4, 192),
+    ("udnie", 17400, 2 * 4.085e-5, 2e-3, 192),
+    ("kandinsky", 17400, 4 * 4.173e-4, 2e-3, 192),
+    ("candy", 18200, 2 * 3.209e-4 * 2, 2e-3, 256),
 )
 
 CPU_SCHEDULE = {
@@ -401,18 +402,20 @@ CPU_SCHEDULE = {
         # (tools/studies/style_loss_norm.py's calibrate on 8 training crops: wave 6.98e-5 of its absolute weight,
         # udnie 4.09e-5), 200 steps from the shipped file (docs/styles/README.md, *The relative style loss*):
         # wave x4 1.43x / 1.08x -> 1.12x / 1.09x (200 more at lr 4e-4: style -0.1 %), udnie x2 1.44x / 1.08x -> 1.39x / 1.07x, kandinsky x4 1.25x /
-        # 0.98x -> 1.09x / 1.10x (both bars met: done, in _DONE). A file made so leaves
+        # 0.98x -> 1.09x / 1.10x (both bars met: done, in _DONE), candy x2 at 256 px 1.48x / 1.04x -> 1.37x /
+        # 1.01x. A file made so leaves
         # the schedule's phases of the absolute loss that it never ran (udnie's to 17,600 above)
         *(
             {
                 **_CPU_FAST_SOLO,
                 "until": until,
                 "lr": lr,
+                "size": size,
                 "style_loss": "relative",
                 "style_scale": {name: scale},
                 "only": (name,),
             }
-            for name, until, scale, lr in _RELATIVE_PHASES
+            for name, until, scale, lr, size in _RELATIVE_PHASES
         ),
     ],
 }
