@@ -168,8 +168,8 @@ class PerceptualLoss(nn.Module):
     small Gram entries, relu4_3, weighs little); ``relative`` divides each layer's error by the painting's Gram
     norm and averages the layers, which is ``rtstyle eval``'s style distance of the crop (every layer counts alike).
     ``layer_weights``: one factor per style layer (relu1_2, relu2_2, relu3_3, relu4_3) on its term of either loss:
-    the absolute loss with relu4_3 raised pulls the coarse structure the eval weighs most without giving up the
-    fine layers, as the relative loss does.
+    the absolute loss with relu4_3 raised pulls the coarse structure the eval weighs most and keeps the fine layers'
+    pull (for the fast tier the relative loss measured the better trade-off: docs/styles/README.md, session 33).
     """
 
     def __init__(
