@@ -396,15 +396,15 @@ CPU_SCHEDULE = {
         {**_CPU_FAST_SOLO, "until": 17000, "lr": 4e-4, "content_weight": 3e5, "only": ("matisse",)},
         {**_CPU_FAST_SOLO, "until": 17200, "lr": 4e-4, "content_weight": 3.2e5, "only": ("matisse",)},
         # Session 33: the eval's style distance is mostly relu4_3 and relu3_3, and so is most of the shipped files'
-        # gap to the full tier (wave: 0.309 of its 0.43 over the full tier's mean is relu4_3), while relu4_3 is ~1 %
-        # of the absolute loss. The relative loss (each layer's Gram error over the painting's Gram norm: the eval's
-        # own weighing) at F times the weight whose style term equals the absolute one's on the style's file
-        # (tools/studies/style_loss_norm.py's calibrate on 8 training crops: wave 6.98e-5 of its absolute weight,
-        # udnie 4.09e-5), 200 steps from the shipped file (docs/styles/README.md, *The relative style loss*):
-        # wave x4 1.43x / 1.08x -> 1.12x / 1.09x (200 more at lr 4e-4: style -0.1 %), udnie x2 1.44x / 1.08x -> 1.39x / 1.07x, kandinsky x4 1.25x /
-        # 0.98x -> 1.09x / 1.10x (both bars met: done, in _DONE), candy x2 at 256 px 1.48x / 1.04x -> 1.37x /
-        # 1.01x. A file made so leaves
-        # the schedule's phases of the absolute loss that it never ran (udnie's to 17,600 above)
+        # gap to the full tier (wave: 0.309 of its 0.458 over the full tier's, summed over the four layers, is
+        # relu4_3), while relu4_3 is ~1 % of the absolute loss. The relative loss (each layer's Gram error over the
+        # painting's Gram norm: the eval's own weighing) at F times the weight whose style term equals the absolute
+        # one's on the style's file (tools/studies/style_loss_norm.py's calibrate on 8 training crops: the ratios in
+        # _RELATIVE_PHASES), 200 steps from the shipped file (docs/styles/README.md, *The relative style loss*):
+        # wave x4 1.43x / 1.08x -> 1.12x / 1.09x (200 more at lr 4e-4: style -0.1 %), udnie x2 1.44x / 1.08x ->
+        # 1.39x / 1.07x, kandinsky x4 1.25x / 0.98x -> 1.09x / 1.10x (both bars met: done, in _DONE), candy x2 at
+        # 256 px 1.48x / 1.04x -> 1.37x / 1.01x. A file made so leaves the schedule's phases of the absolute loss
+        # that it never ran (udnie's to 17,600 above)
         *(
             {
                 **_CPU_FAST_SOLO,
