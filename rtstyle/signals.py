@@ -15,6 +15,11 @@ A raise can be lost: the handler runs wherever the main thread happens to be, an
 every exception (a C extension's module being imported, for one: numpy.random's first import did it) swallows it
 too. So once a stop was raised, :func:`raise_if_stopped` raises it again, and the frame loop calls it before every
 frame: a stop ends every frame loop of the run, whether the first raise got through or not.
+
+Some code must not be cut anywhere: a raise inside :mod:`concurrent.futures`' bookkeeping can leave a future's lock
+held, and the pool's shutdown then waits forever (found in CI: a Ctrl-C'd ``rtstyle batch`` that never ended).
+Within :func:`deferred_stops` a signal is recorded, said at once as always, and raised only where the block calls
+the check it yields.
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ class _Stopping:
         self.lock = threading.Lock()
         self.said = 0  # 0: nothing yet, 1: "stopping…", 2: "still stopping…"
         self.seen = 0  # signals the watcher saw
-        self.stopped: Stopped | None = None  # the stop the handler raised
+        self.stopped: Stopped | None = None  # the stop the handler raised (or, while deferred, recorded)
+        self.deferred = 0  # deferred_stops blocks entered
 
     def announce(self, signum: int, repeat: bool) -> None:
         with self.lock:
@@ -65,7 +71,8 @@ class _Stopping:
         if self.stopped is not None:  # raised once already
             return
         self.stopped = Stopped(signum, _name(signum))
-        raise self.stopped
+        if not self.deferred:
+            raise self.stopped
 
     def watch(self, sock: socket.socket, signums: set[int]) -> None:
         while True:
@@ -124,3 +131,39 @@ def stop_signals(say: Callable[[str], None] = _say) -> Iterator[None]:
         writer.close()  # the watcher reads the end of the stream and returns
         watcher.join(timeout=2)
         reader.close()
+
+
+@contextmanager
+def deferred_stops() -> Iterator[Callable[[], None]]:
+    """Within the ``with`` block, a stop signal does not raise wherever the main thread happens to be: the block
+    calls the yielded check at its safe points, which raises the stop if one came (and the block's end raises it
+    if the block never did). Within :func:`stop_signals` this covers SIGINT, SIGTERM and SIGHUP; outside it, under
+    Python's own Ctrl-C handler, SIGINT (raising ``KeyboardInterrupt``). Elsewhere (another thread, a handler of
+    the caller's own) the check does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    if _active:
+        state = _active[-1]
+        state.deferred += 1
+        try:
+            yield raise_if_stopped
+        finally:
+            state.deferred -= 1
+        raise_if_stopped()
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield lambda: None
+        return
+    came: list[int] = []
+
+    def check() -> None:
+        if came:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    check()

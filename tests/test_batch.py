@@ -21,8 +21,10 @@ from conftest import make_contract_model
 from rtstyle.batch import run
 from rtstyle.batch.plan import STATE_DIR, plan_chunks
 from rtstyle.cli.main import main
+from rtstyle.errors import Stopped
 from rtstyle.io.probe import probe
 from rtstyle.pipeline.jobs import StylizeOptions, stylize_image, stylize_video
+from rtstyle.signals import stop_signals
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 FAST = {"preset": "ultrafast"}
@@ -480,6 +482,42 @@ def test_an_interrupted_upload_leaves_no_final_file(
     res = run_unit(unit, Config(StylizeOptions(style=str(model), device="cpu")))
     assert res.status == "failed" and "connection reset" in res.message and (out / "p.png").as_uri() in res.message
     assert sorted(p.name for p in out.iterdir()) == ["a.bin"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_stop_never_lands_inside_the_pools_bookkeeping(
+    tmp_path: Path, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found in CI: a Ctrl-C'd ``rtstyle batch`` that never ended. The raise had landed inside ``concurrent.futures``'
+    ``wait`` between two of its lock acquisitions, the lock stayed held, and the pool's shutdown waited on it
+    forever. The driver now takes a stop only between its looks at the pool: here the signal comes while ``wait``
+    runs, which carries on to its end, and the run stops right after with the workers shut down."""
+    from concurrent.futures import wait as real_wait
+
+    from rtstyle.batch import local
+    from rtstyle.batch.work import Config, Unit
+
+    units = []
+    for name in ("a", "b"):
+        pic = tmp_path / f"{name}.png"
+        cv2.imwrite(str(pic), np.full((24, 32, 3), 90, np.uint8))
+        units.append(Unit(f"{name}.png", "image", str(pic), str(tmp_path / "out" / f"{name}.png")))
+    (tmp_path / "out").mkdir()
+    went_on: list[bool] = []
+
+    def wait_with_a_signal_inside(*args: object, **kwargs: object) -> object:
+        if not went_on:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)  # the handler has run by now: a raise would land here
+            went_on.append(True)
+        return real_wait(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local, "wait", wait_with_a_signal_inside)
+    t0 = time.monotonic()
+    with pytest.raises(Stopped) as stop, stop_signals(say=lambda message: None):
+        local.run_local(units, Config(StylizeOptions(style=str(model), device="cpu")), 2, 0, lambda r: None)
+    assert went_on == [True] and stop.value.signum == signal.SIGTERM and time.monotonic() - t0 < 60
+    assert not leftovers(tmp_path / "out")
 
 
 def test_an_interrupt_still_records_units_that_had_finished(tmp_path: Path, model: Path) -> None:

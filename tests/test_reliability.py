@@ -5,6 +5,7 @@ docs/reliability.md lists every case with the test that proves it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -39,7 +40,7 @@ from rtstyle.io.sources import FileSource
 from rtstyle.pipeline import Pipeline
 from rtstyle.pipeline.live import LiveOptions, run_live
 from rtstyle.runtime.stylizer import Stylizer
-from rtstyle.signals import stop_signals
+from rtstyle.signals import deferred_stops, stop_signals
 from rtstyle.text import MAX_NAME, MAX_TEXT
 
 FAST = ["--style", "alpha", "--device", "cpu", "--preset", "ultrafast"]
@@ -403,6 +404,32 @@ def test_stopping_is_said_at_once_while_inference_blocks(tmp_path: Path) -> None
     assert blocked_until_said == [True] and said and said[0].startswith("stopping")
     assert stop.value.signum == signal.SIGTERM and Interrupted.after(stop.value, "x").exit_code == 143
     assert not out.exists() and not part_files(out, ".mp4")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("within_the_cli", [True, False])
+def test_a_deferred_stop_is_raised_at_the_check_only(within_the_cli: bool) -> None:
+    """Inside ``deferred_stops`` a signal is said at once but raised only where the block checks (under the CLI's
+    handler as a Stopped, under Python's own Ctrl-C handler as a KeyboardInterrupt); a stop the block never checked
+    is raised at its end, and the handlers are back after it."""
+    said: list[str] = []
+    reached: list[str] = []
+    outer = stop_signals(say=said.append) if within_the_cli else contextlib.nullcontext()
+    with pytest.raises(KeyboardInterrupt) as stop, outer, deferred_stops() as check:
+        check()  # nothing yet
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # the handler has run by now: a plain raise would have landed in here
+        reached.append("past the signal")
+        check()
+        reached.append("past the check")
+    assert reached == ["past the signal"]
+    assert isinstance(stop.value, Stopped) == within_the_cli and (said[:1] == ["stopping… (Ctrl-C)"]) == within_the_cli
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt), deferred_stops():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        reached.append("to the end")
+    assert reached[-1] == "to the end"
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
