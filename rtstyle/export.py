@@ -174,9 +174,9 @@ def export_onnx(
         input_names.append(contract.INPUT_STYLE)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".onnx.part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    try:  # straight after the temporary file exists: an interrupt anywhere from here on removes it
+        os.close(fd)
+        tmp = Path(tmp_name)
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(
@@ -206,7 +206,7 @@ def export_onnx(
         publish_mode(tmp)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        Path(tmp_name).unlink(missing_ok=True)
     if fp16:
         net.float()
     return path

@@ -9,6 +9,7 @@ left behind, never one whose run is still alive.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -100,14 +101,20 @@ def part_prefix(out: Path, pid: int | None = None) -> str:
 
 def temp_path(out: Path, suffix: str = "") -> Path:
     """A new, unique temporary file beside ``out`` for this run: ``.OUT.<host>-<pid>-<random>.part<suffix>``
-    (created empty, mode 0600 until :func:`publish`)."""
+    (created empty, mode 0600 until :func:`publish`). An interrupt before the caller holds the path removes it:
+    the caller's own guard (``try: ... finally: unlink``) starts right after the call."""
     folder = out.parent if str(out.parent) else Path(".")
     try:
         fd, name = tempfile.mkstemp(prefix=part_prefix(out), suffix=PART + suffix, dir=folder)
     except OSError as exc:
         raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from None
-    os.close(fd)
-    return Path(name)
+    try:
+        os.close(fd)
+        return Path(name)
+    except BaseException:  # Ctrl-C landed in here: the file is nobody's yet
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
 
 
 def _part_pattern(out: Path, suffix: str) -> re.Pattern[str]:
@@ -144,6 +151,24 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def remove_own_parts(out: Path) -> list[Path]:
+    """Delete this process's temporary files for ``out``, whatever their suffix: after an interrupt, which may land
+    between a temporary file's creation and the guard that would remove it (inside ``tempfile`` itself, even).
+    Only for a process that writes ``out`` once at a time (a batch worker). Returns what was deleted."""
+    folder = out.parent if str(out.parent) else Path(".")
+    prefix = part_prefix(out)
+    removed = []
+    try:
+        names = [p for p in folder.iterdir() if p.name.startswith(prefix) and PART in p.name[len(prefix) :]]
+    except OSError:
+        return []
+    for p in names:
+        with contextlib.suppress(OSError):
+            p.unlink()
+            removed.append(p)
+    return removed
 
 
 def remove_stale_parts(out: Path, suffix: str = "") -> list[Path]:

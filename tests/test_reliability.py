@@ -29,7 +29,7 @@ from test_streaming_mjpeg import Viewer
 from rtstyle import catalog
 from rtstyle.contract import MAX_STYLES
 from rtstyle.errors import DeviceError, InputError, Interrupted, OutputError, Stopped
-from rtstyle.files import part_files, part_prefix, remove_stale_parts
+from rtstyle.files import part_files, part_prefix, remove_own_parts, remove_stale_parts, temp_path
 from rtstyle.io.probe import probe
 from rtstyle.io.sinks.base import Sink
 from rtstyle.io.sinks.mjpeg import SPARE_CONNECTIONS, MjpegServerSink
@@ -135,6 +135,31 @@ def test_stale_parts_of_dead_runs_are_removed_never_a_live_runs(tmp_path: Path) 
     finally:
         live.kill()
         live.wait()
+
+
+def test_a_temporary_file_is_removed_wherever_the_interrupt_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by repeating the batch's stop test: a worker's Ctrl-C that landed after the temporary file was made but
+    before the guard that removes it left a ``.part`` file. ``temp_path`` removes its file when interrupted before
+    returning, and a worker's ``remove_own_parts`` sweeps what the raise beat to its guard: this process's files
+    for that output only, never another run's or another output's."""
+    out = tmp_path / "out.png"
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "close", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            temp_path(out)
+    assert not part_files(out)
+    mine = [temp_path(out), temp_path(out, ".mp4")]
+    other_run = tmp_path / (part_prefix(out, os.getpid() + 1) + "abc123.part")
+    other_out = temp_path(tmp_path / "other.png")
+    other_run.write_bytes(b"x")
+    assert sorted(remove_own_parts(out)) == sorted(mine)
+    assert part_files(out) == [other_run] and other_out.exists()
 
 
 # ----------------------------------------------------------------------------- 7. the smaller ones

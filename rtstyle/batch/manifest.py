@@ -106,9 +106,11 @@ class Manifest:
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
             self._push()
-        except (OSError, OutputError):  # not needed for correctness: the long file still reads the same
+        except BaseException as exc:  # Ctrl-C too: no temporary file left in the state folder
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if not isinstance(exc, (OSError, OutputError)):
+                raise  # a failed compaction is not needed for correctness: the long file still reads the same
 
     def _push(self) -> None:
         """A URL out-dir: upload the local working copy (the whole file, atomically)."""

@@ -30,7 +30,7 @@ import numpy as np
 
 from rtstyle.batch import remote
 from rtstyle.errors import InputError, OutputError, RtstyleError
-from rtstyle.files import publish, remove_stale_parts, temp_path
+from rtstyle.files import publish, remove_own_parts, remove_stale_parts, temp_path
 from rtstyle.pipeline.jobs import StylizeOptions
 
 # The stylizers this worker process has built, by their options: one model load per worker, not per unit.
@@ -231,6 +231,8 @@ def run_unit(unit: Unit, cfg: Config) -> UnitResult:
         res.message = str(exc)
     except KeyboardInterrupt:
         res.status, res.message = "interrupted", "interrupted"
+        if not remote.is_url(unit.output):  # the guards remove the temporary file; this, one the raise beat to it
+            remove_own_parts(Path(unit.output))
     except MemoryError:
         res.message = "out of memory: try a smaller --max-side or fewer --workers"
     except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen error: one line in the results, the batch goes on
@@ -365,10 +367,11 @@ def join_chunks(parts: list[tuple[Path, float]], inp: Path, out: Path, audio: bo
     _, encode, ffmpeg, probe, _, _, _ = _io()
     info = probe.probe(inp, count_frames=False)
     remove_stale_parts(out, ".mp4")  # left by a join that was killed
-    tmp = str(temp_path(out, ".mp4"))
     mode = None
     options = {"movflags": "+faststart", "video_track_timescale": str(info.timescale or 90000)}
-    try:
+    part = temp_path(out, ".mp4")
+    try:  # straight after the temporary file exists: an interrupt anywhere from here on removes it
+        tmp = str(part)
         container = av.open(tmp, "w", format="mp4", options=options)
         sound = None
         try:
@@ -412,10 +415,9 @@ def join_chunks(parts: list[tuple[Path, float]], inp: Path, out: Path, audio: bo
             container.close()
             if sound is not None:
                 sound.close()
-        publish(Path(tmp), out, force=True)
+        publish(part, out, force=True)
     except av.FFmpegError as exc:
-        raise OutputError(f"{out}: joining the chunks failed ({ffmpeg.av_reason(exc, tmp)})") from None
+        raise OutputError(f"{out}: joining the chunks failed ({ffmpeg.av_reason(exc, str(part))})") from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        part.unlink(missing_ok=True)
     return mode
