@@ -14,7 +14,8 @@ said once.
 A raise can be lost: the handler runs wherever the main thread happens to be, and third-party code that swallows
 every exception (a C extension's module being imported, for one: numpy.random's first import did it) swallows it
 too. So once a stop was raised, :func:`raise_if_stopped` raises it again, and the frame loop calls it before every
-frame: a stop ends every frame loop of the run, whether the first raise got through or not.
+frame: a stop ends every frame loop of the run, whether the first raise got through or not. Where Python cannot let
+a raise out (a weakref callback, a finaliser) it would print a traceback; within :func:`stop_signals` it does not.
 
 Some code must not be cut anywhere: a raise inside :mod:`concurrent.futures`' bookkeeping can leave a future's lock
 held, and the pool's shutdown then waits forever (found in CI: a Ctrl-C'd ``rtstyle batch`` that never ended).
@@ -26,10 +27,12 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from rtstyle.errors import Stopped, notice
 
@@ -93,12 +96,39 @@ class _Stopping:
 _active: list[_Stopping] = []  # the stop_signals blocks entered (the innermost last)
 
 
+_outside: list[Stopped] = []  # a stop a handler of its own raised outside stop_signals (a batch worker's)
+
+
 def raise_if_stopped() -> None:
-    """Raise :class:`Stopped` again if a signal already raised it within :func:`stop_signals` (the first raise
-    may have been swallowed on its way out); nothing otherwise."""
-    if _active and _active[-1].stopped is not None:
-        first = _active[-1].stopped
+    """Raise :class:`Stopped` again if a signal already raised it within :func:`stop_signals`, or a handler of its
+    own recorded one with :func:`stop_raised` (the first raise may have been swallowed on its way out); nothing
+    otherwise."""
+    first = _active[-1].stopped if _active else (_outside[0] if _outside else None)
+    if first is not None:
         raise Stopped(first.signum, first.name)
+
+
+def stop_raised(signum: int) -> Stopped:
+    """For a signal handler of its own outside :func:`stop_signals` (a batch worker's, during one unit): the stop to
+    raise, recorded so that :func:`raise_if_stopped` raises it again if something swallows it. :func:`forget_stop`
+    clears it (the next unit)."""
+    stop = Stopped(signum, _name(signum))
+    _outside[:] = [stop]
+    return stop
+
+
+def forget_stop() -> None:
+    """Clear what :func:`stop_raised` recorded."""
+    _outside.clear()
+
+
+def quiet_swallowed_stops(unraisable: Any) -> None:
+    """A ``sys.unraisablehook``: a stop raised inside a weakref callback or a finaliser, where Python cannot let it
+    out, is not printed as a traceback (the stop is recorded and raised again before the next frame); anything
+    else goes to Python's own hook."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _say(message: str) -> None:
@@ -118,6 +148,7 @@ def stop_signals(say: Callable[[str], None] = _say) -> Iterator[None]:
     writer.setblocking(False)
     old = {s: signal.signal(s, state.handler) for s in signums}
     old_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    old_hook, sys.unraisablehook = sys.unraisablehook, quiet_swallowed_stops
     watcher = threading.Thread(target=state.watch, args=(reader, signums), name="rtstyle-signals", daemon=True)
     watcher.start()
     _active.append(state)
@@ -125,6 +156,7 @@ def stop_signals(say: Callable[[str], None] = _say) -> Iterator[None]:
         yield
     finally:
         _active.remove(state)
+        sys.unraisablehook = old_hook
         signal.set_wakeup_fd(old_fd)
         for s, h in old.items():
             signal.signal(s, h)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,7 +41,14 @@ from rtstyle.io.sources import FileSource
 from rtstyle.pipeline import Pipeline
 from rtstyle.pipeline.live import LiveOptions, run_live
 from rtstyle.runtime.stylizer import Stylizer
-from rtstyle.signals import deferred_stops, stop_signals
+from rtstyle.signals import (
+    deferred_stops,
+    forget_stop,
+    quiet_swallowed_stops,
+    raise_if_stopped,
+    stop_raised,
+    stop_signals,
+)
 from rtstyle.text import MAX_NAME, MAX_TEXT
 
 FAST = ["--style", "alpha", "--device", "cpu", "--preset", "ultrafast"]
@@ -429,6 +437,38 @@ def test_stopping_is_said_at_once_while_inference_blocks(tmp_path: Path) -> None
     assert blocked_until_said == [True] and said and said[0].startswith("stopping")
     assert stop.value.signum == signal.SIGTERM and Interrupted.after(stop.value, "x").exit_code == 143
     assert not out.exists() and not part_files(out, ".mp4")
+
+
+def test_a_stop_swallowed_where_python_cannot_raise_is_no_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    """Found repeating the batch's stop test: a worker's Ctrl-C landed in a weakref callback, where Python prints
+    "Exception ignored in" and a traceback and goes on; the traceback came out among the unit's notes. Within
+    ``stop_signals`` (and in batch workers) such a swallowed stop is not printed, since it is recorded and raised
+    again before the next frame; any other exception there is still printed. A worker's own handler records its
+    stop with ``stop_raised``, which ``raise_if_stopped`` raises again until ``forget_stop``."""
+
+    class Thing:
+        pass
+
+    def stop_in_a_callback(ref: object) -> None:
+        raise stop_raised(signal.SIGINT)
+
+    def error_in_a_callback(ref: object) -> None:
+        raise ValueError("a real bug")
+
+    with stop_signals(say=lambda message: None):
+        for callback in (stop_in_a_callback, error_in_a_callback):
+            thing = Thing()
+            ref = weakref.ref(thing, callback)
+            del thing  # the callback runs here, its exception goes to sys.unraisablehook
+            assert ref() is None
+    err = capsys.readouterr().err
+    assert "a real bug" in err and "KeyboardInterrupt" not in err and "Stopped" not in err
+    with pytest.raises(Stopped) as stop:
+        raise_if_stopped()
+    assert stop.value.signum == signal.SIGINT
+    forget_stop()
+    raise_if_stopped()  # nothing recorded any more
+    assert sys.unraisablehook is not quiet_swallowed_stops  # Python's (or pytest's) hook is back
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

@@ -20,6 +20,7 @@ import os
 import secrets
 import signal
 import socket
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ from rtstyle.batch import remote
 from rtstyle.errors import InputError, OutputError, RtstyleError
 from rtstyle.files import publish, remove_own_parts, remove_stale_parts, temp_path
 from rtstyle.pipeline.jobs import StylizeOptions
+from rtstyle.signals import forget_stop, quiet_swallowed_stops, stop_raised
 
 # The stylizers this worker process has built, by their options: one model load per worker, not per unit.
 _STYLIZERS: dict[str, Any] = {}
@@ -197,6 +199,7 @@ def run_unit(unit: Unit, cfg: Config) -> UnitResult:
         kill_at = int(unit.fault[5:])
     watch = _Watch(unit.key, kill_at, cfg.progress if cfg.progress is not None else _PROGRESS)
     err = io.StringIO()
+    forget_stop()
     _BUSY, _RAISED = True, False
     # a URL input is fetched to a local file, a URL output written locally and uploaded once it is complete
     staged = (
@@ -260,9 +263,10 @@ def worker_init(progress: Any = None, stop: Any = None) -> None:
         global _RAISED
         if _BUSY and not _RAISED:
             _RAISED = True
-            raise KeyboardInterrupt
+            raise stop_raised(signum)  # raised again before the next frame if something swallows it
 
     signal.signal(signal.SIGINT, on_sigint)
+    sys.unraisablehook = quiet_swallowed_stops  # one swallowed is no traceback among the unit's notes
 
 
 # ------------------------------------------------------------------------------------------------------- chunks
