@@ -160,6 +160,7 @@ _RELATIVE_PHASES = (
     ("udnie", 17400, 2 * 4.085e-5, 2e-3, 192),
     ("kandinsky", 17400, 4 * 4.173e-4, 2e-3, 192),
     ("candy", 18200, 2 * 3.209e-4 * 2, 2e-3, 256),
+    ("candy", 18400, 3 * 3.209e-4 * 2, 2e-3, 256),  # session 34
 )
 
 CPU_SCHEDULE = {
