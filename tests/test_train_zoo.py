@@ -414,6 +414,18 @@ def test_a_fast_style_at_both_bars_is_left_out_of_later_phases():
         assert zoo.exported_step(ROOT / "models" / f"{name}-fast.onnx") == last["until"]
 
 
+def test_shipwrecks_file_is_its_teacher_phase_and_no_phase_it_never_ran_comes_before(tmp_path):
+    """Session 34: shipwreck's file is 200 steps from its 16,800 file with the teacher's MSE at ten times the
+    campaign's; the phases of the other styles to 17,200 and 17,600, which the file never ran, leave it out, so a
+    resumed plan trains shipwreck from its file on, never back through them."""
+    zoo = _zoo_module()
+    fast = zoo.CPU_SCHEDULE["fast"]
+    mine = [p for p in fast if (not p.get("only") or "shipwreck" in p["only"]) and p["until"] > 16800]
+    assert [p["until"] for p in mine][:1] == [17000] and mine[0]["teacher_weight"] == 1e9
+    assert mine[0]["only"] == ("shipwreck",) and mine[0].get("style_loss", "absolute") == "absolute"
+    assert zoo.exported_step(ROOT / "models" / "shipwreck-fast.onnx") == 17000
+
+
 def test_the_relative_loss_phases_train_each_style_from_its_file_at_its_calibrated_weight(tmp_path):
     """Session 33's phases: the relative style loss (the eval's weighing of the four layers) for one style each, at
     its teacher's balance x the phase's recorded scale (F x the calibrated ratio of the two losses), and the style's

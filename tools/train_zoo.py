@@ -375,7 +375,7 @@ CPU_SCHEDULE = {
         # The other seven go on at 192 px: the phase to 16,800 still gained a little on each (sessions 29-30:
         # starry-night 1.23x -> 1.21x, scream 1.13x -> 1.12x, kandinsky 1.30x -> 1.29x, shipwreck 0.98x -> 0.97x,
         # udnie 1.57x -> 1.53x in style, content level or lower)
-        {**_CPU_FAST_SOLO, "until": 17200, "only": tuple(s for s in _SEVEN if s != "matisse")},
+        {**_CPU_FAST_SOLO, "until": 17200, "only": tuple(s for s in _SEVEN if s not in ("matisse", "shipwreck"))},
         # Scream at 17,200 (session 31): 1.09x / 1.11x, its style under its bar, its content 0.7 % over. Arms of 200
         # steps at lr 2e-3 swung it 2-4 % along its trade-off each (content x1.25: 1.13x / 1.07x; x1.12: 1.11x /
         # 1.08x, then 200 more at 2e5: 1.07x / 1.12x), too far to land between the bars; at lr 4e-4 the steps are
@@ -386,7 +386,7 @@ CPU_SCHEDULE = {
         # Session 31: the last 256-px phases still moved mosaic (1.45x -> 1.42x) and candy (1.55x -> 1.52x ->
         # 1.49x) in style with content level, so both go on at 256 px; then the others another 400 steps at 192 px
         {**_CPU_FAST_SOLO, "size": 256, "until": 18000, "only": _LARGE_CROPS},
-        {**_CPU_FAST_SOLO, "until": 17600, "only": tuple(s for s in _SEVEN if s not in _DONE + ("udnie",))},
+        {**_CPU_FAST_SOLO, "until": 17600, "only": tuple(s for s in _SEVEN if s not in _DONE + ("udnie", "shipwreck"))},
         # Matisse (session 32): on all 50 held-out scene photos its 16,400 file measured 1.03x / 1.15x, its style
         # under its bar with room; the campaign's phases to 16,800 and 17,200 at its own weights went 1.15x / 1.18x
         # and 1.18x / 1.19x on the quick look (not kept; those two phases above leave it out, as the shipped file
@@ -396,6 +396,12 @@ CPU_SCHEDULE = {
         {**_CPU_FAST_SOLO, "until": 16600, "lr": 1e-3, "content_weight": 3e5, "only": ("matisse",)},
         {**_CPU_FAST_SOLO, "until": 17000, "lr": 4e-4, "content_weight": 3e5, "only": ("matisse",)},
         {**_CPU_FAST_SOLO, "until": 17200, "lr": 4e-4, "content_weight": 3.2e5, "only": ("matisse",)},
+        # Shipwreck (session 34): its style under its bar with room (0.87x), its content over (1.28x), and no factor of
+        # the relative loss under both (x1 1.58x / 1.08x, x2 1.16x / 1.22x). The teacher's MSE pulls toward the full
+        # tier's picture, which is at both bars by definition: at 1e9 (ten times), 200 steps from the 16,800 file,
+        # 1.10x / 1.24x (content 0.827 -> 0.801, style 0.2985 against its bar 0.2991), kept by the rule. Its file
+        # never ran the two phases of the seven to 17,200 and 17,600 above, which leave it out
+        {**_CPU_FAST_SOLO, "until": 17000, "teacher_weight": 1e9, "only": ("shipwreck",)},
         # Session 33: the eval's style distance is mostly relu4_3 and relu3_3, and so is most of the shipped files'
         # gap to the full tier (wave: 0.309 of its 0.458 over the full tier's, summed over the four layers, is
         # relu4_3), while relu4_3 is ~1 % of the absolute loss. The relative loss (each layer's Gram error over the
