@@ -484,6 +484,19 @@ def test_an_interrupted_upload_leaves_no_final_file(
     assert sorted(p.name for p in out.iterdir()) == ["a.bin"]
 
 
+def two_picture_units(tmp_path: Path) -> list:
+    """Two picture units (``a.png``, ``b.png``) into ``tmp_path / "out"``, for the pool's own tests."""
+    from rtstyle.batch.work import Unit
+
+    units = []
+    for name in ("a", "b"):
+        pic = tmp_path / f"{name}.png"
+        cv2.imwrite(str(pic), np.full((24, 32, 3), 90, np.uint8))
+        units.append(Unit(f"{name}.png", "image", str(pic), str(tmp_path / "out" / f"{name}.png")))
+    (tmp_path / "out").mkdir()
+    return units
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_stop_never_lands_inside_the_pools_bookkeeping(
     tmp_path: Path, model: Path, monkeypatch: pytest.MonkeyPatch
@@ -495,14 +508,9 @@ def test_a_stop_never_lands_inside_the_pools_bookkeeping(
     from concurrent.futures import wait as real_wait
 
     from rtstyle.batch import local
-    from rtstyle.batch.work import Config, Unit
+    from rtstyle.batch.work import Config
 
-    units = []
-    for name in ("a", "b"):
-        pic = tmp_path / f"{name}.png"
-        cv2.imwrite(str(pic), np.full((24, 32, 3), 90, np.uint8))
-        units.append(Unit(f"{name}.png", "image", str(pic), str(tmp_path / "out" / f"{name}.png")))
-    (tmp_path / "out").mkdir()
+    units = two_picture_units(tmp_path)
     went_on: list[bool] = []
 
     def wait_with_a_signal_inside(*args: object, **kwargs: object) -> object:
@@ -524,14 +532,9 @@ def test_an_interrupt_still_records_units_that_had_finished(tmp_path: Path, mode
     """The signal lands while the driver handles one result and another unit's output is already in place: that
     unit is still reported (and so recorded in the manifest), or the next run would do a complete file again."""
     from rtstyle.batch.local import run_local
-    from rtstyle.batch.work import Config, Unit
+    from rtstyle.batch.work import Config
 
-    units = []
-    for name in ("a", "b"):
-        pic = tmp_path / f"{name}.png"
-        cv2.imwrite(str(pic), np.full((24, 32, 3), 90, np.uint8))
-        units.append(Unit(f"{name}.png", "image", str(pic), str(tmp_path / "out" / f"{name}.png")))
-    (tmp_path / "out").mkdir()
+    units = two_picture_units(tmp_path)
     seen: list[str] = []
 
     def on_result(r: object) -> None:
