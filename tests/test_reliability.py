@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -471,9 +471,19 @@ def test_a_stop_swallowed_where_python_cannot_raise_is_no_traceback(capsys: pyte
     assert sys.unraisablehook is not quiet_swallowed_stops  # Python's (or pytest's) hook is back
 
 
+@pytest.fixture()
+def python_ctrl_c() -> Iterator[None]:
+    """Python's own Ctrl-C handler for the test, whatever the run started with (a background job of a
+    non-interactive shell starts with SIGINT ignored, and Python keeps it so: found in a clean-clone CI run), and
+    the run's own handler back after it."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("within_the_cli", [True, False])
-def test_a_deferred_stop_is_raised_at_the_check_only(within_the_cli: bool) -> None:
+def test_a_deferred_stop_is_raised_at_the_check_only(within_the_cli: bool, python_ctrl_c: None) -> None:
     """Inside ``deferred_stops`` a signal is said at once but raised only where the block checks (under the CLI's
     handler as a Stopped, under Python's own Ctrl-C handler as a KeyboardInterrupt); a stop the block never checked
     is raised at its end, and the handlers are back after it."""
