@@ -547,6 +547,16 @@ def test_style_layer_weights_scale_each_layers_term(tmp_path, two_folders, style
     assert ckpt["phases"][-1]["style_layer_weights"] == [1.0, 1.0, 1.0, 1.0]  # the phase before it, recorded
 
 
+def test_a_resume_at_another_content_layer_starts_a_new_phase(tmp_path, two_folders, styles):
+    """The content layer is a phase's setting like its weight: a resume that changes only ``--content-layer`` starts
+    a new phase, the one before it recorded at its own layer (a card shows where each layer was trained)."""
+    train(_cfg(tmp_path, list(two_folders), styles, steps=2))
+    again = train(_cfg(tmp_path, list(two_folders), styles, steps=4, resume=True, content_layer="relu3_3"))
+    ckpt = torch.load(again.checkpoint, weights_only=False)
+    assert ckpt["config"]["content_layer"] == "relu3_3"
+    assert [(p["from_step"], p["to_step"], p["content_layer"]) for p in ckpt["phases"]] == [(0, 2, "relu2_2")]
+
+
 def test_training_on_the_cpu_keeps_freed_memory_for_the_next_step(tmp_path, two_folders, styles, monkeypatch):
     """glibc serves large blocks with mmap and gives them back when freed, so every training step faulted its
     activations in again (~23 % of the CPU in the kernel at 256-px crops). keep_freed_memory (called by train on

@@ -453,6 +453,7 @@ class _Teacher:
 PHASE_KEYS = (
     "lr",
     "content_weight",
+    "content_layer",
     "style_weight",
     "tv_weight",
     "style_loss",
