@@ -442,13 +442,15 @@ def test_the_relative_loss_phases_train_each_style_from_its_file_at_its_calibrat
     a = _resume_args(tmp_path, tmp_path / "runs", models)
     fast = zoo.CPU_SCHEDULE["fast"]
     assert zoo._RELATIVE_PHASES
-    for name, until, scale, lr, size in zoo._RELATIVE_PHASES:
+    for name, until, scale, lr, size, *settings in zoo._RELATIVE_PHASES:
         phase = next(p for p in fast if p.get("style_loss") == "relative" and p["until"] == until and name in p["only"])
         assert phase["only"] == (name,)
         style = next(s for s in zoo.ZOO if s.name == name)
         args = zoo.train_args("fast", a, [style], phase)
         assert args[args.index("--style-loss") + 1] == "relative" and args[args.index("--steps") + 1] == str(until)
         assert float(args[args.index("--lr") + 1]) == lr and args[args.index("--size") + 1] == str(size)
+        for key, value in (settings[0] if settings else {}).items():  # a phase's own settings reach the command
+            assert args[args.index(f"--{key.replace('_', '-')}") + 1] == str(value)
         cw = float(args[args.index("--content-weight") + 1])
         assert float(args[args.index("--style-weight") + 1]) == pytest.approx(1e10 * cw / 5e5 * scale)
         last = max(u for n, u, *_ in zoo._RELATIVE_PHASES if n == name)
