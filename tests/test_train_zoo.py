@@ -421,9 +421,11 @@ def test_shipwrecks_file_is_its_teacher_phase_and_no_phase_it_never_ran_comes_be
     zoo = _zoo_module()
     fast = zoo.CPU_SCHEDULE["fast"]
     mine = [p for p in fast if (not p.get("only") or "shipwreck" in p["only"]) and p["until"] > 16800]
-    assert [p["until"] for p in mine][:1] == [17000] and mine[0]["teacher_weight"] == 1e9
+    assert [p["until"] for p in mine][:2] == [17000, 17200] and mine[0]["teacher_weight"] == 1e9
     assert mine[0]["only"] == ("shipwreck",) and mine[0].get("style_loss", "absolute") == "absolute"
-    assert zoo.exported_step(ROOT / "models" / "shipwreck-fast.onnx") == 17000
+    # session 35: 200 more with the content loss at relu3_3
+    assert mine[1]["only"] == ("shipwreck",) and mine[1]["content_layer"] == "relu3_3"
+    assert zoo.exported_step(ROOT / "models" / "shipwreck-fast.onnx") == 17200
 
 
 def test_the_relative_loss_phases_train_each_style_from_its_file_at_its_calibrated_weight(tmp_path):
