@@ -301,6 +301,18 @@ def test_cpu_fast_tier_resumes_from_its_campaign_model_on_a_new_machine(tmp_path
     assert f"--init-from {models / 'base' / 'zoo-fast.onnx'} --continue" in r.stdout
 
 
+def test_a_resumed_plan_with_nothing_left_says_so(tmp_path):
+    """Styles whose shipped files are at their schedule's end (done at both bars) plan no command, and the tool
+    says so in one line rather than printing nothing."""
+    zoo = _zoo_module()
+    assets = _grey_paintings(zoo, tmp_path)
+    cmd = [sys.executable, str(ROOT / "tools" / "train_zoo.py"), "--tier", "fast", "--device", "cpu", "--print"]
+    cmd += ["--assets", str(assets), "--models-dir", str(ROOT / "models"), "--out-dir", str(tmp_path / "runs")]
+    r = subprocess.run([*cmd, "--resume", "--styles", ",".join(zoo._DONE)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout == "", r.stderr[-2000:]
+    assert "nothing left to train" in r.stderr
+
+
 def test_cpu_fast_tier_grows_its_checkpoint_when_the_schedule_moves_to_another_design(tmp_path):
     """A phase whose --arch differs from the run's checkpoint starts by growing it (--init-from CKPT --continue,
     not --resume, which would refuse another design); the phases after it resume as usual."""
