@@ -14,6 +14,7 @@ photos, and measures each run on the first ``--limit`` held-out scene photos:
 Every run is resumable and a finished run is only measured; ``init`` is the starting model itself.
 
     python tools/studies/style_loss_norm.py --style udnie --steps 300 --factors 1,4   # ~40 min on 2 cores
+    python tools/studies/style_loss_norm.py --model models/wave-fast.onnx --style wave --calibrate-only   # the ratios
 """
 
 from __future__ import annotations
@@ -61,6 +62,28 @@ def calibrate(model: Path, painting: Path, assets: Path, size: int, vgg_weights:
         _, ab = PerceptualLoss(vgg, target, style_weight=1.0)(y, x, sidx)
         _, rel = PerceptualLoss(vgg, target, style_weight=1.0, style_loss="relative")(y, x, sidx)
     return float(ab["style"] / rel["style"])
+
+
+def content_ratio(model: Path, assets: Path, size: int, vgg_weights: Path, style: str) -> float:
+    """The content term at relu2_2 / the same at relu3_3 (the eval's layer) on ``model``'s outputs for 8 fixed
+    training crops: the factor that moves ``--content-weight`` to ``--content-layer relu3_3`` at the same term."""
+    import torch
+
+    from rtstyle.export import import_onnx
+    from rtstyle.train.data import PhotoSet, read_holdout
+    from rtstyle.train.losses import load_vgg
+
+    info, net = import_onnx(model)
+    row = [s.name for s in info["styles"]].index(style)
+    vgg = load_vgg(str(vgg_weights)).eval()
+    holdout = read_holdout(ROOT / "tools" / "holdout_photos.txt")
+    x = PhotoSet([assets / "photos", assets / "photos_more"], size, holdout).fixed(8)
+    onehot = torch.nn.functional.one_hot(torch.full((8,), row), int(getattr(net, "num_styles", 1))).float()
+    with torch.no_grad():
+        y = net.eval()(x, onehot).clamp(0, 1)
+        fy, fx = vgg(y, ("relu2_2", "relu3_3")), vgg(x, ("relu2_2", "relu3_3"))
+        mse = {k: float(((fy[k].float() - fx[k].float()) ** 2).mean()) for k in fy}
+    return mse["relu2_2"] / mse["relu3_3"]
 
 
 def train_command(
@@ -127,12 +150,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--factors", default="1,4", help="relative runs: these multiples of the matched weight")
     ap.add_argument("--limit", type=int, default=12, help="held-out scene photos to measure on")
     ap.add_argument("--out-dir", default=str(ROOT / "runs" / "style-loss"))
+    ap.add_argument(
+        "--calibrate-only",
+        action="store_true",
+        help="print the two ratios on --model (style: absolute / relative term; content: relu2_2 / relu3_3 term) "
+        "and stop",
+    )
     a = ap.parse_args(argv)
     assets = Path(a.assets)
     root, vgg, painting, photos = study_inputs(a)
     w_abs = zoo_weight(a.style)
     ratio = calibrate(Path(a.model), painting, assets, a.size, vgg, a.style)
     print(f"{a.style}: absolute weight {w_abs:.4g}; absolute/relative style term on the start model {ratio:.4g}")
+    if a.calibrate_only:
+        content = content_ratio(Path(a.model), assets, a.size, vgg, a.style)
+        print(f"{a.style}: relu2_2/relu3_3 content term on the start model {content:.4g}")
+        return 0
     runs = [("absolute", "absolute", w_abs)] + [
         (f"relative x{f}", "relative", w_abs * ratio * float(f)) for f in a.factors.split(",")
     ]
