@@ -202,6 +202,15 @@ _RELATIVE_PHASES: tuple[tuple, ...] = (
     ("mosaic", 17800, 2 * 6.57e-4 * 2 * 2e5 / 9.8e4, 2e-3, 256, {"content_weight": 9.8e4, "content_layer": "relu3_3"}),
     ("candy", 18200, 2 * 3.209e-4 * 2, 2e-3, 256),
     ("candy", 18400, 3 * 3.209e-4 * 2, 2e-3, 256),  # session 34
+    # session 35: x3.5 with the content loss at relu3_3 (x0.427 the weight: 8.5e4), 1.26x / 1.07x -> 1.21x / 1.06x
+    (
+        "candy",
+        18600,
+        3.5 * 3.209e-4 * 2 * 2e5 / 8.5e4,
+        2e-3,
+        256,
+        {"content_weight": 8.5e4, "content_layer": "relu3_3"},
+    ),
 )
 
 CPU_SCHEDULE = {
