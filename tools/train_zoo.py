@@ -156,6 +156,12 @@ _DONE = ("scream", "matisse", "kandinsky", "wave", "starry-night")
 _NOT_AT_17200 = ("matisse", "shipwreck", "starry-night")
 _NOT_AT_17600 = ("scream", "matisse", "kandinsky", "udnie", "shipwreck", "starry-night")
 
+
+def _at_relu3_3(content_weight: float, **more: float) -> dict:
+    """A phase's settings with the content loss at relu3_3, the eval's layer, at ``content_weight`` (session 35)."""
+    return {"content_weight": content_weight, "content_layer": "relu3_3", **more}
+
+
 # The relative-loss phases from each style's shipped file (session 33): (style, until, style_scale, lr, crop size,
 # optional settings of the phase), the scale x the teacher's balance = F x calibrate's ratio x the scale of the
 # absolute weight it trained at. The balance follows the content weight, so a phase at another content weight
@@ -169,48 +175,20 @@ _RELATIVE_PHASES: tuple[tuple, ...] = (
     ("wave", 18200, 4.5 * 6.978e-5, 2e-3, 192),
     ("wave", 18400, 4.5 * 6.978e-5 * 2e5 / 2.3e5, 4e-4, 192, {"content_weight": 2.3e5}),
     ("wave", 18600, 4.5 * 6.978e-5 * 2e5 / 2.3e5, 4e-4, 192, {"content_weight": 2.3e5, "teacher_weight": 1.4e8}),
-    (
-        "wave",
-        18800,
-        4.5 * 6.978e-5 * 2e5 / 1.07e5,
-        4e-4,
-        192,
-        {"content_weight": 1.07e5, "teacher_weight": 1.4e8, "content_layer": "relu3_3"},
-    ),
+    ("wave", 18800, 4.5 * 6.978e-5 * 2e5 / 1.07e5, 4e-4, 192, _at_relu3_3(1.07e5, teacher_weight=1.4e8)),
     ("udnie", 17400, 2 * 4.085e-5, 2e-3, 192),
     # session 35, from its 16,800 file (1.11x / 1.15x; relative x2 and x4 at relu2_2 had passed outside its box): the
     # content loss at relu3_3 (x0.497 the weight: 9.9e4), x3 1.117x / 1.063x, then x3.5 1.065x / 1.085x, both bars met
-    (
-        "starry-night",
-        17000,
-        3 * 8.11e-5 * 2e5 / 9.9e4,
-        2e-3,
-        192,
-        {"content_weight": 9.9e4, "content_layer": "relu3_3"},
-    ),
-    (
-        "starry-night",
-        17200,
-        3.5 * 8.11e-5 * 2e5 / 9.9e4,
-        2e-3,
-        192,
-        {"content_weight": 9.9e4, "content_layer": "relu3_3"},
-    ),
+    ("starry-night", 17000, 3 * 8.11e-5 * 2e5 / 9.9e4, 2e-3, 192, _at_relu3_3(9.9e4)),
+    ("starry-night", 17200, 3.5 * 8.11e-5 * 2e5 / 9.9e4, 2e-3, 192, _at_relu3_3(9.9e4)),
     ("kandinsky", 17400, 4 * 4.173e-4, 2e-3, 192),
     # session 35, from its 17,600 file (1.44x / 1.10x; x2 at relu2_2 had crossed its content bar, 1.29x / 1.13x): x2
     # with the content loss at relu3_3 (x0.489 the weight: 9.8e4), 1.30x / 1.04x (x4 from there: 1.08x / 1.17x)
-    ("mosaic", 17800, 2 * 6.57e-4 * 2 * 2e5 / 9.8e4, 2e-3, 256, {"content_weight": 9.8e4, "content_layer": "relu3_3"}),
+    ("mosaic", 17800, 2 * 6.57e-4 * 2 * 2e5 / 9.8e4, 2e-3, 256, _at_relu3_3(9.8e4)),
     ("candy", 18200, 2 * 3.209e-4 * 2, 2e-3, 256),
     ("candy", 18400, 3 * 3.209e-4 * 2, 2e-3, 256),  # session 34
     # session 35: x3.5 with the content loss at relu3_3 (x0.427 the weight: 8.5e4), 1.26x / 1.07x -> 1.21x / 1.06x
-    (
-        "candy",
-        18600,
-        3.5 * 3.209e-4 * 2 * 2e5 / 8.5e4,
-        2e-3,
-        256,
-        {"content_weight": 8.5e4, "content_layer": "relu3_3"},
-    ),
+    ("candy", 18600, 3.5 * 3.209e-4 * 2 * 2e5 / 8.5e4, 2e-3, 256, _at_relu3_3(8.5e4)),
 )
 
 CPU_SCHEDULE = {
@@ -457,14 +435,7 @@ CPU_SCHEDULE = {
         # session 35: the content loss at relu3_3, the eval's layer, at the weight whose term equals the relu2_2 one's
         # on the file (x0.435: 8.7e4): 1.10x / 1.24x -> 1.04x / 1.21x, both distances down (twice that weight from
         # there: 1.17x / 1.13x, style over its bar, not kept)
-        {
-            **_CPU_FAST_SOLO,
-            "until": 17200,
-            "teacher_weight": 1e9,
-            "content_weight": 8.7e4,
-            "content_layer": "relu3_3",
-            "only": ("shipwreck",),
-        },
+        {**_CPU_FAST_SOLO, "until": 17200, "teacher_weight": 1e9, **_at_relu3_3(8.7e4), "only": ("shipwreck",)},
         # Session 33: the eval's style distance is mostly relu4_3 and relu3_3, and so is most of the shipped files'
         # gap to the full tier (wave: 0.309 of its 0.458 over the full tier's, summed over the four layers, is
         # relu4_3), while relu4_3 is ~1 % of the absolute loss. The relative loss (each layer's Gram error over the
