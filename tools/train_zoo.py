@@ -187,7 +187,7 @@ _RELATIVE_PHASES: tuple[tuple, ...] = (
     ("mosaic", 17800, 2 * 6.57e-4 * 2 * 2e5 / 9.8e4, 2e-3, 256, _at_relu3_3(9.8e4)),
     ("candy", 18200, 2 * 3.209e-4 * 2, 2e-3, 256),
     ("candy", 18400, 3 * 3.209e-4 * 2, 2e-3, 256),  # session 34
-    # session 35: x3.5 with the content loss at relu3_3 (x0.427 the weight: 8.5e4), 1.26x / 1.07x -> 1.21x / 1.06x
+    # session 35: x3.5 with the content loss at relu3_3 (x0.427 the weight: 8.5e4), 1.26x / 1.07x -> 1.20x / 1.06x
     ("candy", 18600, 3.5 * 3.209e-4 * 2 * 2e5 / 8.5e4, 2e-3, 256, _at_relu3_3(8.5e4)),
 )
 
@@ -415,7 +415,7 @@ CPU_SCHEDULE = {
         # 1.49x) in style with content level, so both go on at 256 px; then the others another 400 steps at 192 px
         # (mosaic's file went on from 17,600 with the relative loss instead, session 35)
         {**_CPU_FAST_SOLO, "size": 256, "until": 18000, "only": ("candy",)},
-        # (the styles whose files never ran it left out: wave's, done later, did)
+        # (left out: the styles whose files never ran it; wave's file ran it before its later phases)
         {**_CPU_FAST_SOLO, "until": 17600, "only": tuple(s for s in _SEVEN if s not in _NOT_AT_17600)},
         # Matisse (session 32): on all 50 held-out scene photos its 16,400 file measured 1.03x / 1.15x, its style
         # under its bar with room; the campaign's phases to 16,800 and 17,200 at its own weights went 1.15x / 1.18x
