@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -41,32 +42,9 @@ def zoo_weight(style: str) -> float:
     return entry.cpu_style_weight * (scale.get(style, 1.0) if isinstance(scale, dict) else scale)
 
 
-def calibrate(model: Path, painting: Path, assets: Path, size: int, vgg_weights: Path, style: str) -> float:
-    """absolute style term / relative style term of ``model``'s outputs on 8 fixed training crops (weight 1)."""
-    import torch
-
-    from rtstyle.export import import_onnx
-    from rtstyle.train.data import PhotoSet, load_rgb, read_holdout, to_tensor
-    from rtstyle.train.losses import PerceptualLoss, load_vgg
-
-    info, net = import_onnx(model)
-    row = [s.name for s in info["styles"]].index(style)
-    vgg = load_vgg(str(vgg_weights)).eval()
-    target = [to_tensor(load_rgb(painting, max_side=512))]
-    holdout = read_holdout(ROOT / "tools" / "holdout_photos.txt")
-    x = PhotoSet([assets / "photos", assets / "photos_more"], size, holdout).fixed(8)
-    onehot = torch.nn.functional.one_hot(torch.full((8,), row), int(getattr(net, "num_styles", 1))).float()
-    sidx = torch.zeros(8, dtype=torch.long)
-    with torch.no_grad():
-        y = net.eval()(x, onehot).clamp(0, 1)
-        _, ab = PerceptualLoss(vgg, target, style_weight=1.0)(y, x, sidx)
-        _, rel = PerceptualLoss(vgg, target, style_weight=1.0, style_loss="relative")(y, x, sidx)
-    return float(ab["style"] / rel["style"])
-
-
-def content_ratio(model: Path, assets: Path, size: int, vgg_weights: Path, style: str) -> float:
-    """The content term at relu2_2 / the same at relu3_3 (the eval's layer) on ``model``'s outputs for 8 fixed
-    training crops: the factor that moves ``--content-weight`` to ``--content-layer relu3_3`` at the same term."""
+def file_outputs(model: Path, assets: Path, size: int, vgg_weights: Path, style: str) -> tuple[Any, Any, Any]:
+    """The loss network, 8 fixed training crops and ``model``'s outputs for ``style`` on them: what both
+    calibrations read."""
     import torch
 
     from rtstyle.export import import_onnx
@@ -81,6 +59,32 @@ def content_ratio(model: Path, assets: Path, size: int, vgg_weights: Path, style
     onehot = torch.nn.functional.one_hot(torch.full((8,), row), int(getattr(net, "num_styles", 1))).float()
     with torch.no_grad():
         y = net.eval()(x, onehot).clamp(0, 1)
+    return vgg, x, y
+
+
+def calibrate(painting: Path, vgg: Any, x: Any, y: Any) -> float:
+    """absolute style term / relative style term of the outputs ``y`` of crops ``x`` (:func:`file_outputs`,
+    weight 1)."""
+    import torch
+
+    from rtstyle.train.data import load_rgb, to_tensor
+    from rtstyle.train.losses import PerceptualLoss
+
+    target = [to_tensor(load_rgb(painting, max_side=512))]
+    sidx = torch.zeros(x.shape[0], dtype=torch.long)
+    with torch.no_grad():
+        _, ab = PerceptualLoss(vgg, target, style_weight=1.0)(y, x, sidx)
+        _, rel = PerceptualLoss(vgg, target, style_weight=1.0, style_loss="relative")(y, x, sidx)
+    return float(ab["style"] / rel["style"])
+
+
+def content_ratio(vgg: Any, x: Any, y: Any) -> float:
+    """The content term at relu2_2 / the same at relu3_3 (the eval's layer) of the outputs ``y`` of crops ``x``
+    (:func:`file_outputs`): the factor that moves ``--content-weight`` to ``--content-layer relu3_3`` at the same
+    term."""
+    import torch
+
+    with torch.no_grad():
         fy, fx = vgg(y, ("relu2_2", "relu3_3")), vgg(x, ("relu2_2", "relu3_3"))
         mse = {k: float(((fy[k].float() - fx[k].float()) ** 2).mean()) for k in fy}
     return mse["relu2_2"] / mse["relu3_3"]
@@ -160,10 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     assets = Path(a.assets)
     root, vgg, painting, photos = study_inputs(a)
     w_abs = zoo_weight(a.style)
-    ratio = calibrate(Path(a.model), painting, assets, a.size, vgg, a.style)
+    loss_net, crops, outputs = file_outputs(Path(a.model), assets, a.size, vgg, a.style)
+    ratio = calibrate(painting, loss_net, crops, outputs)
     print(f"{a.style}: absolute weight {w_abs:.4g}; absolute/relative style term on the start model {ratio:.4g}")
     if a.calibrate_only:
-        content = content_ratio(Path(a.model), assets, a.size, vgg, a.style)
+        content = content_ratio(loss_net, crops, outputs)
         print(f"{a.style}: relu2_2/relu3_3 content term on the start model {content:.4g}")
         return 0
     runs = [("absolute", "absolute", w_abs)] + [
