@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import subprocess
@@ -435,9 +436,39 @@ def test_shipwrecks_file_is_its_teacher_phase_and_no_phase_it_never_ran_comes_be
     mine = [p for p in fast if (not p.get("only") or "shipwreck" in p["only"]) and p["until"] > 16800]
     assert [p["until"] for p in mine][:2] == [17000, 17200] and mine[0]["teacher_weight"] == 1e9
     assert mine[0]["only"] == ("shipwreck",) and mine[0].get("style_loss", "absolute") == "absolute"
-    # session 35: 200 more with the content loss at relu3_3
+    # session 35: 200 more with the content loss at relu3_3; session 36: 200 more with the teacher back at 1e8
     assert mine[1]["only"] == ("shipwreck",) and mine[1]["content_layer"] == "relu3_3"
-    assert zoo.exported_step(ROOT / "models" / "shipwreck-fast.onnx") == 17200
+    assert mine[2]["until"] == 17400 and mine[2]["teacher_weight"] == 1e8 and mine[2]["content_layer"] == "relu3_3"
+    assert zoo.exported_step(ROOT / "models" / "shipwreck-fast.onnx") == 17400 and "shipwreck" in zoo._DONE
+
+
+def test_the_schedule_reproduces_every_phase_each_shipped_fast_file_ran_alone(tmp_path):
+    """`tools/train_zoo.py --tier fast` reproduces the files it ships: every phase a shipped fast file recorded from
+    16,000 on (each style alone) is a phase of the schedule for that style, ending where it ended, with the same
+    weights, layer, learning rate and crops (the style weight within 1 %: the arms' weights were rounded)."""
+    from rtstyle.catalog import read_model_info
+
+    zoo = _zoo_module()
+    a = _resume_args(tmp_path, tmp_path / "runs", ROOT / "models")  # the shipped full tier is the teacher
+    for style in zoo.ZOO:
+        recipe = read_model_info(ROOT / "models" / f"{style.name}-fast.onnx").recipe
+        last = {**recipe, "to_step": recipe["steps_done"]}
+        for ran in [p for p in recipe["phases"] if p["to_step"] > 16000] + [last]:
+            phases = [
+                p
+                for p in zoo.CPU_SCHEDULE["fast"]
+                if p["until"] == ran["to_step"] and (not p.get("only") or style.name in p["only"])
+            ]
+            where = f"{style.name} to {ran['to_step']}"
+            assert len(phases) == 1, where
+            args = zoo.train_args("fast", a, [style], phases[0])
+            arg = functools.partial(zoo._flag, args)
+            weight = ran["style_weight"][0] if isinstance(ran["style_weight"], list) else ran["style_weight"]
+            assert float(arg("--style-weight")) == pytest.approx(weight, rel=0.01), where
+            for key in ("content_weight", "teacher_weight", "lr", "size"):
+                assert float(arg(f"--{key.replace('_', '-')}")) == float(ran[key]), f"{where}: {key}"
+            assert (arg("--content-layer") or "relu2_2") == ran.get("content_layer", "relu2_2"), where
+            assert (arg("--style-loss") or "absolute") == ran.get("style_loss", "absolute"), where
 
 
 def test_the_relative_loss_phases_train_each_style_from_its_file_at_its_calibrated_weight(tmp_path):
