@@ -197,8 +197,9 @@ _RELATIVE_PHASES: tuple[tuple, ...] = (
     ("candy", 18400, 3 * 3.209e-4 * 2, 2e-3, 256),  # session 34
     # session 35: x3.5 with the content loss at relu3_3 (x0.427 the weight: 8.5e4), 1.26x / 1.07x -> 1.20x / 1.06x
     ("candy", 18600, 3.5 * 3.209e-4 * 2 * 2e5 / 8.5e4, 2e-3, 256, _at_relu3_3(8.5e4)),
-    # session 36: x4 from there, 1.20x / 1.06x -> 1.15x / 1.09x
+    # session 36: x4 from there, 1.20x / 1.06x -> 1.15x / 1.09x, then 200 more at lr 4e-4, 1.14x / 1.09x
     ("candy", 18800, 4 * 3.209e-4 * 2 * 2e5 / 8.5e4, 2e-3, 256, _at_relu3_3(8.5e4)),
+    ("candy", 19000, 4 * 3.209e-4 * 2 * 2e5 / 8.5e4, 4e-4, 256, _at_relu3_3(8.5e4)),
 )
 
 CPU_SCHEDULE = {
