@@ -448,9 +448,9 @@ CPU_SCHEDULE = {
         # on the file (x0.435: 8.7e4): 1.10x / 1.24x -> 1.04x / 1.21x, both distances down (twice that weight from
         # there: 1.17x / 1.13x, style over its bar, not kept)
         _solo("shipwreck", 17200, 8.7e4, teacher_weight=1e9, content_layer="relu3_3"),
-        # session 36: the teacher's MSE back at the campaign's 1e8 (at 3e9 both distances went further from the
-        # full tier's: 1.23x / 1.18x) and twice the content weight at relu3_3: 1.04x / 1.21x -> 1.08x / 1.10x, both
-        # bars met. Shipwreck is done
+        # session 36: the teacher's MSE back at the campaign's 1e8 (at 3e9 it took style for content: 1.04x / 1.21x
+        # -> 1.23x / 1.18x) and twice the content weight at relu3_3: 1.04x / 1.21x -> 1.08x / 1.10x, both bars met.
+        # Shipwreck is done
         _solo("shipwreck", 17400, 1.74e5, content_layer="relu3_3"),
         # Session 33: the eval's style distance is mostly relu4_3 and relu3_3, and so is most of the shipped files'
         # gap to the full tier (wave: 0.309 of its 0.458 over the full tier's, summed over the four layers, is
