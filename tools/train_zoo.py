@@ -166,7 +166,7 @@ def _solo(name: str, until: int, content_weight: float, **more: object) -> dict:
     """A phase of ``name`` alone at its own ``content_weight`` with its style weight kept where the campaign's
     content weight (2e5) puts it: the teacher's balance follows the content weight, and these arms moved the content
     weight alone (the style weight each trained at is in its card)."""
-    scale = {"style_scale": {name: 2e5 / content_weight}}
+    scale = {"style_scale": {name: _CPU_FAST_SOLO["content_weight"] / content_weight}}
     return {**_CPU_FAST_SOLO, "until": until, "content_weight": content_weight, **scale, "only": (name,), **more}
 
 
