@@ -193,6 +193,10 @@ _RELATIVE_PHASES: tuple[tuple, ...] = (
     # session 35, from its 17,600 file (1.44x / 1.10x; x2 at relu2_2 had crossed its content bar, 1.29x / 1.13x): x2
     # with the content loss at relu3_3 (x0.489 the weight: 9.8e4), 1.30x / 1.04x (x4 from there: 1.08x / 1.17x)
     ("mosaic", 17800, 2 * 6.57e-4 * 2 * 2e5 / 9.8e4, 2e-3, 256, _at_relu3_3(9.8e4)),
+    # session 37: the same on 320-px crops (the eval's photos are 384 px on their short side; the student paints at
+    # the scale of its crops, session 28), 1.30x / 1.04x -> 1.17x / 1.10x, where x3 at 256 px had crossed the
+    # content bar at 1.135x (session 36)
+    ("mosaic", 18000, 2 * 6.57e-4 * 2 * 2e5 / 9.8e4, 2e-3, 320, _at_relu3_3(9.8e4)),
     ("candy", 18200, 2 * 3.209e-4 * 2, 2e-3, 256),
     ("candy", 18400, 3 * 3.209e-4 * 2, 2e-3, 256),  # session 34
     # session 35: x3.5 with the content loss at relu3_3 (x0.427 the weight: 8.5e4), 1.26x / 1.07x -> 1.20x / 1.06x
