@@ -150,7 +150,7 @@ _PHASE5_SCALE = {
 _LARGE_CROPS = ("mosaic", "candy")
 _SEVEN = tuple(s.name for s in ZOO if s.name not in _LARGE_CROPS)
 # the styles at both of their bars (issue 11's stopping rule): no later phase trains them
-_DONE = ("scream", "matisse", "kandinsky", "wave", "starry-night", "shipwreck")
+_DONE = ("scream", "matisse", "kandinsky", "wave", "starry-night", "shipwreck", "candy")
 # the styles whose shipped files never ran the seven's phases to 17,200 and 17,600 (done before them, or on phases of
 # their own: starry-night's relative ones from its 16,800 file, session 35)
 _NOT_AT_17200 = ("matisse", "shipwreck", "starry-night")
@@ -204,6 +204,12 @@ _RELATIVE_PHASES: tuple[tuple, ...] = (
     # session 36: x4 from there, 1.20x / 1.06x -> 1.15x / 1.09x, then 200 more at lr 4e-4, 1.14x / 1.09x
     ("candy", 18800, 4 * 3.209e-4 * 2 * 2e5 / 8.5e4, 2e-3, 256, _at_relu3_3(8.5e4)),
     ("candy", 19000, 4 * 3.209e-4 * 2 * 2e5 / 8.5e4, 4e-4, 256, _at_relu3_3(8.5e4)),
+    # sessions 37-38: the same on 320-px crops, 1.14x / 1.09x -> 1.09x / 1.13x (under its style bar, content over),
+    # then the content weight up 1.25x and 1.53x at the same style weight: 1.09x / 1.11x, then 1.10x / 1.08x, both
+    # bars met
+    ("candy", 19200, 4 * 3.209e-4 * 2 * 2e5 / 8.5e4, 4e-4, 320, _at_relu3_3(8.5e4)),
+    ("candy", 19400, 4 * 3.209e-4 * 2 * 2e5 / 1.06e5, 4e-4, 320, _at_relu3_3(1.06e5)),
+    ("candy", 19600, 4 * 3.209e-4 * 2 * 2e5 / 1.3e5, 4e-4, 320, _at_relu3_3(1.3e5)),
 )
 
 CPU_SCHEDULE = {
