@@ -197,6 +197,9 @@ _RELATIVE_PHASES: tuple[tuple, ...] = (
     # the scale of its crops, session 28), 1.30x / 1.04x -> 1.17x / 1.10x, where x3 at 256 px had crossed the
     # content bar at 1.135x (session 36)
     ("mosaic", 18000, 2 * 6.57e-4 * 2 * 2e5 / 9.8e4, 2e-3, 320, _at_relu3_3(9.8e4)),
+    # session 38: 384-px crops (the eval's scale) with the content weight up 1.17x at the same style weight, 1.17x /
+    # 1.10x -> 1.14x / 1.09x
+    ("mosaic", 18200, 2 * 6.57e-4 * 2 * 2e5 / 1.15e5, 2e-3, 384, _at_relu3_3(1.15e5)),
     ("candy", 18200, 2 * 3.209e-4 * 2, 2e-3, 256),
     ("candy", 18400, 3 * 3.209e-4 * 2, 2e-3, 256),  # session 34
     # session 35: x3.5 with the content loss at relu3_3 (x0.427 the weight: 8.5e4), 1.26x / 1.07x -> 1.20x / 1.06x
