@@ -162,6 +162,12 @@ def _at_relu3_3(content_weight: float, **more: float) -> dict:
     return {"content_weight": content_weight, "content_layer": "relu3_3", **more}
 
 
+def _weight(w: float) -> str:
+    """A style weight for the command line, to 12 significant digits: a product of factors prints as the number
+    it is (10048320.0, not 10048319.999999998)."""
+    return str(float(f"{w:.12g}"))
+
+
 def _solo(name: str, until: int, content_weight: float, **more: object) -> dict:
     """A phase of ``name`` alone at its own ``content_weight`` with its style weight kept where the campaign's
     content weight (2e5) puts it: the teacher's balance follows the content weight, and these arms moved the content
@@ -170,10 +176,29 @@ def _solo(name: str, until: int, content_weight: float, **more: object) -> dict:
     return {**_CPU_FAST_SOLO, "until": until, "content_weight": content_weight, **scale, "only": (name,), **more}
 
 
+def _relative(name: str, until: int, scale: float, lr: float, size: int, settings: dict | None = None) -> dict:
+    """A phase of ``name`` alone on the relative style loss (a row of _RELATIVE_PHASES): ``scale`` is divided by
+    the phase's content weight over the campaign's 2e5, as _solo does, so the style weight stays where its arm
+    trained it."""
+    settings = settings or {}
+    base = _CPU_FAST_SOLO["content_weight"]
+    scale *= base / settings.get("content_weight", base)
+    return {
+        **_CPU_FAST_SOLO,
+        "until": until,
+        "lr": lr,
+        "size": size,
+        "style_loss": "relative",
+        "only": (name,),
+        **settings,
+        "style_scale": {name: scale},
+    }
+
+
 # The relative-loss phases from each style's shipped file (session 33): (style, until, style_scale, lr, crop size,
 # optional settings of the phase), the scale x the teacher's balance = F x calibrate's ratio x the scale of the
-# absolute weight it trained at. The balance follows the content weight, so a phase at another content weight
-# divides its scale by that weight's ratio to the campaign's 2e5, keeping the style weight its arm trained at
+# absolute weight it trained at. The balance follows the content weight, so _relative divides the scale of a phase
+# at another content weight by that weight's ratio to the campaign's 2e5, keeping the style weight its arm trained at
 _RELATIVE_PHASES: tuple[tuple, ...] = (
     ("wave", 17800, 4 * 6.978e-5, 2e-3, 192),
     ("wave", 18000, 4 * 6.978e-5, 4e-4, 192),
@@ -181,38 +206,38 @@ _RELATIVE_PHASES: tuple[tuple, ...] = (
     # over its bar); session 35: the content loss at relu3_3, the eval's layer, at the weight whose term equals the
     # relu2_2 one's on the file (x0.466, 2.3e5 -> 1.07e5): 1.035x / 1.077x, both bars met
     ("wave", 18200, 4.5 * 6.978e-5, 2e-3, 192),
-    ("wave", 18400, 4.5 * 6.978e-5 * 2e5 / 2.3e5, 4e-4, 192, {"content_weight": 2.3e5}),
-    ("wave", 18600, 4.5 * 6.978e-5 * 2e5 / 2.3e5, 4e-4, 192, {"content_weight": 2.3e5, "teacher_weight": 1.4e8}),
-    ("wave", 18800, 4.5 * 6.978e-5 * 2e5 / 1.07e5, 4e-4, 192, _at_relu3_3(1.07e5, teacher_weight=1.4e8)),
+    ("wave", 18400, 4.5 * 6.978e-5, 4e-4, 192, {"content_weight": 2.3e5}),
+    ("wave", 18600, 4.5 * 6.978e-5, 4e-4, 192, {"content_weight": 2.3e5, "teacher_weight": 1.4e8}),
+    ("wave", 18800, 4.5 * 6.978e-5, 4e-4, 192, _at_relu3_3(1.07e5, teacher_weight=1.4e8)),
     ("udnie", 17400, 2 * 4.085e-5, 2e-3, 192),
     # session 35, from its 16,800 file (1.11x / 1.15x; relative x2 and x4 at relu2_2 had passed outside its box): the
     # content loss at relu3_3 (x0.497 the weight: 9.9e4), x3 1.117x / 1.063x, then x3.5 1.065x / 1.085x, both bars met
-    ("starry-night", 17000, 3 * 8.11e-5 * 2e5 / 9.9e4, 2e-3, 192, _at_relu3_3(9.9e4)),
-    ("starry-night", 17200, 3.5 * 8.11e-5 * 2e5 / 9.9e4, 2e-3, 192, _at_relu3_3(9.9e4)),
+    ("starry-night", 17000, 3 * 8.11e-5, 2e-3, 192, _at_relu3_3(9.9e4)),
+    ("starry-night", 17200, 3.5 * 8.11e-5, 2e-3, 192, _at_relu3_3(9.9e4)),
     ("kandinsky", 17400, 4 * 4.173e-4, 2e-3, 192),
     # session 35, from its 17,600 file (1.44x / 1.10x; x2 at relu2_2 had crossed its content bar, 1.29x / 1.13x): x2
     # with the content loss at relu3_3 (x0.489 the weight: 9.8e4), 1.30x / 1.04x (x4 from there: 1.08x / 1.17x)
-    ("mosaic", 17800, 2 * 6.57e-4 * 2 * 2e5 / 9.8e4, 2e-3, 256, _at_relu3_3(9.8e4)),
+    ("mosaic", 17800, 2 * 6.57e-4 * 2, 2e-3, 256, _at_relu3_3(9.8e4)),
     # session 37: the same on 320-px crops (the eval's photos are 384 px on their short side; the student paints at
     # the scale of its crops, session 28), 1.30x / 1.04x -> 1.17x / 1.10x, where x3 at 256 px had crossed the
     # content bar at 1.135x (session 36)
-    ("mosaic", 18000, 2 * 6.57e-4 * 2 * 2e5 / 9.8e4, 2e-3, 320, _at_relu3_3(9.8e4)),
+    ("mosaic", 18000, 2 * 6.57e-4 * 2, 2e-3, 320, _at_relu3_3(9.8e4)),
     # session 38: 384-px crops (the eval's scale) with the content weight up 1.17x at the same style weight, 1.17x /
     # 1.10x -> 1.14x / 1.09x
-    ("mosaic", 18200, 2 * 6.57e-4 * 2 * 2e5 / 1.15e5, 2e-3, 384, _at_relu3_3(1.15e5)),
+    ("mosaic", 18200, 2 * 6.57e-4 * 2, 2e-3, 384, _at_relu3_3(1.15e5)),
     ("candy", 18200, 2 * 3.209e-4 * 2, 2e-3, 256),
     ("candy", 18400, 3 * 3.209e-4 * 2, 2e-3, 256),  # session 34
     # session 35: x3.5 with the content loss at relu3_3 (x0.427 the weight: 8.5e4), 1.26x / 1.07x -> 1.20x / 1.06x
-    ("candy", 18600, 3.5 * 3.209e-4 * 2 * 2e5 / 8.5e4, 2e-3, 256, _at_relu3_3(8.5e4)),
+    ("candy", 18600, 3.5 * 3.209e-4 * 2, 2e-3, 256, _at_relu3_3(8.5e4)),
     # session 36: x4 from there, 1.20x / 1.06x -> 1.15x / 1.09x, then 200 more at lr 4e-4, 1.14x / 1.09x
-    ("candy", 18800, 4 * 3.209e-4 * 2 * 2e5 / 8.5e4, 2e-3, 256, _at_relu3_3(8.5e4)),
-    ("candy", 19000, 4 * 3.209e-4 * 2 * 2e5 / 8.5e4, 4e-4, 256, _at_relu3_3(8.5e4)),
+    ("candy", 18800, 4 * 3.209e-4 * 2, 2e-3, 256, _at_relu3_3(8.5e4)),
+    ("candy", 19000, 4 * 3.209e-4 * 2, 4e-4, 256, _at_relu3_3(8.5e4)),
     # sessions 37-38: the same on 320-px crops, 1.14x / 1.09x -> 1.09x / 1.13x (under its style bar, content over),
     # then the content weight up 1.25x and 1.53x at the same style weight: 1.09x / 1.11x, then 1.10x / 1.08x, both
     # bars met
-    ("candy", 19200, 4 * 3.209e-4 * 2 * 2e5 / 8.5e4, 4e-4, 320, _at_relu3_3(8.5e4)),
-    ("candy", 19400, 4 * 3.209e-4 * 2 * 2e5 / 1.06e5, 4e-4, 320, _at_relu3_3(1.06e5)),
-    ("candy", 19600, 4 * 3.209e-4 * 2 * 2e5 / 1.3e5, 4e-4, 320, _at_relu3_3(1.3e5)),
+    ("candy", 19200, 4 * 3.209e-4 * 2, 4e-4, 320, _at_relu3_3(8.5e4)),
+    ("candy", 19400, 4 * 3.209e-4 * 2, 4e-4, 320, _at_relu3_3(1.06e5)),
+    ("candy", 19600, 4 * 3.209e-4 * 2, 4e-4, 320, _at_relu3_3(1.3e5)),
 )
 
 CPU_SCHEDULE = {
@@ -475,19 +500,7 @@ CPU_SCHEDULE = {
         # 1.39x / 1.07x, kandinsky x4 1.25x / 0.98x -> 1.09x / 1.10x (both bars met: done, in _DONE), candy x2 at
         # 256 px 1.48x / 1.04x -> 1.37x / 1.01x. A file made so leaves the schedule's phases of the absolute loss
         # that it never ran (udnie's to 17,600 above)
-        *(
-            {
-                **_CPU_FAST_SOLO,
-                "until": until,
-                "lr": lr,
-                "size": size,
-                "style_loss": "relative",
-                "style_scale": {name: scale},
-                "only": (name,),
-                **(settings[0] if settings else {}),
-            }
-            for name, until, scale, lr, size, *settings in _RELATIVE_PHASES
-        ),
+        *(_relative(*phase) for phase in _RELATIVE_PHASES),
     ],
 }
 
@@ -596,10 +609,10 @@ def train_args(
     if balance is not None:  # a phase's style_scale moves a style off its teacher's balance (the stopping rule)
         r.pop("style_weight", None)
         for s, w in zip(styles, balance, strict=True):
-            args += ["--style-weight", str(w * factor(s))]
+            args += ["--style-weight", _weight(w * factor(s))]
     elif phase is not None and "style_weight" not in r:
         for s in styles:
-            args += ["--style-weight", str(s.cpu_style_weight * factor(s))]
+            args += ["--style-weight", _weight(s.cpu_style_weight * factor(s))]
     if turns:
         for s in styles:
             args += ["--style-turns", str(turns.get(s.name, 1))]
