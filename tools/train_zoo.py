@@ -210,7 +210,7 @@ _RELATIVE_PHASES: tuple[tuple, ...] = (
     ("wave", 18600, 4.5 * 6.978e-5, 4e-4, 192, {"content_weight": 2.3e5, "teacher_weight": 1.4e8}),
     ("wave", 18800, 4.5 * 6.978e-5, 4e-4, 192, _at_relu3_3(1.07e5, teacher_weight=1.4e8)),
     ("udnie", 17400, 2 * 4.085e-5, 2e-3, 192),
-    # session 38: 320-px crops with the content loss at relu3_3, x3 at 1.1e5 (1.39x / 1.07x -> 1.23x / 1.13x), x3.5
+    # sessions 38-39: 320-px crops, the content loss at relu3_3, x3 at 1.1e5 (1.39x / 1.07x -> 1.23x / 1.13x), x3.5
     # at 1.4e5 (1.20x / 1.12x), then the content weight up 1.29x at the same style weight: 1.23x / 1.07x
     ("udnie", 17600, 3 * 4.085e-5, 2e-3, 320, _at_relu3_3(1.1e5)),
     ("udnie", 17800, 3.5 * 4.085e-5, 2e-3, 320, _at_relu3_3(1.4e5)),
