@@ -217,6 +217,8 @@ _RELATIVE_PHASES: tuple[tuple, ...] = (
     ("udnie", 18000, 3.5 * 4.085e-5, 2e-3, 320, _at_relu3_3(1.8e5)),
     # session 40 (its optimizer restarted from the 18,000 file): x4 at 1.9e5, 1.23x / 1.07x -> 1.19x / 1.08x
     ("udnie", 18200, 4 * 4.085e-5, 2e-3, 320, _at_relu3_3(1.9e5)),
+    # session 41 (from session 40's checkpoint, optimizer kept): x4.5 at 2.15e5, 1.19x / 1.08x -> 1.17x / 1.09x
+    ("udnie", 18400, 4.5 * 4.085e-5, 2e-3, 320, _at_relu3_3(2.15e5)),
     # session 35, from its 16,800 file (1.11x / 1.15x; relative x2 and x4 at relu2_2 had passed outside its box): the
     # content loss at relu3_3 (x0.497 the weight: 9.9e4), x3 1.117x / 1.063x, then x3.5 1.065x / 1.085x, both bars met
     ("starry-night", 17000, 3 * 8.11e-5, 2e-3, 192, _at_relu3_3(9.9e4)),
